@@ -1,0 +1,314 @@
+"""Configuration: TOML file -> frozen dataclasses.
+
+Every error names the file, the key (as a dotted path) and the problem, so an
+operator can fix a config without reading code.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+DEFAULT_CONFIG_PATH = "/etc/hinedockd/config.toml"
+SOCKET_ENV = "HINEDOCK_SOCKET"
+STATE_DIR_ENV = "HINEDOCK_STATE_DIR"
+# Hinemos facility IDs (HINEMOS.md §1.5).
+FACILITY_ID_RE = re.compile(r"^[A-Za-z0-9_.@-]+$")
+FACILITY_ID_MAX = 512
+
+
+class ConfigError(Exception):
+    """A config problem, already phrased for the operator."""
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    socket: str = "/run/hinedockd/hinedockd.sock"
+    socket_group: str | None = None
+    state_dir: str = "/var/lib/hinedockd"
+    retention_seconds: int = 900
+    default_window_seconds: int = 60
+    cpu_scale: str = "host"  # "host": % of the whole host (0-100); "core": % of one core
+    size_cache_seconds: int = 300
+    stats_silence_seconds: float = 3.0
+    log_format: str = "json"  # "json" (journal-friendly) or "console"
+
+
+@dataclass(frozen=True)
+class SnmpConfig:
+    version: str = "2c"
+    community: str = "public"
+    port: int = 161
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    facility_id: str
+    url: str
+    address: str
+    stats: str = "stream"  # or "poll"
+    poll_interval_seconds: float = 10.0
+    poll_concurrency: int = 8
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_verify: bool = True
+    snmp: SnmpConfig | None = None
+
+    @property
+    def port(self) -> int | None:
+        """The TCP port of the engine URL, matched by the report's `-p`."""
+        m = re.match(r"^(?:tcp|https?)://[^/:]+:(\d+)", self.url)
+        return int(m.group(1)) if m else None
+
+
+@dataclass(frozen=True)
+class HinemosConfig:
+    api: str = "dry-run"
+    url: str = "http://127.0.0.1:8080/HinemosWS"
+    user: str = "hinemos"
+    password_file: str | None = "/etc/hinedockd/hinemos.password"
+    owner_role_id: str = "ALL_USERS"
+    container_facility_id: str = "{host}-{name}"
+    label_scopes: tuple[str, ...] = ("*",)
+    full_sync_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class SyslogTarget:
+    target: str
+    format: str = "rfc3164"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    daemon: DaemonConfig
+    hosts: tuple[HostConfig, ...]
+    hinemos: HinemosConfig = field(default_factory=HinemosConfig)
+    syslog: tuple[SyslogTarget, ...] = ()
+
+    def find_host(self, name: str, port: int | None = None) -> HostConfig:
+        """Resolve the report's `-i` (address or facility ID) and `-p` to a host."""
+        hits = [h for h in self.hosts if name in (h.facility_id, h.address)]
+        if len(hits) > 1 and port is not None:
+            hits = [h for h in hits if h.port == port] or hits
+        if not hits:
+            known = ", ".join(f"{h.facility_id} ({h.address})" for h in self.hosts)
+            raise KeyError(f"unknown host {name!r}; configured: {known}")
+        return hits[0]
+
+
+T = TypeVar("T")
+
+
+class _Table:
+    """One TOML table being read; remembers which keys were used."""
+
+    def __init__(self, file: str, path: str, data: Any) -> None:
+        self.file, self.path = file, path
+        if not isinstance(data, Mapping):
+            self.fail("", f"must be a table, got {type(data).__name__}")
+        self.data: Mapping[str, Any] = data
+        self.used: set[str] = set()
+
+    def fail(self, key: str, problem: str) -> None:
+        where = f"{self.path}.{key}" if self.path and key else (self.path or key)
+        raise ConfigError(f"{self.file}: {where}: {problem}")
+
+    def get(self, key: str, kind: type[T], default: T) -> T:
+        self.used.add(key)
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)  # type: ignore[return-value]
+        if not ok:
+            self.fail(key, f"must be {kind.__name__}, got {value!r}")
+        return value  # type: ignore[no-any-return]
+
+    def required(self, key: str) -> str:
+        if key not in self.data:
+            self.fail(key, "is required")
+        return self.get(key, str, "")
+
+    def number(self, key: str, kind: type[T], default: T, minimum: float) -> T:
+        value = self.get(key, kind, default)
+        if value < minimum:  # type: ignore[operator]
+            self.fail(key, f"must be >= {minimum}, got {value!r}")
+        return value
+
+    def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.get(key, str, default)
+        if value not in allowed:
+            self.fail(key, f"must be one of {', '.join(allowed)}; got {value!r}")
+        return value
+
+    def optional_str(self, key: str) -> str | None:
+        value = self.get(key, str, "")
+        return value or None
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            self.fail(unknown[0], "unknown key (misspelt?)")
+
+
+def _daemon(t: _Table) -> DaemonConfig:
+    d = DaemonConfig()
+    cfg = DaemonConfig(
+        socket=t.get("socket", str, d.socket),
+        socket_group=t.optional_str("socket_group"),
+        state_dir=t.get("state_dir", str, d.state_dir),
+        retention_seconds=t.number("retention_seconds", int, d.retention_seconds, 60),
+        default_window_seconds=t.number("default_window_seconds", int, 60, 1),
+        cpu_scale=t.choice("cpu_scale", d.cpu_scale, ("host", "core")),
+        size_cache_seconds=t.number("size_cache_seconds", int, d.size_cache_seconds, 0),
+        stats_silence_seconds=t.number("stats_silence_seconds", float, 3.0, 0.5),
+        log_format=t.choice("log_format", d.log_format, ("json", "console")),
+    )
+    if cfg.default_window_seconds > cfg.retention_seconds:
+        t.fail("default_window_seconds", "must not exceed retention_seconds")
+    t.done()
+    return cfg
+
+
+def _check_url(t: _Table, url: str) -> None:
+    if not re.match(r"^(unix:///\S+|(tcp|http|https)://[^/\s]+/?)$", url):
+        t.fail("url", f"must be unix:///path, tcp://host:port or https://host:port; got {url!r}")
+
+
+def _snmp(t: _Table) -> SnmpConfig:
+    cfg = SnmpConfig(
+        version=t.choice("version", "2c", ("1", "2c")),
+        community=t.get("community", str, "public"),
+        port=t.number("port", int, 161, 1),
+    )
+    t.done()
+    return cfg
+
+
+def _host(t: _Table) -> HostConfig:
+    facility_id = t.required("facility_id")
+    if not FACILITY_ID_RE.match(facility_id) or len(facility_id) > FACILITY_ID_MAX:
+        t.fail("facility_id", f"{facility_id!r} is not a valid Hinemos facility ID "
+               "(letters, digits, - _ . @)")
+    url = t.required("url")
+    _check_url(t, url)
+    address = t.required("address")
+    try:
+        ipaddress.IPv4Address(address)
+    except ValueError:
+        t.fail("address", f"must be an IPv4 address, got {address!r}")
+    snmp = None
+    if "snmp" in t.data:
+        t.used.add("snmp")
+        snmp = _snmp(_Table(t.file, f"{t.path}.snmp", t.data["snmp"]))
+    tls = {k: t.optional_str(k) for k in ("tls_ca", "tls_cert", "tls_key")}
+    if url.startswith("https://") is False and any(tls.values()):
+        t.fail("url", "tls_* settings need an https:// URL (tcp:// would talk plain HTTP)")
+    if bool(tls["tls_cert"]) != bool(tls["tls_key"]):
+        t.fail("tls_cert", "tls_cert and tls_key go together")
+    cfg = HostConfig(
+        facility_id=facility_id,
+        url=url,
+        address=address,
+        stats=t.choice("stats", "stream", ("stream", "poll")),
+        poll_interval_seconds=t.number("poll_interval_seconds", float, 10.0, 1),
+        poll_concurrency=t.number("poll_concurrency", int, 8, 1),
+        tls_verify=t.get("tls_verify", bool, True),
+        snmp=snmp,
+        **tls,
+    )
+    t.done()
+    return cfg
+
+
+def _hinemos(t: _Table) -> HinemosConfig:
+    d = HinemosConfig()
+    scopes = t.get("label_scopes", list, list(d.label_scopes))
+    if not all(isinstance(s, str) for s in scopes):
+        t.fail("label_scopes", "must be a list of strings (glob patterns)")
+    if "password" in t.data:
+        t.fail("password", "inline passwords are not accepted; use password_file")
+    template = t.get("container_facility_id", str, d.container_facility_id)
+    try:
+        template.format(host="h", name="n", id="i")
+    except (KeyError, IndexError, ValueError) as e:
+        t.fail("container_facility_id", f"bad template ({e}); fields: {{host}} {{name}} {{id}}")
+    cfg = HinemosConfig(
+        api=t.choice("api", d.api, ("dry-run", "soap", "rest")),
+        url=t.get("url", str, d.url),
+        user=t.get("user", str, d.user),
+        password_file=t.optional_str("password_file"),
+        owner_role_id=t.get("owner_role_id", str, d.owner_role_id),
+        container_facility_id=template,
+        label_scopes=tuple(scopes),
+        full_sync_seconds=t.number("full_sync_seconds", int, d.full_sync_seconds, 10),
+    )
+    t.done()
+    return cfg
+
+
+def _syslog(t: _Table) -> SyslogTarget:
+    target = t.required("target")
+    if not re.match(r"^(udp|tcp)://[^/:\s]+:\d+$|^file:///\S+$", target):
+        t.fail("target", "must be udp://host:port, tcp://host:port or file:///path; "
+               f"got {target!r}")
+    cfg = SyslogTarget(target=target, format=t.choice("format", "rfc3164", ("rfc3164", "rfc5424")))
+    t.done()
+    return cfg
+
+
+def _array(root: _Table, key: str) -> list[_Table]:
+    items = root.get(key, list, [])
+    return [_Table(root.file, f"{key}[{i}]", item) for i, item in enumerate(items)]
+
+
+def parse_config(text: str, path: str = "<config>") -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    root = _Table(path, "", data)
+    daemon = _daemon(_Table(path, "daemon", root.get("daemon", dict, {})))
+    hosts = tuple(_host(t) for t in _array(root, "hosts"))
+    if not hosts:
+        root.fail("hosts", "at least one [[hosts]] entry is required")
+    seen: set[str] = set()
+    for i, h in enumerate(hosts):
+        if h.facility_id in seen:
+            raise ConfigError(f"{path}: hosts[{i}].facility_id: duplicate {h.facility_id!r}")
+        seen.add(h.facility_id)
+    hinemos = _hinemos(_Table(path, "hinemos", root.get("hinemos", dict, {})))
+    syslog = tuple(_syslog(t) for t in _array(root, "syslog"))
+    root.done()
+    return Config(path=path, daemon=daemon, hosts=hosts, hinemos=hinemos, syslog=syslog)
+
+
+def apply_environment(cfg: Config, env: Mapping[str, str]) -> Config:
+    """HINEDOCK_SOCKET and HINEDOCK_STATE_DIR override the file (SPEC §8)."""
+    daemon = cfg.daemon
+    if env.get(SOCKET_ENV):
+        daemon = replace(daemon, socket=env[SOCKET_ENV])
+    if env.get(STATE_DIR_ENV):
+        daemon = replace(daemon, state_dir=env[STATE_DIR_ENV])
+    return replace(cfg, daemon=daemon)
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not UTF-8: {e}") from None
+    return apply_environment(parse_config(text, str(p)), os.environ if env is None else env)

@@ -1,0 +1,152 @@
+"""Parse one engine stats sample (cgroup v1 or v2 shape) into plain numbers. Pure.
+
+This sits on the hot path (one call per container per second), so it reads only
+the fields it needs and avoids building intermediate objects.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+ZERO_TIME_PREFIX = "0001-01-01"
+
+
+class SampleError(ValueError):
+    """A stats sample that cannot be used; the message says which field is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    t: float  # seconds since the epoch, from `read`
+    cpu_total: int  # ns
+    percpu: tuple[int, ...] | None  # ns per core; None on cgroup v2
+    online_cpus: int
+    rss: int  # v1 `rss`, v2 `anon`
+    mem_limit: int  # memory_stats.limit (host total when the container has none)
+    mem_stats: Mapping[str, Any]  # every key of memory_stats.stats, as sent
+    cgroup: int  # 1 or 2
+    blk_read: int
+    blk_write: int
+    rx_bytes: int
+    tx_bytes: int
+    rx_packets: int
+    tx_packets: int
+
+
+@lru_cache(maxsize=64)
+def _minute_epoch(prefix: str) -> int:
+    # prefix is "YYYY-MM-DDTHH:MM"; one cache entry serves a whole minute of samples.
+    return calendar.timegm((int(prefix[0:4]), int(prefix[5:7]), int(prefix[8:10]),
+                            int(prefix[11:13]), int(prefix[14:16]), 0))
+
+
+def parse_time(text: str) -> float:
+    """RFC 3339 with up to nanoseconds, as the engine writes `read` (UTC, `Z`)."""
+    try:
+        base = _minute_epoch(text[:16])
+        rest = text[17:]
+        if rest.endswith("Z"):
+            rest = rest[:-1]
+        elif len(rest) > 6 and rest[-6] in "+-":  # explicit offset, e.g. +09:00
+            sign = 1 if rest[-6] == "+" else -1
+            base -= sign * (int(rest[-5:-3]) * 3600 + int(rest[-2:]) * 60)
+            rest = rest[:-6]
+        return base + float(rest)
+    except (ValueError, IndexError):
+        raise SampleError(f"bad time {text!r}") from None
+
+
+def _int(d: Mapping[str, Any], key: str, where: str) -> int:
+    v = d.get(key)
+    if type(v) is int:
+        return v
+    if v is None:
+        return 0
+    if isinstance(v, float) and 0 <= v < 2.0**63:
+        return int(v)
+    raise SampleError(f"{where}.{key} is not a number: {v!r}")
+
+
+def _blkio(doc: Mapping[str, Any]) -> tuple[int, int]:
+    blk = doc.get("blkio_stats")
+    entries = blk.get("io_service_bytes_recursive") if isinstance(blk, Mapping) else None
+    read = write = 0
+    for e in entries or ():  # null or [] on some v1 drivers and v2 engines
+        if not isinstance(e, Mapping):
+            raise SampleError("blkio_stats.io_service_bytes_recursive has a non-object entry")
+        op = e.get("op")
+        if op in ("Read", "read"):
+            read += _int(e, "value", "blkio")
+        elif op in ("Write", "write"):
+            write += _int(e, "value", "blkio")
+    return read, write
+
+
+def _network(doc: Mapping[str, Any]) -> tuple[int, int, int, int]:
+    nets = doc.get("networks")
+    if nets is None and isinstance(doc.get("network"), Mapping):
+        nets = {"eth0": doc["network"]}  # engines before API 1.21
+    rxb = txb = rxp = txp = 0
+    if not isinstance(nets, Mapping):
+        return 0, 0, 0, 0  # --network none: no interfaces at all
+    for n in nets.values():
+        if not isinstance(n, Mapping):
+            raise SampleError("networks has a non-object interface")
+        rxb += _int(n, "rx_bytes", "networks")
+        txb += _int(n, "tx_bytes", "networks")
+        rxp += _int(n, "rx_packets", "networks")
+        txp += _int(n, "tx_packets", "networks")
+    return rxb, txb, rxp, txp
+
+
+def parse_sample(doc: Any) -> Sample | None:
+    """One decoded JSON stats object -> Sample; None for the zeroed samples an engine
+    keeps sending for a stopped container (their `read` is the zero time)."""
+    if not isinstance(doc, Mapping):
+        raise SampleError(f"sample is not an object: {type(doc).__name__}")
+    read = doc.get("read")
+    if not isinstance(read, str):
+        raise SampleError("sample has no `read` time")
+    if read.startswith(ZERO_TIME_PREFIX):
+        return None
+    cpu = doc.get("cpu_stats")
+    usage = cpu.get("cpu_usage") if isinstance(cpu, Mapping) else None
+    if not isinstance(cpu, Mapping) or not isinstance(usage, Mapping):
+        raise SampleError("sample has no cpu_stats.cpu_usage")
+    percpu_raw = usage.get("percpu_usage")
+    percpu: tuple[int, ...] | None = None
+    if isinstance(percpu_raw, list) and percpu_raw:
+        if not all(type(x) is int for x in percpu_raw):
+            raise SampleError("cpu_usage.percpu_usage holds a non-integer")
+        percpu = tuple(percpu_raw)
+    online = cpu.get("online_cpus")
+    if type(online) is not int or online <= 0:
+        online = len(percpu) if percpu else 1
+    mem = doc.get("memory_stats")
+    mem = mem if isinstance(mem, Mapping) else {}
+    stats = mem.get("stats")
+    stats = stats if isinstance(stats, Mapping) else {}
+    v2 = "anon" in stats and "rss" not in stats
+    rss = _int(stats, "anon" if v2 else "rss", "memory_stats.stats")
+    blk_read, blk_write = _blkio(doc)
+    rxb, txb, rxp, txp = _network(doc)
+    return Sample(
+        t=parse_time(read),
+        cpu_total=_int(usage, "total_usage", "cpu_stats.cpu_usage"),
+        percpu=percpu,
+        online_cpus=online,
+        rss=rss,
+        mem_limit=_int(mem, "limit", "memory_stats"),
+        mem_stats=stats,
+        cgroup=2 if v2 else 1,
+        blk_read=blk_read,
+        blk_write=blk_write,
+        rx_bytes=rxb,
+        tx_bytes=txb,
+        rx_packets=rxp,
+        tx_packets=txp,
+    )

@@ -1,0 +1,179 @@
+"""Plain domain objects: containers, their states, engine events. Pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+STATES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
+# States in which the engine serves a live stats stream worth reading.
+STATS_STATES = frozenset({"running", "paused"})
+# Container actions that change what we know about a container (SPEC §3 triggers).
+LIFECYCLE_ACTIONS = frozenset({
+    "create", "start", "die", "stop", "kill", "pause", "unpause", "restart",
+    "rename", "destroy", "oom", "update",
+})
+
+
+class StateError(ValueError):
+    """An engine answer whose state cannot be understood."""
+
+
+_STATUS_RULES = (
+    (re.compile(r"^Exited"), "exited"),
+    (re.compile(r"^Restarting"), "restarting"),
+    (re.compile(r"^Up .*\(Paused\)$"), "paused"),
+    (re.compile(r"^Up"), "running"),
+    (re.compile(r"^Created"), "created"),
+    (re.compile(r"^Dead"), "dead"),
+    (re.compile(r"^Removal In Progress"), "removing"),
+)
+
+
+def state_from_status(status: str) -> str:
+    """Old engines only give the human `Status` text (SPEC §2)."""
+    if not status.strip():
+        return "exited"
+    for rule, state in _STATUS_RULES:
+        if rule.search(status):
+            return state
+    raise StateError(f"unknown container status text {status!r}")
+
+
+def container_state(state: Any, status: Any) -> str:
+    """`State` wins; the `Status` text is the fallback for engines without it."""
+    if isinstance(state, str) and state:
+        s = state.lower()
+        if s not in STATES:
+            raise StateError(f"unknown container state {state!r}")
+        return s
+    return state_from_status(status if isinstance(status, str) else "")
+
+
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str
+    state: str
+    image: str = ""
+    command: str = ""
+    ports: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    memory_limit: int = 0  # HostConfig.Memory; 0 = none
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+
+def _labels(raw: Any) -> dict[str, str]:
+    if not isinstance(raw, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _port_text(ip: Any, public: Any, private: Any, proto: Any) -> str:
+    host = f"{ip}:" if ip and ip not in ("0.0.0.0", "::") else ""
+    return f"{host}{public}->{private}/{proto}"
+
+
+def container_from_list(item: Mapping[str, Any]) -> Container:
+    """An element of `GET /containers/json?all=1`."""
+    names = item.get("Names") or []
+    name = str(names[0]).lstrip("/") if names else str(item.get("Id", ""))[:12]
+    ports = tuple(sorted({
+        _port_text(p.get("IP"), p["PublicPort"], p.get("PrivatePort"), p.get("Type", "tcp"))
+        for p in item.get("Ports") or [] if isinstance(p, Mapping) and p.get("PublicPort")
+    }))
+    return Container(
+        id=str(item["Id"]),
+        name=name,
+        state=container_state(item.get("State"), item.get("Status")),
+        image=str(item.get("Image", "")),
+        command=str(item.get("Command", "")),
+        ports=ports,
+        labels=_labels(item.get("Labels")),
+    )
+
+
+def container_from_inspect(doc: Mapping[str, Any]) -> Container:
+    """The answer of `GET /containers/{id}/json`."""
+    cfg = doc.get("Config") or {}
+    state = doc.get("State") or {}
+    host_cfg = doc.get("HostConfig") or {}
+    cmd = [*((doc.get("Path") and [doc["Path"]]) or []), *(doc.get("Args") or [])]
+    ports: set[str] = set()
+    for private, binds in ((doc.get("NetworkSettings") or {}).get("Ports") or {}).items():
+        port, _, proto = private.partition("/")
+        for b in binds or []:
+            ports.add(_port_text(b.get("HostIp"), b.get("HostPort"), port, proto or "tcp"))
+    status = state.get("Status") if isinstance(state, Mapping) else None
+    return Container(
+        id=str(doc["Id"]),
+        name=str(doc.get("Name", "")).lstrip("/"),
+        state=container_state(status, ""),
+        image=str(cfg.get("Image", "")),
+        command=" ".join(str(c) for c in cmd),
+        ports=tuple(sorted(ports)),
+        labels=_labels(cfg.get("Labels")),
+        memory_limit=int(host_cfg.get("Memory") or 0),
+    )
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    """One `/events` message; only the fields that survive API 1.52."""
+
+    type: str
+    action: str
+    actor_id: str
+    attributes: Mapping[str, str]
+    time_nano: int
+
+    @property
+    def key(self) -> tuple[int, str, str, str]:
+        return (self.time_nano, self.type, self.action, self.actor_id)
+
+
+def event_from_json(doc: Any) -> EngineEvent:
+    if not isinstance(doc, Mapping):
+        raise ValueError(f"event is not an object: {type(doc).__name__}")
+    actor = doc.get("Actor")
+    if not isinstance(actor, Mapping):
+        raise ValueError("event has no Actor")
+    tn = doc.get("timeNano")
+    if not isinstance(tn, int) or isinstance(tn, bool):
+        t = doc.get("time")
+        if not isinstance(t, int) or isinstance(t, bool):
+            raise ValueError("event has neither timeNano nor time")
+        tn = t * 1_000_000_000
+    typ, action = doc.get("Type"), doc.get("Action")
+    if not isinstance(typ, str) or not isinstance(action, str):
+        raise ValueError("event has no Type/Action")
+    # Actions like "exec_start: sh -c ..." or "health_status: healthy" carry text after ':'.
+    return EngineEvent(
+        type=typ,
+        action=action,
+        actor_id=str(actor.get("ID", "")),
+        attributes=_labels(actor.get("Attributes")),
+        time_nano=tn,
+    )
+
+
+def matches(c: Container, ids: str | None, names: str | None) -> bool:
+    """The report's `-c` / `-n` selection: exact, or prefix with a trailing `*`."""
+    if ids:
+        # An ID names a container by its full ID or its 12-char short ID (the node name).
+        return _match(c.id, ids) or (not ids.endswith("*") and c.short_id == ids)
+    if names:
+        return _match(c.name, names)
+    return True
+
+
+def _match(value: str, pattern: str) -> bool:
+    if pattern.endswith("*"):
+        return value.startswith(pattern[:-1])
+    return value == pattern
+

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import contextlib
+import copy
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hinedockd.metrics.sample import SampleError, parse_sample, parse_time
+from tests.conftest import fixture_json
+
+
+def test_cgroup_v1_recorded_sample() -> None:
+    s = parse_sample(fixture_json("stats-cgroupv1-engine20.10.json"))
+    assert s is not None
+    assert s.cgroup == 1
+    assert s.cpu_total == 29633838
+    assert s.percpu == (23158037, 6475801)
+    assert s.online_cpus == 2
+    assert s.rss == 114688
+    assert s.mem_limit == 25276510208
+    assert s.mem_stats["total_pgfault"] == 1993
+    assert (s.blk_read, s.blk_write) == (0, 0)  # empty blkio lists on this host
+    assert (s.rx_bytes, s.rx_packets, s.tx_bytes, s.tx_packets) == (796, 10, 0, 0)
+    assert s.t == pytest.approx(parse_time("2026-11-28T14:26:06.465206377Z"))
+
+
+def test_cgroup_v2_documented_sample() -> None:
+    s = parse_sample(fixture_json("stats-cgroupv2-documented.json"))
+    assert s is not None
+    assert s.cgroup == 2
+    assert s.percpu is None  # never zeros: the figure is "not available"
+    assert s.online_cpus == 4
+    assert s.rss == 270336  # `anon` stands in for rss
+    assert (s.blk_read, s.blk_write) == (4096, 8192)  # lower-case ops
+    assert (s.rx_bytes, s.rx_packets) == (1024, 11)  # summed over interfaces
+
+
+def test_legacy_single_network_key() -> None:
+    doc = fixture_json("stats-cgroupv1-engine20.10.json")
+    doc["network"] = doc.pop("networks")["eth0"]
+    s = parse_sample(doc)
+    assert s is not None and s.rx_bytes == 796
+
+
+def test_zeroed_sample_of_a_stopped_container_is_skipped() -> None:
+    doc = fixture_json("stats-cgroupv1-engine20.10.json")
+    doc["read"] = "0001-01-01T00:00:00Z"
+    assert parse_sample(doc) is None
+
+
+def test_time_parsing() -> None:
+    assert parse_time("1970-01-01T00:00:01.5Z") == 1.5
+    assert parse_time("2026-11-28T14:26:06Z") == 1795875966
+    assert parse_time("2026-11-28T23:26:06.25+09:00") == 1795875966.25
+    with pytest.raises(SampleError, match="bad time"):
+        parse_time("yesterday")
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.pop("cpu_stats"), "cpu_stats"),
+    (lambda d: d.__setitem__("read", 5), "read"),
+    (lambda d: d["cpu_stats"]["cpu_usage"].__setitem__("total_usage", "x"), "total_usage"),
+    (lambda d: d["cpu_stats"]["cpu_usage"].__setitem__("percpu_usage", [1, "2"]), "percpu"),
+    (lambda d: d["networks"].__setitem__("eth0", 7), "networks"),
+    (lambda d: d["blkio_stats"].__setitem__("io_service_bytes_recursive", [3]), "blkio"),
+])
+def test_malformed_samples_name_the_field(mutate: Any, message: str) -> None:
+    doc = copy.deepcopy(fixture_json("stats-cgroupv1-engine20.10.json"))
+    mutate(doc)
+    with pytest.raises(SampleError, match=message):
+        parse_sample(doc)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=8), kids,
+                                                               max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.sampled_from(["read", "cpu_stats", "memory_stats", "networks",
+                                        "network", "blkio_stats"]), json_values))
+def test_arbitrary_json_either_parses_or_raises_sample_error(doc: dict[str, Any]) -> None:
+    with contextlib.suppress(SampleError):
+        parse_sample(doc)

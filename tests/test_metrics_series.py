@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hinedockd.metrics.figures import PERCPU_UNAVAILABLE, KeyCursors, container_figures
+from hinedockd.metrics.sample import Sample
+from hinedockd.metrics.series import Series
+from hinedockd.model import Container
+
+BASE = Sample(t=1000.0, cpu_total=0, percpu=(0, 0), online_cpus=2, rss=1 << 20,
+              mem_limit=8 << 30, mem_stats={"rss": 1 << 20}, cgroup=1, blk_read=0,
+              blk_write=0, rx_bytes=0, tx_bytes=0, rx_packets=0, tx_packets=0)
+RUNNING = Container(id="a" * 64, name="web1", state="running")
+
+
+def feed(series: Series, seconds: int, cpu_per_s: int = 500_000_000, io_per_s: int = 100,
+         start: float = 1000.0) -> None:
+    for i in range(seconds + 1):
+        series.push(dataclasses.replace(
+            BASE, t=start + i, cpu_total=cpu_per_s * i, percpu=(cpu_per_s * i, 0),
+            blk_write=io_per_s * i, rx_bytes=2 * io_per_s * i, rx_packets=i))
+
+
+def test_rates_over_a_window() -> None:
+    s = Series(retention=900)
+    feed(s, 300)
+    f = container_figures(RUNNING, s, window=60, now=None, host_memory=16 << 30, scale="host")
+    assert f["window"]["seconds"] == 60
+    assert f["cpu"]["percent"] == pytest.approx(25.0)  # half a core of two
+    assert f["cpu"]["per_core"] == pytest.approx([50.0, 0.0])
+    assert f["disk"]["write_bytes"] == 6000
+    assert f["disk"]["write_per_second"] == pytest.approx(100)
+    assert f["net"]["rx_bytes_per_second"] == pytest.approx(200)
+    assert f["memory"]["host_percent"] == pytest.approx(100 / 16384)
+    core = container_figures(RUNNING, s, window=60, now=None, host_memory=16 << 30, scale="core")
+    assert core["cpu"]["percent"] == pytest.approx(50.0)
+
+
+def test_long_windows_come_from_the_coarse_ring() -> None:
+    s = Series(retention=900, fine_seconds=120)
+    feed(s, 900)
+    d = s.delta(600)
+    assert d is not None
+    assert d.seconds == pytest.approx(600, abs=10)
+    assert d.counters["cpu"] / d.seconds == pytest.approx(500_000_000)
+
+
+def test_window_is_capped_by_retention_and_history() -> None:
+    s = Series(retention=900)
+    feed(s, 30)
+    d = s.delta(600)
+    assert d is not None and d.seconds == 30  # the answer says what it covers
+
+
+def test_counter_going_backwards_starts_a_new_series() -> None:
+    s = Series(retention=900)
+    feed(s, 100)
+    feed(s, 10, start=1101.0)  # restarted container: counters from zero
+    assert s.resets == 1
+    d = s.delta(300)
+    assert d is not None and d.seconds == 10
+    assert all(v >= 0 for v in d.counters.values())
+
+
+def test_one_snapshot_is_not_enough() -> None:
+    s = Series(retention=900)
+    s.push(BASE)
+    f = container_figures(RUNNING, s, window=60, now=None, host_memory=1, scale="host")
+    assert f["window"] is None and f["error"] == "no stats yet"
+
+
+def test_cgroup_v2_per_core_is_an_error_not_zeros() -> None:
+    s = Series(retention=900)
+    for i in range(3):
+        s.push(dataclasses.replace(BASE, t=1000.0 + i, percpu=None, cgroup=2,
+                                   cpu_total=i * 10**9))
+    f = container_figures(RUNNING, s, window=60, now=None, host_memory=1 << 30, scale="host")
+    assert f["cpu"]["per_core"] is None
+    assert f["cpu"]["per_core_error"] == PERCPU_UNAVAILABLE
+
+
+def test_memory_is_bounded_for_the_whole_retention() -> None:
+    s = Series(retention=900)
+    feed(s, 1800)
+    before = s.memory_bytes()
+    feed(s, 1800, start=2801.0, cpu_per_s=600_000_000)
+    assert s.memory_bytes() == before < 64 * 1024
+
+
+def test_key_cursors() -> None:
+    k = KeyCursors(max_keys=2)
+    assert k.window("a", 100.0, default=60, retention=900) == 60  # first call
+    assert k.window("a", 400.0, default=60, retention=900) == 300
+    assert k.window("a", 5000.0, default=60, retention=900) == 900  # capped
+    k.window("b", 5000.0, 60, 900)
+    k.window("c", 5000.0, 60, 900)  # evicts "a"
+    assert k.window("a", 5100.0, default=60, retention=900) == 60
+
+
+@given(st.lists(st.tuples(st.floats(0.1, 5), st.integers(-10**9, 10**9)), min_size=2,
+                max_size=200), st.floats(1, 900))
+def test_rates_are_never_negative(steps: list[tuple[float, int]], window: float) -> None:
+    s = Series(retention=900)
+    t, cpu = 0.0, 10**12
+    for dt, dc in steps:
+        t, cpu = t + dt, max(0, cpu + dc)
+        s.push(dataclasses.replace(BASE, t=t, cpu_total=cpu, percpu=(cpu, 0)))
+    d = s.delta(window)
+    if d is not None:
+        assert d.seconds > 0
+        assert all(v >= 0 for v in d.counters.values())
