@@ -61,7 +61,6 @@ class Container:
     command: str = ""
     ports: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
-    memory_limit: int = 0  # HostConfig.Memory; 0 = none
 
     @property
     def short_id(self) -> str:
@@ -95,30 +94,6 @@ def container_from_list(item: Mapping[str, Any]) -> Container:
         command=str(item.get("Command", "")),
         ports=ports,
         labels=_labels(item.get("Labels")),
-    )
-
-
-def container_from_inspect(doc: Mapping[str, Any]) -> Container:
-    """The answer of `GET /containers/{id}/json`."""
-    cfg = doc.get("Config") or {}
-    state = doc.get("State") or {}
-    host_cfg = doc.get("HostConfig") or {}
-    cmd = [*((doc.get("Path") and [doc["Path"]]) or []), *(doc.get("Args") or [])]
-    ports: set[str] = set()
-    for private, binds in ((doc.get("NetworkSettings") or {}).get("Ports") or {}).items():
-        port, _, proto = private.partition("/")
-        for b in binds or []:
-            ports.add(_port_text(b.get("HostIp"), b.get("HostPort"), port, proto or "tcp"))
-    status = state.get("Status") if isinstance(state, Mapping) else None
-    return Container(
-        id=str(doc["Id"]),
-        name=str(doc.get("Name", "")).lstrip("/"),
-        state=container_state(status, ""),
-        image=str(cfg.get("Image", "")),
-        command=" ".join(str(c) for c in cmd),
-        ports=tuple(sorted(ports)),
-        labels=_labels(cfg.get("Labels")),
-        memory_limit=int(host_cfg.get("Memory") or 0),
     )
 
 

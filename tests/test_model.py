@@ -5,7 +5,6 @@ import pytest
 from hinedockd.model import (
     Container,
     StateError,
-    container_from_inspect,
     container_from_list,
     container_state,
     event_from_json,
@@ -42,18 +41,6 @@ def test_container_from_list_item() -> None:
     assert (c.name, c.state, c.short_id) == ("conteiner_A", "running", "d7ee4d6ee44c")
     assert c.ports == ("8080->80/tcp",)
     assert c.labels == {"hinemosAssignScopeId": "web1"}
-
-
-def test_container_from_inspect() -> None:
-    c = container_from_inspect({
-        "Id": "f" * 64, "Name": "/web", "Path": "sh", "Args": ["-c", "httpd -f"],
-        "State": {"Status": "paused"}, "Config": {"Image": "bb", "Labels": None},
-        "HostConfig": {"Memory": 5242880},
-        "NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "81"}],
-                                      "443/tcp": None}}})
-    assert (c.name, c.state, c.command, c.memory_limit) == ("web", "paused", "sh -c httpd -f",
-                                                            5242880)
-    assert c.ports == ("127.0.0.1:81->80/tcp",)
 
 
 def test_recorded_events_parse() -> None:

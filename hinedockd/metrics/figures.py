@@ -49,8 +49,9 @@ def container_figures(c: Container, series: Series | None, *, window: float,
     else:
         cpu["per_core"] = [_pct(d, secs * NS) for d in delta.percpu]
     out["cpu"] = cpu
-    limit = c.memory_limit or (latest.mem_limit if 0 < latest.mem_limit < host_memory
-                               else host_memory)
+    # memory_stats.limit is the cgroup limit, i.e. HostConfig.Memory when one is set,
+    # and (about) the host's memory when not: no limit -> host total (SPEC §4).
+    limit = latest.mem_limit if 0 < latest.mem_limit < host_memory else host_memory
     mem: dict[str, Any] = {
         "rss": latest.rss,
         "host_total": host_memory,

@@ -1,0 +1,87 @@
+"""`hinedockd`: the supervisor. One event loop, one task per host, the local API."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import structlog
+
+from hinedockd import __version__
+from hinedockd.api import LocalApi
+from hinedockd.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
+from hinedockd.docker.host import HostWatcher
+from hinedockd.logs import configure
+
+log = structlog.get_logger("hinedockd")
+
+
+def sd_notify(message: str) -> None:
+    """systemd's notify protocol: one datagram to $NOTIFY_SOCKET (no-op without it)."""
+    addr = os.environ.get("NOTIFY_SOCKET")
+    if not addr:
+        return
+    if addr.startswith("@"):
+        addr = "\0" + addr[1:]
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.sendto(message.encode(), addr)
+
+
+async def serve(cfg: Config) -> None:
+    Path(cfg.daemon.state_dir).mkdir(parents=True, exist_ok=True)
+    watchers = [HostWatcher(h, cfg.daemon) for h in cfg.hosts]
+    api = LocalApi(cfg, watchers)
+    await api.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(w.run(), name=f"host:{w.host.facility_id}") for w in watchers]
+    log.info("hinedockd started", version=__version__, config=cfg.path,
+             hosts=[h.facility_id for h in cfg.hosts])
+    sd_notify(f"READY=1\nSTATUS=watching {len(watchers)} host(s)")
+    try:
+        await stop.wait()
+    finally:
+        sd_notify("STOPPING=1")
+        log.info("hinedockd stopping")
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await api.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="hinedockd", description=__doc__)
+    p.add_argument("--config", default=DEFAULT_CONFIG_PATH, help="config file (TOML)")
+    p.add_argument("--check-config", action="store_true",
+                   help="validate the config and exit 0 (valid) or 1")
+    p.add_argument("--version", action="version", version=__version__)
+    args = p.parse_args(argv)
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as e:
+        print(f"hinedockd: {e}", file=sys.stderr)
+        return 1
+    if args.check_config:
+        hosts = ", ".join(f"{h.facility_id} ({h.url})" for h in cfg.hosts)
+        print(f"{cfg.path}: OK; hosts: {hosts}; hinemos: {cfg.hinemos.api}; "
+              f"socket: {cfg.daemon.socket}")
+        return 0
+    configure(cfg.daemon.log_format)
+    try:
+        asyncio.run(serve(cfg))
+    except OSError as e:
+        log.error("cannot start", error=str(e))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

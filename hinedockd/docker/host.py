@@ -1,0 +1,426 @@
+"""Everything the daemon knows about one Docker host, kept current from its streams.
+
+One HostWatcher per configured host owns: the events pump (its own reconnect
+loop, `since=` resume, dedupe on timeNano, full re-list after each connect), the
+container inventory, one stats pump per running/paused container (or the
+poller), and the metric series. Hosts fail independently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+import structlog
+
+from hinedockd.backoff import Backoff
+from hinedockd.config import DaemonConfig, HostConfig
+from hinedockd.docker.engine import Engine, EngineError, JsonLines
+from hinedockd.metrics.sample import SampleError, parse_sample
+from hinedockd.metrics.series import Series
+from hinedockd.model import (
+    LIFECYCLE_ACTIONS,
+    STATS_STATES,
+    Container,
+    EngineEvent,
+    StateError,
+    container_from_list,
+    event_from_json,
+)
+
+log = structlog.get_logger("hinedockd.host")
+
+# What a lifecycle action tells us at once; a re-list of that one container follows.
+ACTION_STATE = {
+    "create": "created", "start": "running", "restart": "running", "unpause": "running",
+    "pause": "paused", "die": "exited", "stop": "exited",
+}
+# Event attributes that are not labels.
+NON_LABEL_ATTRIBUTES = frozenset({"name", "image", "exitCode", "signal", "execID", "oldName"})
+
+ChangeListener = Callable[["HostWatcher", Container | None, Container | None], None]
+EventListener = Callable[["HostWatcher", EngineEvent], None]
+
+
+@dataclass
+class HostStatus:
+    connected: bool = False
+    since: float = 0.0  # wall time of the last connect or disconnect
+    last_event_ns: int = 0
+    last_error: str = ""
+    last_error_at: float = 0.0
+    reconnects: int = 0
+    events: int = 0
+    samples: int = 0
+    bad_samples: int = 0
+    ping_ok: bool | None = None
+    mem_total: int = 0
+    ncpu: int = 0
+    server_version: str = ""
+
+
+class StatsPump:
+    """One container's stats stream; reopened on error and by the silence watchdog."""
+
+    def __init__(self, watcher: HostWatcher, cid: str) -> None:
+        self.watcher, self.cid = watcher, cid
+        self.lines: JsonLines | None = None
+        self.last = time.monotonic()
+        self.task = asyncio.create_task(self.run(), name=f"stats:{cid[:12]}")
+
+    async def run(self) -> None:
+        w, backoff = self.watcher, Backoff(0.5, 10.0)
+        while True:
+            try:
+                async with w.engine.stream(f"containers/{self.cid}/stats",
+                                           {"stream": "1"}) as lines:
+                    self.lines, self.last = lines, time.monotonic()
+                    while raw := await lines.next_raw():
+                        self.last = time.monotonic()
+                        w.on_stats_raw(self.cid, raw)
+                        backoff.reset()
+            except EngineError as e:
+                if e.status == 404:
+                    return  # the container is gone; the events pump will say so
+                w.log.info("stats stream broken, reopening", container=self.cid[:12],
+                           error=str(e))
+            finally:
+                self.lines = None
+            await asyncio.sleep(backoff.next())
+
+    def stop(self) -> None:
+        self.task.cancel()
+
+
+class HostWatcher:
+    def __init__(self, host: HostConfig, daemon: DaemonConfig,
+                 engine: Engine | None = None) -> None:
+        self.host, self.daemon = host, daemon
+        self.engine = engine or Engine(host)
+        self.log = log.bind(host=host.facility_id)
+        self.containers: dict[str, Container] = {}
+        self.series: dict[str, Series] = {}
+        self.pumps: dict[str, StatsPump] = {}
+        self.status = HostStatus()
+        self.change_listeners: list[ChangeListener] = []
+        self.event_listeners: list[EventListener] = []
+        self.cursor_ns = 0
+        self._at_cursor: set[tuple[int, str, str, str]] = set()
+        self._events: JsonLines | None = None
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._refresh_again: set[str] = set()
+        self._size: tuple[float, dict[str, int]] | None = None
+        self._size_task: asyncio.Task[dict[str, int]] | None = None
+        self._bad_logged = 0.0
+
+    # ---- running ---------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Runs until cancelled; nothing here raises out of its loop."""
+        loops = [self.events_pump(), self.health_loop()]
+        loops.append(self.poll_loop() if self.host.stats == "poll" else self.watchdog_loop())
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for coro in loops:
+                    tg.create_task(coro)
+        finally:
+            for p in self.pumps.values():
+                p.stop()
+            for t in self._refreshing.values():
+                t.cancel()
+            await self.engine.close()
+
+    def _fail(self, error: str) -> None:
+        if self.status.connected:
+            self.status.connected, self.status.since = False, time.time()
+        self.status.last_error, self.status.last_error_at = error, time.time()
+
+    async def events_pump(self) -> None:
+        backoff = Backoff(0.5, 30.0)
+        while True:
+            params = {}
+            if self.cursor_ns:
+                params["since"] = f"{self.cursor_ns // 10**9}.{self.cursor_ns % 10**9:09d}"
+            try:
+                # Subscribe first, then list: nothing can fall between the two.
+                async with self.engine.stream("events", params) as lines:
+                    self._events = lines
+                    await self._on_connect()
+                    while raw := await lines.next_raw():
+                        self.on_event_raw(raw)
+                        backoff.reset()
+                raise EngineError(f"{self.host.facility_id}: events stream ended")
+            except EngineError as e:
+                self._fail(str(e))
+                self.log.warning("events stream lost, reconnecting", error=str(e))
+            finally:
+                self._events = None
+            self.status.reconnects += 1
+            await asyncio.sleep(backoff.next())
+
+    async def _on_connect(self) -> None:
+        info = await self.engine.get_json("info")
+        if isinstance(info, Mapping):
+            self.status.mem_total = int(info.get("MemTotal") or 0)
+            self.status.ncpu = int(info.get("NCPU") or 0)
+            self.status.server_version = str(info.get("ServerVersion", ""))
+        await self.relist()
+        self.status.connected, self.status.since = True, time.time()
+        self.log.info("events stream connected", containers=len(self.containers),
+                      since_ns=self.cursor_ns or None)
+
+    async def relist(self) -> None:
+        """Full re-list: the engine replays at most 256 events, so after any gap the
+        list is the truth. Containers that vanished are reported as removed."""
+        items = await self.engine.get_json("containers/json", {"all": "1"})
+        seen: dict[str, Container] = {}
+        for item in items if isinstance(items, list) else []:
+            c = self._parse_container(item)
+            if c is not None:
+                seen[c.id] = c
+        for cid in list(self.containers):
+            if cid not in seen:
+                self._set(cid, None)
+        for cid, c in seen.items():
+            self._set(cid, c)
+
+    def _parse_container(self, item: Any) -> Container | None:
+        try:
+            return container_from_list(item)
+        except (StateError, KeyError, TypeError, AttributeError) as e:
+            self.log.error("container entry not understood", error=str(e))
+            return None
+
+    async def health_loop(self, every: float = 5.0) -> None:
+        failures = 0
+        while True:
+            ok = await self.engine.ping()
+            self.status.ping_ok = ok
+            failures = 0 if ok else failures + 1
+            # A stream can hang on a dead peer without ever closing: force a reconnect.
+            if failures >= 3 and self._events is not None:
+                self.log.warning("engine not answering pings; reopening the events stream")
+                self._events.close()
+            await asyncio.sleep(every)
+
+    async def watchdog_loop(self, every: float = 1.0) -> None:
+        silence = self.daemon.stats_silence_seconds
+        while True:
+            await asyncio.sleep(every)
+            now = time.monotonic()
+            for pump in list(self.pumps.values()):
+                if pump.lines is not None and now - pump.last > silence:
+                    self.log.info("stats stream silent, reopening", container=pump.cid[:12],
+                                  silent_seconds=round(now - pump.last, 1))
+                    pump.lines.close()
+
+    async def poll_loop(self) -> None:
+        sem = asyncio.Semaphore(self.host.poll_concurrency)
+        interval = self.host.poll_interval_seconds
+
+        async def one(cid: str) -> None:
+            async with sem:
+                try:
+                    doc = await self.engine.get_json(f"containers/{cid}/stats",
+                                                     {"stream": "false", "one-shot": "true"})
+                except EngineError as e:
+                    if e.status != 404:
+                        self.log.info("stats poll failed", container=cid[:12], error=str(e))
+                    return
+                self.on_stats(cid, doc)
+
+        while True:
+            started = time.monotonic()
+            if self.status.connected:
+                live = [cid for cid, c in self.containers.items() if c.state in STATS_STATES]
+                await asyncio.gather(*(one(cid) for cid in live))
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    # ---- events ----------------------------------------------------------------
+
+    def on_event_raw(self, raw: bytes) -> None:
+        try:
+            ev = event_from_json(orjson.loads(raw))
+        except (orjson.JSONDecodeError, ValueError) as e:
+            self.log.error("event not understood, skipped", error=str(e),
+                           raw=raw[:200].decode("utf-8", "replace"))
+            return
+        self.on_event(ev)
+
+    def on_event(self, ev: EngineEvent) -> None:
+        if not self._is_new(ev):
+            return
+        self.status.events += 1
+        self.status.last_event_ns = ev.time_nano
+        for listener in self.event_listeners:
+            listener(self, ev)
+        action = ev.action.split(":", 1)[0]
+        if ev.type == "container" and action in LIFECYCLE_ACTIONS and ev.actor_id:
+            self._apply_container_event(ev, action)
+
+    def _is_new(self, ev: EngineEvent) -> bool:
+        """Dedupe replays after a `since=` reconnect."""
+        if ev.time_nano < self.cursor_ns:
+            return False
+        if ev.time_nano == self.cursor_ns:
+            if ev.key in self._at_cursor:
+                return False
+            self._at_cursor.add(ev.key)
+        else:
+            self.cursor_ns, self._at_cursor = ev.time_nano, {ev.key}
+        return True
+
+    def _apply_container_event(self, ev: EngineEvent, action: str) -> None:
+        cid = ev.actor_id
+        if action == "destroy":
+            self._set(cid, None)
+            return
+        old = self.containers.get(cid)
+        attrs = ev.attributes
+        state = ACTION_STATE.get(action)
+        if old is None:
+            labels = {k: v for k, v in attrs.items() if k not in NON_LABEL_ATTRIBUTES}
+            new = Container(id=cid, name=attrs.get("name", cid[:12]), state=state or "created",
+                            image=attrs.get("image", ""), labels=labels)
+        else:
+            name = attrs.get("name", old.name) if action == "rename" else old.name
+            new = replace(old, state=state or old.state, name=name)
+        self._set(cid, new)
+        self._refresh_soon(cid)
+
+    def _refresh_soon(self, cid: str) -> None:
+        """Re-list one container (same shape as the full list), coalescing bursts."""
+        if cid in self._refreshing:
+            self._refresh_again.add(cid)
+        else:
+            self._refreshing[cid] = asyncio.create_task(self._refresh(cid))
+
+    async def _refresh(self, cid: str) -> None:
+        try:
+            while True:
+                self._refresh_again.discard(cid)
+                filters = orjson.dumps({"id": [cid]}).decode()
+                try:
+                    items = await self.engine.get_json("containers/json",
+                                                       {"all": "1", "filters": filters})
+                except EngineError as e:
+                    self.log.info("container refresh failed", container=cid[:12], error=str(e))
+                    return
+                found = [c for c in map(self._parse_container, items or []) if c and c.id == cid]
+                self._set(cid, found[0] if found else None)
+                if cid not in self._refresh_again:
+                    return
+        finally:
+            self._refreshing.pop(cid, None)
+
+    def _set(self, cid: str, new: Container | None) -> None:
+        """The single writer of the inventory; starts and stops stats pumps."""
+        old = self.containers.get(cid)
+        if new is None:
+            self.containers.pop(cid, None)
+            self.series.pop(cid, None)
+        else:
+            self.containers[cid] = new
+        live = new is not None and new.state in STATS_STATES
+        if live and self.host.stats == "stream" and cid not in self.pumps:
+            self.pumps[cid] = StatsPump(self, cid)
+        elif not live and cid in self.pumps:
+            self.pumps.pop(cid).stop()
+        if old != new:
+            for listener in self.change_listeners:
+                listener(self, old, new)
+
+    # ---- stats -----------------------------------------------------------------
+
+    def on_stats_raw(self, cid: str, raw: bytes) -> None:
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            self._bad_sample(cid, f"not JSON: {e}")
+            return
+        self.on_stats(cid, doc)
+
+    def on_stats(self, cid: str, doc: Any) -> None:
+        try:
+            sample = parse_sample(doc)
+        except SampleError as e:
+            self._bad_sample(cid, str(e))
+            return
+        if sample is None or cid not in self.containers:
+            return
+        series = self.series.get(cid)
+        if series is None:
+            series = self.series[cid] = Series(self.daemon.retention_seconds)
+        series.push(sample)
+        self.status.samples += 1
+
+    def _bad_sample(self, cid: str, error: str) -> None:
+        self.status.bad_samples += 1
+        now = time.monotonic()
+        if now - self._bad_logged > 10:  # one line per 10 s, the counter says the rest
+            self._bad_logged = now
+            self.log.warning("stats sample skipped", container=cid[:12], error=error,
+                             bad_samples=self.status.bad_samples)
+
+    # ---- on demand -------------------------------------------------------------
+
+    async def disk_usage(self) -> dict[str, int]:
+        """Images and per-state container sizes, cached: the engine pays a lot for it."""
+        ttl = self.daemon.size_cache_seconds
+        if self._size and time.monotonic() - self._size[0] < ttl:
+            return self._size[1]
+        if self._size_task is None:
+            self._size_task = asyncio.create_task(self._disk_usage())
+        try:
+            result = await asyncio.shield(self._size_task)
+        finally:
+            if self._size_task.done():
+                self._size_task = None
+        self._size = (time.monotonic(), result)
+        return result
+
+    async def _disk_usage(self) -> dict[str, int]:
+        df = await self.engine.get_json("system/df")
+        if not isinstance(df, Mapping):
+            raise EngineError(f"{self.host.facility_id}: /system/df answer is not an object")
+        images = df.get("LayersSize")
+        if not isinstance(images, int):
+            images = sum(int(i.get("Size") or 0) for i in df.get("Images") or [])
+        sizes = {"image": images}
+        sizes.update({s: 0 for s in ("running", "restarting", "paused", "exited", "created",
+                                     "dead", "removing")})
+        for item in df.get("Containers") or []:
+            c = self._parse_container(item)
+            if c is not None:
+                sizes[c.state] += int(item.get("SizeRw") or 0)
+        return sizes
+
+    async def top(self, cid: str) -> Any:
+        return await self.engine.get_json(f"containers/{cid}/top")
+
+    def snapshot(self) -> dict[str, Any]:
+        s = self.status
+        return {
+            "facility_id": self.host.facility_id,
+            "address": self.host.address,
+            "stats_mode": self.host.stats,
+            "connected": s.connected,
+            "since": s.since,
+            "ping_ok": s.ping_ok,
+            "last_event_ns": s.last_event_ns,
+            "last_error": s.last_error,
+            "last_error_at": s.last_error_at,
+            "reconnects": s.reconnects,
+            "events": s.events,
+            "samples": s.samples,
+            "bad_samples": s.bad_samples,
+            "containers": len(self.containers),
+            "streams_open": sum(1 for p in self.pumps.values() if p.lines is not None),
+            "mem_total": s.mem_total,
+            "ncpu": s.ncpu,
+            "server_version": s.server_version,
+        }
