@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
         add_target_options(sp, containers)
         return sp
 
-    sp = sub.add_parser("status", help="the daemon and its hosts")
+    sp: argparse.ArgumentParser = sub.add_parser("status", help="the daemon and its hosts")
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--socket")
     sp = cmd("host", "engine health (Status,0|1), containers per state, disk usage", False)
