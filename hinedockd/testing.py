@@ -1,0 +1,259 @@
+"""Fakes for what cannot run here or won't fail on demand, kept in one place.
+
+FakeEngine serves the subset of the Docker Engine API the daemon uses, with the
+shapes recorded from a real engine 20.10 (tests/data): `/events` with `since=`
+replay of at most 256 events, per-container `/stats` streams, `/containers/json`,
+`/info`, `/_ping`, `/top`, `/system/df`. It can cut its streams and go silent,
+which a real engine won't do on demand. Run it standalone for the benchmarks:
+
+    python -m hinedockd.testing fake-engine --port 23750 --containers 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+API = "v1.41"
+REPLAY_LIMIT = 256  # the engine keeps this many events for `since=`
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+
+
+def recorded_sample() -> dict[str, Any]:
+    """The stats sample recorded from a real engine (cgroup v1), or a copy of its shape."""
+    p = DATA / "stats-cgroupv1-engine20.10.json"
+    if p.exists():
+        return orjson.loads(p.read_bytes())  # type: ignore[no-any-return]
+    return _SAMPLE_SHAPE
+
+
+def _iso(t: float) -> str:
+    whole = int(t)
+    nanos = int((t - whole) * 1e9)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{nanos:09d}Z"
+
+
+@dataclass
+class FakeContainer:
+    id: str
+    name: str
+    state: str = "running"
+    labels: dict[str, str] = field(default_factory=dict)
+    image: str = "localbusybox:latest"
+    cpu_rate: float = 0.25  # cores busy
+    io_rate: int = 1000  # bytes/s written, received
+    started: float = field(default_factory=time.time)
+
+    def list_item(self) -> dict[str, Any]:
+        return {"Id": self.id, "Names": [f"/{self.name}"], "Image": self.image,
+                "Command": "sh -c 'httpd -f -p 8080'", "Created": int(self.started),
+                "Ports": [], "Labels": dict(self.labels), "State": self.state,
+                "Status": "Up 1 second" if self.state == "running" else "Exited (0) 1 second ago",
+                "SizeRw": 6}
+
+
+class FakeEngine:
+    def __init__(self, sample_interval: float = 1.0) -> None:
+        self.containers: dict[str, FakeContainer] = {}
+        self.history: list[dict[str, Any]] = []
+        self.sample_interval = sample_interval
+        self.silent = False  # stats streams stop sending (but stay open)
+        self.requests: list[str] = []
+        self._event_queues: set[asyncio.Queue[bytes | None]] = set()
+        self._stat_responses: set[web.StreamResponse] = set()
+        self._template = recorded_sample()
+        self.app = web.Application()
+        self.app.add_routes([
+            web.get("/_ping", self._ping),
+            web.get("/version", self._version),
+            web.get(f"/{API}/info", self._info),
+            web.get(f"/{API}/containers/json", self._list),
+            web.get(f"/{API}/events", self._events),
+            web.get(f"/{API}/containers/{{id}}/stats", self._stats),
+            web.get(f"/{API}/containers/{{id}}/top", self._top),
+            web.get(f"/{API}/system/df", self._df),
+        ])
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self.runner = web.AppRunner(self.app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, host, port)
+        await site.start()
+        sock = site._server.sockets[0]  # type: ignore[union-attr]
+        self.url = f"tcp://{host}:{sock.getsockname()[1]}"
+        return self.url
+
+    async def stop(self) -> None:
+        self.cut_streams()
+        if self.runner:
+            await self.runner.cleanup()
+
+    # ---- driving ---------------------------------------------------------------
+
+    def add(self, name: str, state: str = "running", **kw: Any) -> FakeContainer:
+        cid = hashlib.sha256(f"{name}{time.time_ns()}".encode()).hexdigest()
+        c = self.containers[cid] = FakeContainer(cid, name, state, **kw)
+        self.emit(c, "create")
+        if state == "running":
+            self.emit(c, "start")
+        return c
+
+    def set_state(self, c: FakeContainer, state: str, action: str) -> None:
+        c.state = state
+        if state == "running":
+            c.started = time.time()
+        self.emit(c, action)
+
+    def remove(self, c: FakeContainer) -> None:
+        self.containers.pop(c.id, None)
+        self.emit(c, "destroy")
+
+    def emit(self, c: FakeContainer, action: str, etype: str = "container") -> dict[str, Any]:
+        now = time.time_ns()
+        if self.history and now <= self.history[-1]["timeNano"]:
+            now = self.history[-1]["timeNano"] + 1
+        ev = {"Type": etype, "Action": action,
+              "Actor": {"ID": c.id, "Attributes": {**c.labels, "image": c.image, "name": c.name}},
+              "scope": "local", "time": now // 10**9, "timeNano": now}
+        self.history = [*self.history[-(REPLAY_LIMIT - 1):], ev]
+        line = orjson.dumps(ev) + b"\n"
+        for q in self._event_queues:
+            q.put_nowait(line)
+        return ev
+
+    def cut_streams(self) -> None:
+        """Drop every open stream, as a dying engine or a broken network would."""
+        for q in self._event_queues:
+            q.put_nowait(None)
+        for r in list(self._stat_responses):
+            if r.task is not None:
+                r.task.cancel()
+
+    def sample(self, c: FakeContainer, now: float) -> bytes:
+        s = copy.deepcopy(self._template)
+        up = max(0.0, now - c.started)
+        s["read"] = _iso(now)
+        s["id"], s["name"] = c.id, f"/{c.name}"
+        usage = s["cpu_stats"]["cpu_usage"]
+        usage["total_usage"] = int(up * c.cpu_rate * 1e9)
+        usage["percpu_usage"] = [usage["total_usage"], 0]
+        s["blkio_stats"]["io_service_bytes_recursive"] = [
+            {"major": 8, "minor": 0, "op": "Read", "value": 0},
+            {"major": 8, "minor": 0, "op": "Write", "value": int(up * c.io_rate)}]
+        s["networks"]["eth0"].update(rx_bytes=int(up * c.io_rate), rx_packets=int(up))
+        return orjson.dumps(s) + b"\n"
+
+    # ---- handlers --------------------------------------------------------------
+
+    async def _ping(self, request: web.Request) -> web.Response:
+        return web.Response(text="OK")
+
+    async def _version(self, request: web.Request) -> web.Response:
+        return web.json_response({"ApiVersion": API[1:], "Version": "20.10.24-fake"})
+
+    async def _info(self, request: web.Request) -> web.Response:
+        return web.json_response({"MemTotal": 8 << 30, "NCPU": 2, "ServerVersion": "fake"})
+
+    async def _list(self, request: web.Request) -> web.Response:
+        items = [c.list_item() for c in self.containers.values()]
+        filters = orjson.loads(request.query.get("filters", "{}"))
+        if filters.get("id"):
+            items = [i for i in items if any(i["Id"].startswith(x) for x in filters["id"])]
+        return web.json_response(items)
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(f"events since={request.query.get('since')}")
+        q: asyncio.Queue[bytes | None] = asyncio.Queue()
+        since = request.query.get("since")
+        if since:
+            sec, _, frac = since.partition(".")
+            since_ns = int(sec) * 10**9 + int((frac or "0").ljust(9, "0")[:9])
+            for ev in self.history:
+                if ev["timeNano"] >= since_ns:
+                    q.put_nowait(orjson.dumps(ev) + b"\n")
+        resp = web.StreamResponse()
+        resp.content_type = "application/json"
+        await resp.prepare(request)
+        self._event_queues.add(q)
+        try:
+            while (line := await q.get()) is not None:
+                await resp.write(line)
+        finally:
+            self._event_queues.discard(q)
+        return resp
+
+    async def _stats(self, request: web.Request) -> web.StreamResponse:
+        c = self.containers.get(request.match_info["id"])
+        self.requests.append(f"stats {request.match_info['id'][:12]}")
+        if c is None:
+            return web.json_response({"message": "No such container"}, status=404)
+        if request.query.get("stream") in ("0", "false"):
+            return web.Response(body=self.sample(c, time.time()), content_type="application/json")
+        resp = web.StreamResponse()
+        resp.content_type = "application/json"
+        await resp.prepare(request)
+        self._stat_responses.add(resp)
+        try:
+            while c.id in self.containers:
+                if not self.silent:
+                    await resp.write(self.sample(c, time.time()))
+                await asyncio.sleep(self.sample_interval)
+        except ConnectionResetError:
+            pass  # the client went away
+        finally:
+            self._stat_responses.discard(resp)
+        return resp
+
+    async def _top(self, request: web.Request) -> web.Response:
+        return web.json_response({"Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME",
+                                             "CMD"],
+                                  "Processes": [["root", "1", "0", "0", "10:00", "?", "00:00:00",
+                                                 "httpd -f -p 8080"]]})
+
+    async def _df(self, request: web.Request) -> web.Response:
+        return web.json_response({"LayersSize": 1982354, "Images": [],
+                                  "Containers": [c.list_item() for c in self.containers.values()]})
+
+
+_SAMPLE_SHAPE: dict[str, Any] = {
+    "read": "", "blkio_stats": {"io_service_bytes_recursive": []},
+    "cpu_stats": {"cpu_usage": {"total_usage": 0, "percpu_usage": [0, 0]},
+                  "system_cpu_usage": 0, "online_cpus": 2},
+    "memory_stats": {"usage": 638976, "stats": {"rss": 114688}, "limit": 8 << 30},
+    "networks": {"eth0": {"rx_bytes": 0, "rx_packets": 0, "tx_bytes": 0, "tx_packets": 0}},
+}
+
+
+async def _serve_fake_engine(port: int, containers: int, interval: float) -> None:
+    engine = FakeEngine(sample_interval=interval)
+    for i in range(containers):
+        engine.add(f"bench_{i}")
+    url = await engine.start(port=port)
+    print(f"fake engine at {url} with {containers} containers", flush=True)
+    await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m hinedockd.testing")
+    sub = p.add_subparsers(dest="what", required=True)
+    fe = sub.add_parser("fake-engine")
+    fe.add_argument("--port", type=int, default=23750)
+    fe.add_argument("--containers", type=int, default=100)
+    fe.add_argument("--interval", type=float, default=1.0)
+    args = p.parse_args(argv)
+    asyncio.run(_serve_fake_engine(args.port, args.containers, args.interval))
+
+
+if __name__ == "__main__":
+    main()
