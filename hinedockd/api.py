@@ -110,6 +110,14 @@ class LocalApi:
                                 f"{ids or names!r} on {w.host.facility_id}")
         return sorted(found, key=lambda c: (c.name, c.id))
 
+    def _live(self, request: web.Request, w: HostWatcher) -> list[Container]:
+        """All running/paused containers; or those named, whatever their state, so that
+        the answer can say why a named container has no figures."""
+        selected = self._selection(request, w)
+        if request.query.get("id") or request.query.get("name"):
+            return selected
+        return [c for c in selected if c.state in STATS_STATES]
+
     @staticmethod
     def _number(request: web.Request, key: str) -> float | None:
         text = request.query.get(key)
@@ -158,7 +166,7 @@ class LocalApi:
     async def metrics(self, request: web.Request) -> Any:
         w = self._watcher(request)
         d = self.cfg.daemon
-        selected = [c for c in self._selection(request, w) if c.state in STATS_STATES]
+        selected = self._live(request, w)
         now = time.time()
         window = self._number(request, "window")
         key = request.query.get("key")
@@ -186,17 +194,16 @@ class LocalApi:
             args = compile_pattern(request.query.get("args", ".*"), "args")
         except ValueError as e:
             raise ApiError(400, str(e)) from None
-        selected = [c for c in self._selection(request, w) if c.state in STATS_STATES]
-        tops = await asyncio.gather(*(w.top(c.id) for c in selected), return_exceptions=True)
-        out = []
-        for c, top in zip(selected, tops, strict=True):
+        async def count(c: Container) -> dict[str, Any]:
             item: dict[str, Any] = {"id": c.id, "name": c.name}
-            if isinstance(top, BaseException):
-                item["error"] = str(top)
-            else:
-                try:
-                    item["count"] = count_processes(top, prog, args)
-                except ValueError as e:
-                    item["error"] = str(e)
-            out.append(item)
+            if c.state not in STATS_STATES:
+                item["error"] = f"not running ({c.state})"
+                return item
+            try:
+                item["count"] = count_processes(await w.top(c.id), prog, args)
+            except (EngineError, ValueError) as e:
+                item["error"] = str(e)
+            return item
+
+        out = await asyncio.gather(*(count(c) for c in self._live(request, w)))
         return {"host": w.host.facility_id, "containers": out}

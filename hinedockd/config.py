@@ -37,6 +37,7 @@ class DaemonConfig:
     cpu_scale: str = "host"  # "host": % of the whole host (0-100); "core": % of one core
     size_cache_seconds: int = 300
     stats_silence_seconds: float = 3.0
+    relist_seconds: int = 60  # full container re-list, a safety net beside the events
     log_format: str = "json"  # "json" (journal-friendly) or "console"
 
 
@@ -172,6 +173,7 @@ def _daemon(t: _Table) -> DaemonConfig:
         cpu_scale=t.choice("cpu_scale", d.cpu_scale, ("host", "core")),
         size_cache_seconds=t.number("size_cache_seconds", int, d.size_cache_seconds, 0),
         stats_silence_seconds=t.number("stats_silence_seconds", float, 3.0, 0.5),
+        relist_seconds=t.number("relist_seconds", int, d.relist_seconds, 5),
         log_format=t.choice("log_format", d.log_format, ("json", "console")),
     )
     if cfg.default_window_seconds > cfg.retention_seconds:

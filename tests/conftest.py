@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,5 +26,32 @@ def fixture_events() -> list[Any]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def docker_url() -> str | None:
-    return os.environ.get("HINEDOCK_TEST_DOCKER")
+# The Hinemos agent's rule for a custom-monitor line (DESIGN.md).
+HINEMOS_LINE = re.compile(r"^(.+),\s*(-?[0-9.]+)$")
+
+
+def assert_hinemos_lines(stdout: str) -> list[tuple[str, float]]:
+    """Every line is one Hinemos accepts; keys are unique; LF only. Returns the pairs."""
+    assert "\r" not in stdout
+    pairs = []
+    for line in stdout.splitlines():
+        m = HINEMOS_LINE.match(line)
+        assert m, f"Hinemos would reject {line!r}"
+        assert m.group(2).count(".") <= 1 and not line.endswith(" "), line
+        pairs.append((m.group(1), float(m.group(2))))
+    keys = [k for k, _ in pairs]
+    assert len(keys) == len(set(keys)), f"duplicate keys in {keys}"
+    return pairs
+
+
+async def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within} s")
+        await asyncio.sleep(0.05)
+
+
+def require_docker() -> bool:
+    """CI sets HINEDOCK_REQUIRE_DOCKER=1 so that a missing engine fails instead of skipping."""
+    return os.environ.get("HINEDOCK_REQUIRE_DOCKER") == "1"

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -15,16 +14,9 @@ from hinedockd.docker.host import HostWatcher
 from hinedockd.metrics.figures import container_figures
 from hinedockd.model import Container, EngineEvent
 from hinedockd.testing import FakeEngine
+from tests.conftest import eventually
 
 DAEMON = DaemonConfig(stats_silence_seconds=1.0)
-
-
-async def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within} s")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

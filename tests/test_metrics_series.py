@@ -113,3 +113,11 @@ def test_rates_are_never_negative(steps: list[tuple[float, int]], window: float)
     if d is not None:
         assert d.seconds > 0
         assert all(v >= 0 for v in d.counters.values())
+
+
+def test_a_stopped_container_has_no_figures_even_with_history() -> None:
+    s = Series(retention=900)
+    feed(s, 30)
+    stopped = dataclasses.replace(RUNNING, state="exited")
+    f = container_figures(stopped, s, window=60, now=None, host_memory=1 << 30, scale="host")
+    assert f["window"] is None and f["error"] == "not running (exited)"

@@ -121,7 +121,7 @@ class HostWatcher:
 
     async def run(self) -> None:
         """Runs until cancelled; nothing here raises out of its loop."""
-        loops = [self.events_pump(), self.health_loop()]
+        loops = [self.events_pump(), self.health_loop(), self.relist_loop()]
         loops.append(self.poll_loop() if self.host.stats == "poll" else self.watchdog_loop())
         try:
             async with asyncio.TaskGroup() as tg:
@@ -194,6 +194,17 @@ class HostWatcher:
         except (StateError, KeyError, TypeError, AttributeError) as e:
             self.log.error("container entry not understood", error=str(e))
             return None
+
+    async def relist_loop(self) -> None:
+        """A safety net: states that no event names (restarting, dead, removing) and
+        anything a lagging list hid from a refresh are caught by a periodic re-list."""
+        while True:
+            await asyncio.sleep(self.daemon.relist_seconds)
+            if self.status.connected:
+                try:
+                    await self.relist()
+                except EngineError as e:
+                    self.log.info("periodic re-list failed", error=str(e))
 
     async def health_loop(self, every: float = 5.0) -> None:
         failures = 0
@@ -311,7 +322,13 @@ class HostWatcher:
                     self.log.info("container refresh failed", container=cid[:12], error=str(e))
                     return
                 found = [c for c in map(self._parse_container, items or []) if c and c.id == cid]
-                self._set(cid, found[0] if found else None)
+                current = self.containers.get(cid)
+                # The engine's list can lag its own events by a moment, so the state
+                # stays what the events said; the list brings the other attributes.
+                # A container missing here is left to its destroy event (or the next
+                # full re-list).
+                if found and current is not None:
+                    self._set(cid, replace(found[0], state=current.state))
                 if cid not in self._refresh_again:
                     return
         finally:

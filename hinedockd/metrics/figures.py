@@ -30,9 +30,9 @@ def container_figures(c: Container, series: Series | None, *, window: float,
     out: dict[str, Any] = {"id": c.id, "name": c.name, "state": c.state}
     latest = series.latest if series else None
     delta = series.delta(window, now) if series else None
-    if latest is None or delta is None or delta.seconds <= 0:
+    live = c.state in ("running", "paused")
+    if not live or latest is None or delta is None or delta.seconds <= 0:
         out["window"] = None
-        live = c.state in ("running", "paused")
         out["error"] = "no stats yet" if live else f"not running ({c.state})"
         return out
     secs = delta.seconds
