@@ -157,7 +157,8 @@ def test_network_traffic_between_two_containers(daemon: Daemon) -> None:
                         " httpd -f -p 8080 -h /www")
     ip = docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", srv)
     cli = run_container("cli", "sh", "-c",
-                        f"while true; do wget -q -O /dev/null http://{ip}:8080/big; sleep 0.2; done")
+                        f"while true; do wget -q -O /dev/null http://{ip}:8080/big; "
+                        "sleep 0.2; done")
     time.sleep(8)
     s = values(daemon.ok("hinedock", "net", "-c", srv[:12], "--window", "6"))
     c = values(daemon.ok("MonitorDockerContainerResourceNetwork.py", "-c", cli[:12], "--kb",
