@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import resource
 import signal
 import socket
 import sys
@@ -31,6 +32,15 @@ def sd_notify(message: str) -> None:
         addr = "\0" + addr[1:]
     with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
         s.sendto(message.encode(), addr)
+
+
+def raise_fd_limit() -> None:
+    """One stats stream is one connection: hundreds of containers need more than the
+    usual soft limit of 1024 descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 async def serve(cfg: Config) -> None:
@@ -75,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
               f"socket: {cfg.daemon.socket}")
         return 0
     configure(cfg.daemon.log_format)
+    raise_fd_limit()
     try:
         asyncio.run(serve(cfg))
     except OSError as e:

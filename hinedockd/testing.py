@@ -23,6 +23,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from hinedockd.app import raise_fd_limit
+
 API = "v1.41"
 REPLAY_LIMIT = 256  # the engine keeps this many events for `since=`
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -252,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     fe.add_argument("--containers", type=int, default=100)
     fe.add_argument("--interval", type=float, default=1.0)
     args = p.parse_args(argv)
+    raise_fd_limit()
     asyncio.run(_serve_fake_engine(args.port, args.containers, args.interval))
 
 

@@ -87,3 +87,10 @@ json_values = st.recursive(
 def test_arbitrary_json_either_parses_or_raises_sample_error(doc: dict[str, Any]) -> None:
     with contextlib.suppress(SampleError):
         parse_sample(doc)
+
+
+def test_fast_and_careful_parsers_agree_on_the_recorded_shapes() -> None:
+    from hinedockd.metrics.sample import _parse_careful, _parse_common
+    for name in ("stats-cgroupv1-engine20.10.json", "stats-cgroupv2-documented.json"):
+        doc = fixture_json(name)
+        assert _parse_common(doc) == _parse_careful(doc)

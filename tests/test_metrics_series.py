@@ -20,8 +20,8 @@ RUNNING = Container(id="a" * 64, name="web1", state="running")
 def feed(series: Series, seconds: int, cpu_per_s: int = 500_000_000, io_per_s: int = 100,
          start: float = 1000.0) -> None:
     for i in range(seconds + 1):
-        series.push(dataclasses.replace(
-            BASE, t=start + i, cpu_total=cpu_per_s * i, percpu=(cpu_per_s * i, 0),
+        series.push(BASE._replace(
+            t=start + i, cpu_total=cpu_per_s * i, percpu=(cpu_per_s * i, 0),
             blk_write=io_per_s * i, rx_bytes=2 * io_per_s * i, rx_packets=i))
 
 
@@ -76,7 +76,7 @@ def test_one_snapshot_is_not_enough() -> None:
 def test_cgroup_v2_per_core_is_an_error_not_zeros() -> None:
     s = Series(retention=900)
     for i in range(3):
-        s.push(dataclasses.replace(BASE, t=1000.0 + i, percpu=None, cgroup=2,
+        s.push(BASE._replace(t=1000.0 + i, percpu=None, cgroup=2,
                                    cpu_total=i * 10**9))
     f = container_figures(RUNNING, s, window=60, now=None, host_memory=1 << 30, scale="host")
     assert f["cpu"]["per_core"] is None
@@ -108,7 +108,7 @@ def test_rates_are_never_negative(steps: list[tuple[float, int]], window: float)
     t, cpu = 0.0, 10**12
     for dt, dc in steps:
         t, cpu = t + dt, max(0, cpu + dc)
-        s.push(dataclasses.replace(BASE, t=t, cpu_total=cpu, percpu=(cpu, 0)))
+        s.push(BASE._replace(t=t, cpu_total=cpu, percpu=(cpu, 0)))
     d = s.delta(window)
     if d is not None:
         assert d.seconds > 0

@@ -3,21 +3,21 @@ API versioning and errors; raw responses for the two long-lived streams)."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import aiodocker
 import aiohttp
 import orjson
 
 from hinedockd.config import HostConfig
+from hinedockd.docker.lines import JsonLinesProtocol, StreamError
 
-# A JSON line longer than this is refused (the stream is reopened) rather than buffered.
-MAX_LINE = 1 << 20
 QUERY_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5)
-STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=5, sock_read=None)
+OPEN_TIMEOUT = 10.0  # connect and get the answer's headers
 
 
 class EngineError(Exception):
@@ -48,18 +48,29 @@ def _http_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def _endpoint(url: str) -> tuple[str, str, int]:
+    """("unix", path, 0) or ("tcp", host, port) for the raw stream connections."""
+    if url.startswith("unix://"):
+        return "unix", url[len("unix://"):], 0
+    parts = urlsplit(url)
+    default = 2376 if parts.scheme == "https" else 2375
+    return "tcp", parts.hostname or "", parts.port or default
+
+
 class Engine:
-    """One engine. Every stats stream is one HTTP connection, so the connector has
-    no connection limit (aiohttp's default of 100 would starve the 101st stream)."""
+    """One engine: queries through aiodocker (a small pooled connector); the
+    long-lived streams on their own connections (one per stream, see lines.py)."""
 
     def __init__(self, host: HostConfig) -> None:
         self.host = host
         connector: aiohttp.BaseConnector
         if host.url.startswith("unix://"):
-            connector = aiohttp.UnixConnector(host.url[len("unix://"):], limit=0)
+            connector = aiohttp.UnixConnector(host.url[len("unix://"):])
         else:
-            connector = aiohttp.TCPConnector(limit=0, ssl=ssl_context(host) or False)
+            connector = aiohttp.TCPConnector(ssl=ssl_context(host) or False)
         self._connector = connector
+        self._ssl = ssl_context(host)
+        self._where = _endpoint(host.url)
         self.docker = aiodocker.Docker(url=_http_url(host.url), connector=connector,
                                        timeout=QUERY_TIMEOUT)
 
@@ -93,52 +104,48 @@ class Engine:
         except (aiodocker.DockerError, aiohttp.ClientError, OSError, TimeoutError):
             return False
 
-    @asynccontextmanager
-    async def stream(self, path: str, params: Mapping[str, Any]) -> AsyncIterator[JsonLines]:
-        """A long-lived JSON-lines response (`/events`, `/containers/{id}/stats`)."""
+    async def open_lines(self, path: str, params: Mapping[str, str],
+                         on_line: Callable[[bytes], None],
+                         hold: bool = False) -> JsonLinesProtocol:
+        """Open a long-lived JSON-lines stream (`/events`, `/containers/{id}/stats`);
+        returns once the engine has answered 200. `done` on the result ends with it."""
         try:
-            async with self.docker._query(path, params=dict(params),
-                                          timeout=STREAM_TIMEOUT) as resp:
-                lines = JsonLines(resp)
-                try:
-                    yield lines
-                finally:
-                    resp.close()
-        except (aiodocker.DockerError, aiohttp.ClientError, OSError) as e:
+            await self.docker._check_version()
+        except (aiodocker.DockerError, aiohttp.ClientError, OSError, TimeoutError) as e:
+            raise self._error("GET /version", e) from e
+        query = "&".join(f"{quote(k)}={quote(v)}" for k, v in params.items())
+        target = f"/{self.docker.api_version}/{path}" + (f"?{query}" if query else "")
+        kind, host, port = self._where
+        request = (f"GET {target} HTTP/1.1\r\nHost: {host if kind == 'tcp' else 'docker'}\r\n"
+                   "User-Agent: hinedockd\r\nAccept: application/json\r\n\r\n").encode()
+        loop = asyncio.get_running_loop()
+        proto: JsonLinesProtocol | None = None
+
+        def factory() -> JsonLinesProtocol:
+            nonlocal proto
+            proto = JsonLinesProtocol(request, on_line, hold)
+            return proto
+
+        try:
+            async with asyncio.timeout(OPEN_TIMEOUT):
+                if kind == "unix":
+                    await loop.create_unix_connection(factory, host)
+                else:
+                    await loop.create_connection(factory, host, port, ssl=self._ssl)
+                assert proto is not None
+                await proto.headers
+        except (OSError, TimeoutError, StreamError, ssl.SSLError) as e:
+            if proto is not None:
+                proto.close()
             raise self._error(f"GET /{path}", e) from e
+        assert proto is not None
+        return proto
 
-
-class JsonLines:
-    """Reads one JSON document per line from a streaming response."""
-
-    __slots__ = ("_resp",)
-
-    def __init__(self, resp: aiohttp.ClientResponse) -> None:
-        self._resp = resp
-
-    async def next_raw(self) -> bytes:
-        """The next non-empty line, or b"" at the end of the stream."""
-        content = self._resp.content
-        while True:
-            try:
-                line = await content.readline()
-            except ValueError as e:  # aiohttp: line longer than its buffer limit
-                raise EngineError(f"stream line too long ({e})") from e
-            except (aiohttp.ClientError, OSError) as e:
-                raise EngineError(f"stream broken: {e or type(e).__name__}") from e
-            if not line or line.strip():
-                if len(line) > MAX_LINE:
-                    raise EngineError(f"stream line of {len(line)} bytes refused")
-                return line
-
-    def close(self) -> None:
-        self._resp.close()
-
-    def __aiter__(self) -> JsonLines:
-        return self
-
-    async def __anext__(self) -> bytes:
-        line = await self.next_raw()
-        if not line:
-            raise StopAsyncIteration
-        return line
+    async def wait_lines(self, proto: JsonLinesProtocol, path: str) -> None:
+        """Until the stream ends; a broken one raises EngineError."""
+        try:
+            await proto.done
+        except StreamError as e:
+            raise self._error(f"GET /{path}", e) from e
+        finally:
+            proto.close()

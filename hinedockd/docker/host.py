@@ -19,7 +19,8 @@ import structlog
 
 from hinedockd.backoff import Backoff
 from hinedockd.config import DaemonConfig, HostConfig
-from hinedockd.docker.engine import Engine, EngineError, JsonLines
+from hinedockd.docker.engine import Engine, EngineError
+from hinedockd.docker.lines import JsonLinesProtocol
 from hinedockd.metrics.sample import SampleError, parse_sample
 from hinedockd.metrics.series import Series
 from hinedockd.model import (
@@ -68,32 +69,38 @@ class StatsPump:
 
     def __init__(self, watcher: HostWatcher, cid: str) -> None:
         self.watcher, self.cid = watcher, cid
-        self.lines: JsonLines | None = None
+        self.stream: JsonLinesProtocol | None = None
         self.last = time.monotonic()
         self.task = asyncio.create_task(self.run(), name=f"stats:{cid[:12]}")
 
+    def on_line(self, raw: bytes) -> None:
+        self.last = time.monotonic()
+        self.watcher.on_stats_raw(self.cid, raw)
+
     async def run(self) -> None:
         w, backoff = self.watcher, Backoff(0.5, 10.0)
+        path = f"containers/{self.cid}/stats"
         while True:
+            opened = time.monotonic()
             try:
-                async with w.engine.stream(f"containers/{self.cid}/stats",
-                                           {"stream": "1"}) as lines:
-                    self.lines, self.last = lines, time.monotonic()
-                    while raw := await lines.next_raw():
-                        self.last = time.monotonic()
-                        w.on_stats_raw(self.cid, raw)
-                        backoff.reset()
+                self.stream = await w.engine.open_lines(path, {"stream": "1"}, self.on_line)
+                self.last = time.monotonic()
+                await w.engine.wait_lines(self.stream, path)
             except EngineError as e:
                 if e.status == 404:
                     return  # the container is gone; the events pump will say so
                 w.log.info("stats stream broken, reopening", container=self.cid[:12],
                            error=str(e))
             finally:
-                self.lines = None
+                self.stream = None
+            if time.monotonic() - opened > 30:
+                backoff.reset()
             await asyncio.sleep(backoff.next())
 
     def stop(self) -> None:
         self.task.cancel()
+        if self.stream is not None:
+            self.stream.close()
 
 
 class HostWatcher:
@@ -110,7 +117,7 @@ class HostWatcher:
         self.event_listeners: list[EventListener] = []
         self.cursor_ns = 0
         self._at_cursor: set[tuple[int, str, str, str]] = set()
-        self._events: JsonLines | None = None
+        self._events: JsonLinesProtocol | None = None
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._refresh_again: set[str] = set()
         self._size: tuple[float, dict[str, int]] | None = None
@@ -145,20 +152,28 @@ class HostWatcher:
             params = {}
             if self.cursor_ns:
                 params["since"] = f"{self.cursor_ns // 10**9}.{self.cursor_ns % 10**9:09d}"
+            opened = time.monotonic()
             try:
-                # Subscribe first, then list: nothing can fall between the two.
-                async with self.engine.stream("events", params) as lines:
-                    self._events = lines
+                # Subscribe first, then list: nothing can fall between the two. Events
+                # are held until the list is applied, so that they win over it.
+                stream = await self.engine.open_lines("events", params, self.on_event_raw,
+                                                      hold=True)
+                self._events = stream
+                try:
                     await self._on_connect()
-                    while raw := await lines.next_raw():
-                        self.on_event_raw(raw)
-                        backoff.reset()
+                except BaseException:
+                    stream.close()
+                    raise
+                stream.release()
+                await self.engine.wait_lines(stream, "events")
                 raise EngineError(f"{self.host.facility_id}: events stream ended")
             except EngineError as e:
                 self._fail(str(e))
                 self.log.warning("events stream lost, reconnecting", error=str(e))
             finally:
                 self._events = None
+            if time.monotonic() - opened > 30:
+                backoff.reset()
             self.status.reconnects += 1
             await asyncio.sleep(backoff.next())
 
@@ -224,10 +239,10 @@ class HostWatcher:
             await asyncio.sleep(every)
             now = time.monotonic()
             for pump in list(self.pumps.values()):
-                if pump.lines is not None and now - pump.last > silence:
+                if pump.stream is not None and now - pump.last > silence:
                     self.log.info("stats stream silent, reopening", container=pump.cid[:12],
                                   silent_seconds=round(now - pump.last, 1))
-                    pump.lines.close()
+                    pump.stream.close()
 
     async def poll_loop(self) -> None:
         sem = asyncio.Semaphore(self.host.poll_concurrency)
@@ -436,7 +451,7 @@ class HostWatcher:
             "samples": s.samples,
             "bad_samples": s.bad_samples,
             "containers": len(self.containers),
-            "streams_open": sum(1 for p in self.pumps.values() if p.lines is not None),
+            "streams_open": sum(1 for p in self.pumps.values() if p.stream is not None),
             "mem_total": s.mem_total,
             "ncpu": s.ncpu,
             "server_version": s.server_version,

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 ZERO_TIME_PREFIX = "0001-01-01"
 
@@ -19,8 +18,9 @@ class SampleError(ValueError):
     """A stats sample that cannot be used; the message says which field is wrong."""
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
+class Sample(NamedTuple):
+    """One sample's numbers (a NamedTuple: cheap to build once per container per second)."""
+
     t: float  # seconds since the epoch, from `read`
     cpu_total: int  # ns
     percpu: tuple[int, ...] | None  # ns per core; None on cgroup v2
@@ -105,7 +105,61 @@ def _network(doc: Mapping[str, Any]) -> tuple[int, int, int, int]:
 
 def parse_sample(doc: Any) -> Sample | None:
     """One decoded JSON stats object -> Sample; None for the zeroed samples an engine
-    keeps sending for a stopped container (their `read` is the zero time)."""
+    keeps sending for a stopped container (their `read` is the zero time).
+    Raises SampleError naming the field when the sample cannot be used."""
+    try:
+        return _parse_common(doc)
+    except (KeyError, TypeError, AttributeError, IndexError, _NotCommon):
+        return _parse_careful(doc)
+
+
+class _NotCommon(Exception):
+    """The sample is not in the common shape; the careful parser will say why."""
+
+
+def _parse_common(doc: Any) -> Sample | None:
+    """The hot path: the shapes engines send (v1 and v2), read with plain indexing;
+    anything unexpected falls back to `_parse_careful`."""
+    read = doc["read"]
+    if read.startswith(ZERO_TIME_PREFIX):
+        return None
+    cpu = doc["cpu_stats"]
+    usage = cpu["cpu_usage"]
+    total = usage["total_usage"]
+    percpu = usage.get("percpu_usage")
+    percpu = tuple(percpu) if percpu else None
+    online = cpu.get("online_cpus") or (len(percpu) if percpu else 1)
+    mem = doc["memory_stats"]
+    stats = mem["stats"]
+    rss = stats.get("rss")
+    v2 = rss is None
+    if v2:
+        rss = stats["anon"]
+    limit = mem.get("limit", 0)
+    read_b = write_b = 0
+    for e in doc["blkio_stats"]["io_service_bytes_recursive"] or ():
+        op = e["op"]
+        if op == "Read" or op == "read":
+            read_b += e["value"]
+        elif op == "Write" or op == "write":
+            write_b += e["value"]
+    rxb = txb = rxp = txp = 0
+    for n in (doc.get("networks") or {}).values():
+        rxb += n["rx_bytes"]
+        txb += n["tx_bytes"]
+        rxp += n["rx_packets"]
+        txp += n["tx_packets"]
+    if "networks" not in doc and "network" in doc:
+        raise _NotCommon
+    values = (total, online, rss, limit, read_b, write_b, rxb, txb, rxp, txp)
+    if any(type(v) is not int for v in values) or (percpu and any(
+            type(v) is not int for v in percpu)):
+        raise _NotCommon
+    return Sample(parse_time(read), total, percpu, online, rss, limit, stats, 2 if v2 else 1,
+                  read_b, write_b, rxb, txb, rxp, txp)
+
+
+def _parse_careful(doc: Any) -> Sample | None:
     if not isinstance(doc, Mapping):
         raise SampleError(f"sample is not an object: {type(doc).__name__}")
     read = doc.get("read")
