@@ -6,19 +6,22 @@ import asyncio
 import grp
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 import structlog
 from aiohttp import web
+from multidict import CIMultiDict
 
 from hinedockd.config import Config
 from hinedockd.docker.engine import EngineError
 from hinedockd.docker.host import HostWatcher
 from hinedockd.metrics.figures import KeyCursors, container_figures
 from hinedockd.model import STATES, STATS_STATES, Container, matches
+from hinedockd.monitors import MONITORS, MonitorError
+from hinedockd.output import OutputError
 from hinedockd.processes import compile_pattern, count_processes
 
 log = structlog.get_logger("hinedockd.api")
@@ -31,23 +34,29 @@ class ApiError(Exception):
         self.status = status
 
 
+Query = Mapping[str, str]
+
+
+def header_safe(text: str) -> str:
+    """A note fit for an HTTP header: printable ASCII only (names come from containers)."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text)[:1000]
+
+
+def status_table(hosts: list[dict[str, Any]]) -> str:
+    rows = [f"{'HOST':<20} {'CONNECTED':<10} {'SINCE':<20} {'CONTAINERS':>10} {'STREAMS':>8} "
+            f"{'EVENTS':>8} LAST ERROR"]
+    for h in hosts:
+        since = (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h["since"]))
+                 if h["since"] else "-")
+        rows.append(f"{h['facility_id']:<20} {'yes' if h['connected'] else 'no':<10} "
+                    f"{since:<20} {h['containers']:>10} {h['streams_open']:>8} "
+                    f"{h['events']:>8} {header_safe(h['last_error']) or '-'}")
+    return "\n".join(rows) + "\n"
+
+
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status,
                         content_type="application/json")
-
-
-Handler = Callable[[web.Request], Awaitable[Any]]
-
-
-def _endpoint(fn: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def wrapped(request: web.Request) -> web.Response:
-        try:
-            return _json(await fn(request))
-        except ApiError as e:
-            return _json({"error": str(e)}, e.status)
-        except EngineError as e:
-            return _json({"error": str(e)}, 502)
-    return wrapped
 
 
 class LocalApi:
@@ -58,13 +67,9 @@ class LocalApi:
         self.started = time.time()
         self.app = web.Application()
         self.app.add_routes([
-            web.get("/v1/status", _endpoint(self.status)),
-            web.get("/v1/hosts/{host}/ping", _endpoint(self.ping)),
-            web.get("/v1/hosts/{host}/containers", _endpoint(self.containers)),
-            web.get("/v1/hosts/{host}/counts", _endpoint(self.counts)),
-            web.get("/v1/hosts/{host}/size", _endpoint(self.size)),
-            web.get("/v1/hosts/{host}/metrics", _endpoint(self.metrics)),
-            web.get("/v1/hosts/{host}/processes", _endpoint(self.processes)),
+            web.get("/v1/status", self.status),
+            web.get("/v1/hosts/{host}/{what}", self.host_data),
+            web.get("/v1/lines/{monitor}", self.lines),
         ])
         self._runner: web.AppRunner | None = None
 
@@ -90,9 +95,7 @@ class LocalApi:
 
     # ---- helpers ---------------------------------------------------------------
 
-    def _watcher(self, request: web.Request) -> HostWatcher:
-        name = request.match_info["host"]
-        port = request.query.get("port")
+    def _watcher(self, name: str, port: str | None) -> HostWatcher:
         try:
             host = self.cfg.find_host(name, int(port) if port and port.isdigit() else None)
         except KeyError as e:
@@ -100,8 +103,8 @@ class LocalApi:
         return next(w for w in self.watchers if w.host is host)
 
     @staticmethod
-    def _selection(request: web.Request, w: HostWatcher) -> list[Container]:
-        ids, names = request.query.get("id"), request.query.get("name")
+    def _selection(q: Query, w: HostWatcher) -> list[Container]:
+        ids, names = q.get("id"), q.get("name")
         if ids and names:
             raise ApiError(400, "select by id or by name, not both")
         found = [c for c in w.containers.values() if matches(c, ids, names)]
@@ -110,17 +113,17 @@ class LocalApi:
                                 f"{ids or names!r} on {w.host.facility_id}")
         return sorted(found, key=lambda c: (c.name, c.id))
 
-    def _live(self, request: web.Request, w: HostWatcher) -> list[Container]:
+    def _live(self, q: Query, w: HostWatcher) -> list[Container]:
         """All running/paused containers; or those named, whatever their state, so that
         the answer can say why a named container has no figures."""
-        selected = self._selection(request, w)
-        if request.query.get("id") or request.query.get("name"):
+        selected = self._selection(q, w)
+        if q.get("id") or q.get("name"):
             return selected
         return [c for c in selected if c.state in STATS_STATES]
 
     @staticmethod
-    def _number(request: web.Request, key: str) -> float | None:
-        text = request.query.get(key)
+    def _number(q: Query, key: str) -> float | None:
+        text = q.get(key)
         if text is None:
             return None
         try:
@@ -133,25 +136,66 @@ class LocalApi:
 
     # ---- endpoints -------------------------------------------------------------
 
-    async def status(self, request: web.Request) -> Any:
-        return {"api": API_VERSION, "started": self.started, "pid": os.getpid(),
-                "hosts": [w.snapshot() for w in self.watchers]}
+    async def status(self, request: web.Request) -> web.Response:
+        hosts = [w.snapshot() for w in self.watchers]
+        if request.query.get("format") == "table":
+            return web.Response(text=status_table(hosts))
+        return _json({"api": API_VERSION, "started": self.started, "pid": os.getpid(),
+                      "hosts": hosts})
 
-    async def ping(self, request: web.Request) -> Any:
-        w = self._watcher(request)
+    async def host_data(self, request: web.Request) -> web.Response:
+        """JSON: /v1/hosts/{host}/{what} with what in DATA."""
+        q = request.query
+        try:
+            w = self._watcher(request.match_info["host"], q.get("port"))
+            return _json(await self.data(request.match_info["what"], w, q))
+        except ApiError as e:
+            return _json({"error": str(e)}, e.status)
+        except EngineError as e:
+            return _json({"error": str(e)}, 502)
+
+    async def lines(self, request: web.Request) -> web.Response:
+        """Text: /v1/lines/{monitor}?host=… — the `key,value` lines a client prints,
+        notes in `Hinedock-Note` headers; on error a status and the message."""
+        q = request.query
+        try:
+            what, fmt = MONITORS[request.match_info["monitor"]]
+        except KeyError:
+            return web.Response(status=404, text=f"unknown monitor "
+                                f"{request.match_info['monitor']!r}")
+        try:
+            w = self._watcher(q.get("host", "127.0.0.1"), q.get("port"))
+            result = fmt(await self.data(what, w, q), q)
+        except ApiError as e:
+            return web.Response(status=e.status, text=str(e))
+        except EngineError as e:
+            return web.Response(status=502, text=str(e))
+        except (MonitorError, OutputError) as e:
+            return web.Response(status=422, text=str(e))
+        notes = [*result.notes, *filter(None, [result.lines.buffer_warning()])]
+        headers = [("Hinedock-Note", header_safe(n)) for n in notes]
+        return web.Response(text=result.lines.text(), headers=CIMultiDict(headers))
+
+    async def data(self, what: str, w: HostWatcher, q: Query) -> Any:
+        producer = {"ping": self.ping, "containers": self.containers, "counts": self.counts,
+                    "size": self.size, "metrics": self.metrics,
+                    "processes": self.processes}.get(what)
+        if producer is None:
+            raise ApiError(404, f"unknown data {what!r}")
+        return await producer(w, q)
+
+    async def ping(self, w: HostWatcher, q: Query) -> Any:
         ok = await w.engine.ping()
         return {"status": 0 if ok else 1, "ping_ok": ok, "stream_connected": w.status.connected,
                 "since": w.status.since, "last_error": w.status.last_error}
 
-    async def containers(self, request: web.Request) -> Any:
-        w = self._watcher(request)
+    async def containers(self, w: HostWatcher, q: Query) -> Any:
         return {"host": w.host.facility_id, "connected": w.status.connected,
                 "containers": [{"id": c.id, "name": c.name, "state": c.state, "image": c.image,
                                 "command": c.command, "ports": list(c.ports)}
-                               for c in self._selection(request, w)]}
+                               for c in self._selection(q, w)]}
 
-    async def counts(self, request: web.Request) -> Any:
-        w = self._watcher(request)
+    async def counts(self, w: HostWatcher, q: Query) -> Any:
         if not w.status.connected:
             raise ApiError(503, f"{w.host.facility_id}: not connected ({w.status.last_error})")
         counts = dict.fromkeys(STATES, 0)
@@ -159,39 +203,36 @@ class LocalApi:
             counts[c.state] += 1
         return {"host": w.host.facility_id, "counts": counts}
 
-    async def size(self, request: web.Request) -> Any:
-        w = self._watcher(request)
+    async def size(self, w: HostWatcher, q: Query) -> Any:
         return {"host": w.host.facility_id, "sizes": await w.disk_usage()}
 
-    async def metrics(self, request: web.Request) -> Any:
-        w = self._watcher(request)
+    async def metrics(self, w: HostWatcher, q: Query) -> Any:
         d = self.cfg.daemon
-        selected = self._live(request, w)
+        selected = self._live(q, w)
         now = time.time()
-        window = self._number(request, "window")
-        key = request.query.get("key")
+        window = self._number(q, "window")
+        key = q.get("key")
         if window is not None and key:
             raise ApiError(400, "give a window or a key, not both")
         if key:
             window = self.cursors.window(f"{w.host.facility_id}\0{key}", now,
                                          d.default_window_seconds, d.retention_seconds)
         window = min(window or d.default_window_seconds, d.retention_seconds)
-        scale = request.query.get("scale", d.cpu_scale)
+        scale = q.get("scale") or d.cpu_scale
         if scale not in ("host", "core"):
             raise ApiError(400, f"scale must be host or core, got {scale!r}")
         host_memory = w.status.mem_total
-        detail = request.query.get("detail") == "1"
+        detail = q.get("of") == "detail"
         return {"host": w.host.facility_id, "window_requested": window, "connected":
                 w.status.connected,
                 "containers": [container_figures(c, w.series.get(c.id), window=window, now=now,
                                                  host_memory=host_memory, scale=scale,
                                                  memory_detail=detail) for c in selected]}
 
-    async def processes(self, request: web.Request) -> Any:
-        w = self._watcher(request)
+    async def processes(self, w: HostWatcher, q: Query) -> Any:
         try:
-            prog = compile_pattern(request.query.get("prog", ".*"), "prog")
-            args = compile_pattern(request.query.get("args", ".*"), "args")
+            prog = compile_pattern(q.get("prog") or ".*", "prog")
+            args = compile_pattern(q.get("args") or ".*", "args")
         except ValueError as e:
             raise ApiError(400, str(e)) from None
         async def count(c: Container) -> dict[str, Any]:
@@ -205,5 +246,5 @@ class LocalApi:
                 item["error"] = str(e)
             return item
 
-        out = await asyncio.gather(*(count(c) for c in self._live(request, w)))
+        out = await asyncio.gather(*(count(c) for c in self._live(q, w)))
         return {"host": w.host.facility_id, "containers": out}

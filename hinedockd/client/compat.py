@@ -1,117 +1,91 @@
-"""The 2015 report's monitor scripts, same names, options, keys and exit codes,
+"""The 2015 report's monitor scripts: same names, options, keys and exit codes,
 answered from the daemon's cache. Disk and network values are bytes (packets)
 over the window, as the report's "Byte/5分" collection unit implies."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from hinedockd.client import monitors as m
-from hinedockd.client.common import Parser, add_target_options, run, target
+from hinedockd.client.args import TARGET_HELP, TARGET_VALUES, Spec, run
 
 SNMP_PENDING = ("--with-host needs host figures over SNMP, which this version does not "
                 "provide yet; run without --with-host")
+SNMP_VALUES = {"-sv": "snmp_version", "-sc": "snmp_community", "-sp": "snmp_port"}
+SNMP_HELP = ("  -sv SNMP_VER -sc SNMP_COM -sp SNMP_PORT   SNMP settings for --with-host",
+             "  --with-host        also the host's figure without the containers (SNMP)")
+KEY = {"-k": "key"}
+KEY_HELP = ("  -k KEY_ID          unique per monitor setting: average since the previous "
+            "call",)
 
 
-def _parser(prog: str, containers: bool = True, snmp: bool = False) -> argparse.ArgumentParser:
-    p = Parser(prog=prog)
-    add_target_options(p, containers)
-    if snmp:
-        p.add_argument("-sv", dest="snmp_version", default="1", help="SNMP version")
-        p.add_argument("-sc", dest="snmp_community", default="public", help="SNMP community")
-        p.add_argument("-sp", dest="snmp_port", default="161", help="SNMP port")
-        p.add_argument("--with-host", action="store_true",
-                       help="also the host's figure without the containers (SNMP)")
-    return p
-
-
-def _key_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-k", dest="key", metavar="KEY_ID",
-                   help="unique per monitor setting: average since the previous call")
-
-
-def _fail(prog: str, message: str) -> int:
-    print(f"{prog}: {message}", file=sys.stderr)
-    return 1
+def _spec(prog: str, monitor: str, about: str, flags: dict[str, tuple[str, str]],
+          help_lines: tuple[str, ...], values: dict[str, str] | None = None,
+          snmp: bool = False, containers: bool = True) -> Spec:
+    target = TARGET_VALUES if containers else {k: v for k, v in TARGET_VALUES.items()
+                                               if k not in ("-c", "-n")}
+    return Spec(prog, about, monitor, flags=flags,
+                values={**target, **(SNMP_VALUES if snmp else {}), **(values or {})},
+                help_lines=(*(TARGET_HELP if containers else TARGET_HELP[:2] + TARGET_HELP[4:]),
+                            *(SNMP_HELP if snmp else ()), *help_lines),
+                refuse={"--with-host": SNMP_PENDING} if snmp else None,
+                fixed={"states": "report"})
 
 
 def host_status(argv: list[str] | None = None) -> int:
-    prog = "MonitorDockerHostStatus.py"
-    p = _parser(prog, containers=False)
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--status", action="store_const", dest="what", const="status")
-    g.add_argument("--count", action="store_const", dest="what", const="count")
-    g.add_argument("--size", action="store_const", dest="what", const="size")
-    args = p.parse_args(argv)
-    t = target(args)
-    what = args.what or "status"
-    if what == "count":
-        return run(prog, lambda: m.host_count(t, m.REPORT_STATES))
-    if what == "size":
-        return run(prog, lambda: m.host_size(t, m.REPORT_STATES))
-    return run(prog, lambda: m.host_status(t))
+    # --status, --count, --size choose the monitor itself.
+    args = sys.argv[1:] if argv is None else argv
+    chosen = [a for a in args if a in ("--status", "--count", "--size")]
+    if len(set(chosen)) > 1:
+        sys.stderr.write(f"MonitorDockerHostStatus.py: {' and '.join(chosen)} cannot be used "
+                         "together\n")
+        return 1
+    monitor = chosen[0][2:] if chosen else "status"
+    spec = _spec("MonitorDockerHostStatus.py", monitor,
+                 "Docker daemon health (Status,0|1), containers per state, disk usage.",
+                 {f"--{w}": ("what", w) for w in ("status", "count", "size")},
+                 ("  --status           engine health, 0 OK 1 not OK (default)",
+                  "  --count            containers per state",
+                  "  --size             disk used by images and by containers per state"),
+                 containers=False)
+    return run(spec, args)
 
 
 def resource_cpu(argv: list[str] | None = None) -> int:
-    prog = "MonitorDockerContainerResourceCpu.py"
-    p = _parser(prog, snmp=True)
-    _key_option(p)
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--all", action="store_true", help="CPU %% per container (default)")
-    g.add_argument("--core", action="store_true", help="CPU %% per core")
-    args = p.parse_args(argv)
-    if args.with_host:
-        return _fail(prog, SNMP_PENDING)
-    t = target(args)
-    return run(prog, lambda: m.cpu(t, core=args.core, key=args.key))
+    return run(_spec("MonitorDockerContainerResourceCpu.py", "cpu",
+                     "CPU percent per container (of the whole host).",
+                     {"--all": ("core", "0"), "--core": ("core", "1")},
+                     (*KEY_HELP, "  --all              per container (default)",
+                      "  --core             per core"), values=KEY, snmp=True), argv)
 
 
 def resource_memory(argv: list[str] | None = None) -> int:
-    prog = "MonitorDockerContainerResourceMemory.py"
-    p = _parser(prog, snmp=True)
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--container", action="store_true", help="%% of the container's limit")
-    g.add_argument("--all", action="store_true", help="memory detail")
-    args = p.parse_args(argv)
-    if args.with_host:
-        return _fail(prog, SNMP_PENDING)
-    of = "limit" if args.container else "detail" if args.all else "host"
-    t = target(args)
-    return run(prog, lambda: m.memory(t, of=of))
+    return run(_spec("MonitorDockerContainerResourceMemory.py", "mem",
+                     "Memory (rss) percent per container.",
+                     {"--container": ("of", "limit"), "--all": ("of", "detail")},
+                     ("  --container        percent of the container's limit",
+                      "  --all              every memory_stats.stats key"), snmp=True), argv)
 
 
 def resource_disk(argv: list[str] | None = None) -> int:
-    prog = "MonitorDockerContainerResourceDisk.py"
-    p = _parser(prog)
-    _key_option(p)
-    p.add_argument("--read", action="store_true")
-    p.add_argument("--write", action="store_true")
-    args = p.parse_args(argv)
-    both = not (args.read or args.write)
-    t = target(args)
-    return run(prog, lambda: m.disk(t, read=args.read or both, write=args.write or both,
-                                    key=args.key))
+    return run(_spec("MonitorDockerContainerResourceDisk.py", "disk",
+                     "Disk bytes read/written per container over the window.",
+                     {"--read": ("read", "1"), "--write": ("write", "1")},
+                     (*KEY_HELP, "  --read, --write    only reads / only writes"),
+                     values=KEY), argv)
 
 
 def resource_network(argv: list[str] | None = None) -> int:
-    prog = "MonitorDockerContainerResourceNetwork.py"
-    p = _parser(prog)
-    _key_option(p)
-    for flag in ("--kb", "--pck", "--rx", "--tx"):
-        p.add_argument(flag, action="store_true")
-    args = p.parse_args(argv)
-    both = not (args.rx or args.tx)
-    t = target(args)
-    return run(prog, lambda: m.network(t, kb=args.kb or not args.pck, pck=args.pck,
-                                       rx=args.rx or both, tx=args.tx or both, key=args.key))
+    return run(_spec("MonitorDockerContainerResourceNetwork.py", "net",
+                     "Network bytes/packets per container over the window.",
+                     {"--kb": ("bytes", "1"), "--pck": ("packets", "1"), "--rx": ("rx", "1"),
+                      "--tx": ("tx", "1")},
+                     (*KEY_HELP, "  --kb, --pck        bytes / packets (default bytes)",
+                      "  --rx, --tx         received / sent only"), values=KEY), argv)
 
 
 def process(argv: list[str] | None = None) -> int:
-    prog = "MonitorDockerContainerProcess.py"
-    p = _parser(prog)
-    p.add_argument("-prog", dest="prog", help="regex on the process name")
-    p.add_argument("-args", dest="args", help="regex on the process arguments")
-    args = p.parse_args(argv)
-    t = target(args)
-    return run(prog, lambda: m.processes(t, prog=args.prog, args=args.args))
+    return run(_spec("MonitorDockerContainerProcess.py", "proc",
+                     "Processes per container whose name and arguments match.", {},
+                     ("  -prog PROG         regex on the process name",
+                      "  -args ARGS         regex on the process arguments"),
+                     values={"-prog": "prog", "-args": "args"}), argv)
