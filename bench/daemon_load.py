@@ -6,8 +6,9 @@ against it. After a warm-up, the daemon's CPU time (utime+stime from /proc) is
 read over a measuring period and divided by the samples it took in over the same
 period (its own counter, from the local API). RSS is read from /proc at the end:
 the series rings are allocated whole on a container's first sample, so this is
-the RSS with full retention. Then `hinedock` is run repeatedly as a subprocess:
-wall time per call and the child's CPU time (getrusage) per call, medians.
+the RSS with full retention. Then `hinedock` (installed from the wheel in a
+throwaway venv, as in production) is run repeatedly: wall time and the child's
+CPU time (getrusage) per call, medians.
 
     .venv/bin/python bench/daemon_load.py [--sizes 100,500,1000] [--measure 30]
 """
@@ -15,108 +16,53 @@ wall time per call and the child's CPU time (getrusage) per call, medians.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import resource
 import signal
-import socket
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    api,
+    client_calls,
+    cpu_seconds,
+    free_port,
+    rss_mb,
+    start_daemon,
+    table,
+    wait_streams,
+    wheel_venv,
+)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def api(sock: str, path: str) -> Any:
-    with socket.socket(socket.AF_UNIX) as s:
-        s.connect(sock)
-        s.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    return json.loads(data.partition(b"\r\n\r\n")[2])
-
-
-def client_calls(sock: str, args: list[str], n: int) -> tuple[float, float]:
-    """Median wall ms and median CPU ms (user+sys of the child) per call."""
-    walls, cpus = [], []
-    env = {**os.environ, "HINEDOCK_SOCKET": sock}
-    exe = str(Path(sys.executable).parent / "hinedock")
-    for _ in range(n):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        r = subprocess.run([exe, *args], env=env, capture_output=True)
-        walls.append((time.perf_counter() - t0) * 1000)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
-        if r.returncode != 0:
-            raise SystemExit(f"hinedock {args} failed: {r.stderr.decode()}")
-    return statistics.median(walls), statistics.median(cpus)
-
-
-def run_size(n: int, warmup: float, measure: float, calls: int) -> dict[str, Any]:
-    tmp = Path(tempfile.mkdtemp(prefix="hinedockd-bench-"))
+def run_size(n: int, warmup: float, measure: float, calls: int,
+             bindir: Path) -> dict[str, Any]:
     port = free_port()
-    sock = str(tmp / "h.sock")
-    (tmp / "config.toml").write_text(f"""
-[daemon]
-socket = "{sock}"
-state_dir = "{tmp}/state"
-retention_seconds = 900
+    fake = subprocess.Popen([sys.executable, "-m", "hinedockd.testing", "fake-engine",
+                             "--port", str(port), "--containers", str(n)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert fake.stdout is not None
+    fake.stdout.readline()  # "fake engine at ..."
+    daemon, sock = start_daemon(f"""retention_seconds = 900
 stats_silence_seconds = 10
 [[hosts]]
 facility_id = "bench"
 url = "tcp://127.0.0.1:{port}"
 address = "127.0.0.1"
 """)
-    fake = subprocess.Popen([sys.executable, "-m", "hinedockd.testing", "fake-engine",
-                             "--port", str(port), "--containers", str(n)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert fake.stdout is not None
-    fake.stdout.readline()  # "fake engine at ..."
-    daemon = subprocess.Popen([sys.executable, "-m", "hinedockd.app", "--config",
-                               str(tmp / "config.toml")], stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                st = api(sock, "/v1/status")["hosts"][0]
-                if st["streams_open"] >= n:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"daemon did not open {n} streams")
-            time.sleep(0.5)
+        wait_streams(sock, n)
         time.sleep(warmup)
         s0, c0 = api(sock, "/v1/status")["hosts"][0]["samples"], cpu_seconds(daemon.pid)
         time.sleep(measure)
         s1, c1 = api(sock, "/v1/status")["hosts"][0]["samples"], cpu_seconds(daemon.pid)
         one = api(sock, "/v1/hosts/bench/containers")["containers"][0]["id"][:12]
-        wall_one, cpu_one = client_calls(sock, ["cpu", "-c", one], calls)
-        wall_all, cpu_all = client_calls(sock, ["cpu"], max(5, calls // 5))
+        hinedock = str(bindir / "hinedock")
+        wall_one, cpu_one = client_calls(sock, [hinedock, "cpu", "-c", one], calls)
+        wall_all, cpu_all = client_calls(sock, [hinedock, "cpu"], max(5, calls // 5))
         return {
             "containers": n,
             "samples_per_s": round((s1 - s0) / measure, 1),
@@ -144,13 +90,9 @@ def main() -> None:
     ap.add_argument("--measure", type=float, default=30)
     ap.add_argument("--calls", type=int, default=50)
     args = ap.parse_args()
-    rows = [run_size(int(n), args.warmup, args.measure, args.calls)
-            for n in args.sizes.split(",")]
-    cols = list(rows[0])
-    print("| " + " | ".join(cols) + " |")
-    print("|" + "---|" * len(cols))
-    for r in rows:
-        print("| " + " | ".join(str(r[c]) for c in cols) + " |")
+    bindir = wheel_venv()
+    print(table([run_size(int(n), args.warmup, args.measure, args.calls, bindir)
+                 for n in args.sizes.split(",")]))
 
 
 if __name__ == "__main__":

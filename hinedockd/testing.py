@@ -15,6 +15,8 @@ import argparse
 import asyncio
 import copy
 import hashlib
+import shutil
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,23 @@ from hinedockd.app import raise_fd_limit
 API = "v1.41"
 REPLAY_LIMIT = 256  # the engine keeps this many events for `since=`
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+
+
+IMAGE = "localbusybox:latest"
+
+
+def ensure_image() -> None:
+    """No registry is reachable here: the test image is busybox-static as a root fs."""
+    have = subprocess.run(["docker", "images", "-q", IMAGE], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    if have:
+        return
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    subprocess.run(["sh", "-c", f"""set -e; d=$(mktemp -d); mkdir -p $d/bin $d/tmp $d/root $d/www
+        cp {busybox} $d/bin/busybox
+        for c in sh ls cat sleep ps top find httpd yes dd echo tar wget sync; do
+          ln -sf busybox $d/bin/$c; done
+        tar -C $d -c . | docker import - {IMAGE} >/dev/null; rm -rf $d"""], check=True)
 
 
 def recorded_sample() -> dict[str, Any]:

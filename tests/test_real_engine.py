@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from hinedockd.testing import IMAGE, ensure_image
 from tests.conftest import assert_hinemos_lines, require_docker
 
 PREFIX = "hdt_"
-IMAGE = "localbusybox:latest"
 BIN = Path(sys.executable).parent
 DOCKER_SOCK = "/var/run/docker.sock"
 
@@ -29,17 +29,6 @@ def docker(*args: str, check: bool = True) -> str:
     if check and out.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)}: {out.stderr}")
     return out.stdout.strip()
-
-
-def ensure_image() -> None:
-    if docker("images", "-q", IMAGE):
-        return
-    busybox = shutil.which("busybox") or "/bin/busybox"
-    subprocess.run(["sh", "-c", f"""set -e; d=$(mktemp -d); mkdir -p $d/bin $d/tmp $d/root $d/www
-        cp {busybox} $d/bin/busybox
-        for c in sh ls cat sleep ps top find httpd yes dd echo tar wget sync; do
-          ln -sf busybox $d/bin/$c; done
-        tar -C $d -c . | docker import - {IMAGE} >/dev/null; rm -rf $d"""], check=True)
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ class JsonLinesProtocol(asyncio.Protocol):
         self.request, self.on_line = request, on_line
         self.headers: asyncio.Future[None] = loop.create_future()
         self.done: asyncio.Future[None] = loop.create_future()
-        self.transport: asyncio.Transport | None = None
+        self.transport: asyncio.WriteTransport | None = None
         self._buf = bytearray()
         self._line = bytearray()
         self._state = "head"
@@ -59,9 +59,9 @@ class JsonLinesProtocol(asyncio.Protocol):
     # ---- asyncio.Protocol ------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self.request)
+        # uvloop's transports are not asyncio.Transport subclasses: duck-typed.
+        self.transport = transport  # type: ignore[assignment]
+        transport.write(self.request)  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
         try:
