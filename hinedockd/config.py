@@ -152,8 +152,8 @@ class _Table:
             self.fail(key, f"must be one of {', '.join(allowed)}; got {value!r}")
         return value
 
-    def optional_str(self, key: str) -> str | None:
-        value = self.get(key, str, "")
+    def optional_str(self, key: str, default: str | None = None) -> str | None:
+        value = self.get(key, str, default or "")
         return value or None
 
     def done(self) -> None:
@@ -249,7 +249,7 @@ def _hinemos(t: _Table) -> HinemosConfig:
         api=t.choice("api", d.api, ("dry-run", "soap", "rest")),
         url=t.get("url", str, d.url),
         user=t.get("user", str, d.user),
-        password_file=t.optional_str("password_file"),
+        password_file=t.optional_str("password_file", d.password_file),
         owner_role_id=t.get("owner_role_id", str, d.owner_role_id),
         container_facility_id=template,
         label_scopes=tuple(scopes),

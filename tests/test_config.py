@@ -1,0 +1,95 @@
+"""Config loading: the shipped default, overrides, and errors that name file, key, problem."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hinedockd.config import ConfigError, apply_environment, load_config, parse_config
+from tests.conftest import ROOT
+
+GOOD = """
+[[hosts]]
+facility_id = "docker_host1"
+url = "tcp://10.0.200.123:2375"
+address = "10.0.200.123"
+"""
+
+
+def test_shipped_config_is_the_embedded_default() -> None:
+    cfg = load_config(ROOT / "config.toml", env={})
+    (host,) = cfg.hosts
+    assert (host.facility_id, host.url, host.address) == (
+        "docker_host1", "unix:///var/run/docker.sock", "127.0.0.1")
+    assert cfg.hinemos.api == "dry-run"
+    assert cfg.daemon.socket == "/run/hinedockd/hinedockd.sock"
+    assert cfg.syslog[0].target.startswith("file://")
+    # The report's defaults (-i 127.0.0.1 -p 2375) find it, whatever its URL.
+    assert cfg.find_host("127.0.0.1", 2375) is host
+
+
+def test_environment_overrides() -> None:
+    cfg = apply_environment(parse_config(GOOD), {"HINEDOCK_SOCKET": "/tmp/s.sock",
+                                                 "HINEDOCK_STATE_DIR": "/tmp/state"})
+    assert (cfg.daemon.socket, cfg.daemon.state_dir) == ("/tmp/s.sock", "/tmp/state")
+
+
+def test_defaults_and_port_lookup() -> None:
+    cfg = parse_config(GOOD + """
+[[hosts]]
+facility_id = "docker_host2"
+url = "tcp://10.0.200.123:2376"
+address = "10.0.200.123"
+""")
+    assert cfg.daemon.retention_seconds == 900 and cfg.hosts[0].stats == "stream"
+    assert cfg.find_host("10.0.200.123", 2376).facility_id == "docker_host2"
+    assert cfg.find_host("docker_host1").port == 2375
+    with pytest.raises(KeyError, match="unknown host 'nope'"):
+        cfg.find_host("nope")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[daemon]\nretention_seconds = 10\n" + GOOD, "daemon.retention_seconds: must be >= 60"),
+    ("[daemon]\nretension_seconds = 900\n" + GOOD, "daemon.retension_seconds: unknown key"),
+    ("[daemon]\ncpu_scale = 'cores'\n" + GOOD, "daemon.cpu_scale: must be one of host, core"),
+    ("[daemon]\nsocket = 5\n" + GOOD, "daemon.socket: must be str, got 5"),
+    ("", "hosts: at least one [[hosts]] entry is required"),
+    (GOOD.replace('"docker_host1"', '"bad id!"'), "hosts[0].facility_id: 'bad id!'"),
+    (GOOD.replace("tcp://10.0.200.123:2375", "ftp://x"), "hosts[0].url: must be"),
+    (GOOD.replace('address = "10.0.200.123"', 'address = "host1"'),
+     "hosts[0].address: must be an IPv4 address"),
+    (GOOD.replace('address = "10.0.200.123"', ''), "hosts[0].address: is required"),
+    (GOOD + 'tls_ca = "/ca.pem"\n', "hosts[0].url: tls_* settings need an https:// URL"),
+    (GOOD + GOOD, "hosts[1].facility_id: duplicate 'docker_host1'"),
+    (GOOD + "[hinemos]\npassword = 'x'\n", "hinemos.password: inline passwords are not"),
+    (GOOD + "[hinemos]\ncontainer_facility_id = '{host}-{nme}'\n",
+     "hinemos.container_facility_id: bad template"),
+    (GOOD + "[[syslog]]\ntarget = 'syslog.example'\n", "syslog[0].target: must be"),
+    (GOOD + "[hosts.snmp]\nversion = '3'\n", "hosts[0].snmp.version: must be one of 1, 2c"),
+    ("[[hosts]\n", "not valid TOML"),
+])
+def test_errors_name_the_key_and_the_problem(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config(text, "/etc/hinedockd/config.toml")
+    assert str(e.value).startswith("/etc/hinedockd/config.toml: ")
+    assert message in str(e.value)
+
+
+def test_check_config_command(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text(GOOD)
+    r = subprocess.run([sys.executable, "-m", "hinedockd.app", "--config", str(good),
+                        "--check-config"], capture_output=True, text=True)
+    assert r.returncode == 0 and "OK" in r.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text(GOOD + "[daemon]\nsocket_mode = 1\n")
+    r = subprocess.run([sys.executable, "-m", "hinedockd.app", "--config", str(bad),
+                        "--check-config"], capture_output=True, text=True)
+    assert r.returncode == 1 and f"{bad}: daemon.socket_mode: unknown key" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "hinedockd.app", "--config",
+                        str(tmp_path / "missing.toml"), "--check-config"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "cannot read" in r.stderr
