@@ -6,6 +6,7 @@ import asyncio
 import grp
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from multidict import CIMultiDict
 from hinedockd.config import Config
 from hinedockd.docker.engine import EngineError
 from hinedockd.docker.host import HostWatcher
+from hinedockd.messages.hub import SyslogHub
 from hinedockd.metrics.figures import KeyCursors, container_figures
 from hinedockd.model import STATES, STATS_STATES, Container, matches
 from hinedockd.monitors import MONITORS, MonitorError
@@ -60,10 +62,13 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 class LocalApi:
-    def __init__(self, cfg: Config, watchers: list[HostWatcher]) -> None:
+    def __init__(self, cfg: Config, watchers: list[HostWatcher],
+                 hub: SyslogHub | None = None) -> None:
         self.cfg = cfg
         self.watchers = watchers
+        self.hub = hub
         self.cursors = KeyCursors()
+        self.event_keys: OrderedDict[str, int] = OrderedDict()
         self.started = time.time()
         self.app = web.Application()
         self.app.add_routes([
@@ -141,7 +146,7 @@ class LocalApi:
         if request.query.get("format") == "table":
             return web.Response(text=status_table(hosts))
         return _json({"api": API_VERSION, "started": self.started, "pid": os.getpid(),
-                      "hosts": hosts})
+                      "hosts": hosts, "syslog": self.hub.snapshot() if self.hub else []})
 
     async def host_data(self, request: web.Request) -> web.Response:
         """JSON: /v1/hosts/{host}/{what} with what in DATA."""
@@ -179,7 +184,7 @@ class LocalApi:
     async def data(self, what: str, w: HostWatcher, q: Query) -> Any:
         producer = {"ping": self.ping, "containers": self.containers, "counts": self.counts,
                     "size": self.size, "metrics": self.metrics,
-                    "processes": self.processes}.get(what)
+                    "processes": self.processes, "events": self.events}.get(what)
         if producer is None:
             raise ApiError(404, f"unknown data {what!r}")
         return await producer(w, q)
@@ -228,6 +233,23 @@ class LocalApi:
                 "containers": [container_figures(c, w.series.get(c.id), window=window, now=now,
                                                  host_memory=host_memory, scale=scale,
                                                  memory_detail=detail) for c in selected]}
+
+    async def events(self, w: HostWatcher, q: Query) -> Any:
+        """Events since the previous call with `key` (first call: the default window), for
+        the report's MonitorDockerHostEvent.py; from the daemon's in-memory history."""
+        if self.hub is None:
+            raise ApiError(503, "no event history in this daemon")
+        # The key remembers the last event it was given (engine time), not a clock:
+        # an event that arrives late is still handed out once.
+        key = f"{w.host.facility_id}\0{q.get('key') or ''}"
+        default = time.time() - self.cfg.daemon.default_window_seconds
+        since_ns = self.event_keys.pop(key, int(default * 1e9))
+        events = self.hub.events_since(w.host.facility_id, since_ns)
+        self.event_keys[key] = events[-1][0] if events else since_ns
+        while len(self.event_keys) > 10_000:
+            self.event_keys.popitem(last=False)
+        return {"host": w.host.facility_id, "hostname": self.hub.hostnames[w.host.facility_id],
+                "events": [{"time_nano": t, "text": text} for t, text in events]}
 
     async def processes(self, w: HostWatcher, q: Query) -> Any:
         try:

@@ -16,11 +16,12 @@ from typing import Any
 
 import structlog
 
-from hinedockd import __version__
+from hinedockd import __version__, state
 from hinedockd.api import LocalApi
 from hinedockd.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 from hinedockd.docker.host import HostWatcher
 from hinedockd.logs import configure
+from hinedockd.messages.hub import SyslogHub
 
 log = structlog.get_logger("hinedockd")
 
@@ -56,16 +57,39 @@ def raise_fd_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+async def persist(watchers: list[HostWatcher], state_dir: str, every: float = 1.0) -> None:
+    """Save each host's cursor and reported states when they change, at most every
+    `every` seconds; after a crash at most that much is replayed (and deduplicated by
+    the engine's `since=`), nothing is lost."""
+    while True:
+        await asyncio.sleep(every)
+        for w in watchers:
+            if w.dirty:
+                try:
+                    await asyncio.to_thread(state.save, state_dir, w.host.facility_id,
+                                            w.saved_state())
+                except OSError as e:
+                    w.dirty = True
+                    log.error("cannot save state", host=w.host.facility_id, error=str(e))
+
+
 async def serve(cfg: Config) -> None:
-    Path(cfg.daemon.state_dir).mkdir(parents=True, exist_ok=True)
-    watchers = [HostWatcher(h, cfg.daemon) for h in cfg.hosts]
-    api = LocalApi(cfg, watchers)
+    state_dir = cfg.daemon.state_dir
+    Path(state_dir).mkdir(parents=True, exist_ok=True)
+    watchers = [HostWatcher(h, cfg.daemon, saved=state.load(state_dir, h.facility_id))
+                for h in cfg.hosts]
+    hub = SyslogHub(cfg)
+    for w in watchers:
+        hub.attach(w)
+    api = LocalApi(cfg, watchers, hub)
     await api.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(w.run(), name=f"host:{w.host.facility_id}") for w in watchers]
+    tasks.append(asyncio.create_task(hub.run(), name="syslog"))
+    tasks.append(asyncio.create_task(persist(watchers, state_dir), name="persist"))
     log.info("hinedockd started", version=__version__, config=cfg.path,
              hosts=[h.facility_id for h in cfg.hosts])
     sd_notify(f"READY=1\nSTATUS=watching {len(watchers)} host(s)")
@@ -77,6 +101,9 @@ async def serve(cfg: Config) -> None:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for w in watchers:
+            with contextlib.suppress(OSError):
+                state.save(state_dir, w.host.facility_id, w.saved_state())
         await api.stop()
 
 

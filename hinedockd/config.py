@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hinedockd.messages.framing import FACILITIES
+
 DEFAULT_CONFIG_PATH = "/etc/hinedockd/config.toml"
 SOCKET_ENV = "HINEDOCK_SOCKET"
 STATE_DIR_ENV = "HINEDOCK_STATE_DIR"
@@ -38,6 +40,7 @@ class DaemonConfig:
     size_cache_seconds: int = 300
     stats_silence_seconds: float = 3.0
     relist_seconds: int = 60  # full container re-list, a safety net beside the events
+    state_report_seconds: int = 0  # every container's state to syslog this often; 0 = off
     log_format: str = "json"  # "json" (journal-friendly) or "console"
 
 
@@ -84,7 +87,10 @@ class HinemosConfig:
 @dataclass(frozen=True)
 class SyslogTarget:
     target: str
-    format: str = "rfc3164"
+    format: str = "rfc3164"  # the only format Hinemos parses
+    facility: str = "user"
+    tcp_framing: str = "octet-counting"  # RFC 6587 §3.4.1, or "lf" (§3.4.2)
+    queue_size: int = 10_000  # messages waiting for a slow receiver; the rest are dropped
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,7 @@ def _daemon(t: _Table) -> DaemonConfig:
         size_cache_seconds=t.number("size_cache_seconds", int, d.size_cache_seconds, 0),
         stats_silence_seconds=t.number("stats_silence_seconds", float, 3.0, 0.5),
         relist_seconds=t.number("relist_seconds", int, d.relist_seconds, 5),
+        state_report_seconds=t.number("state_report_seconds", int, 0, 0),
         log_format=t.choice("log_format", d.log_format, ("json", "console")),
     )
     if cfg.default_window_seconds > cfg.retention_seconds:
@@ -264,7 +271,13 @@ def _syslog(t: _Table) -> SyslogTarget:
     if not re.match(r"^(udp|tcp)://[^/:\s]+:\d+$|^file:///\S+$", target):
         t.fail("target", "must be udp://host:port, tcp://host:port or file:///path; "
                f"got {target!r}")
-    cfg = SyslogTarget(target=target, format=t.choice("format", "rfc3164", ("rfc3164", "rfc5424")))
+    cfg = SyslogTarget(
+        target=target,
+        format=t.choice("format", "rfc3164", ("rfc3164", "rfc5424")),
+        facility=t.choice("facility", "user", tuple(FACILITIES)),
+        tcp_framing=t.choice("tcp_framing", "octet-counting", ("octet-counting", "lf")),
+        queue_size=t.number("queue_size", int, 10_000, 1),
+    )
     t.done()
     return cfg
 

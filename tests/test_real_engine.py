@@ -265,4 +265,5 @@ def test_client_imports_only_what_it_needs(daemon: Daemon) -> None:
     assert r.returncode == 0, r.stderr
     assert set(r.stdout.split()) <= {"_socket", "hinedockd", "hinedockd.client",
                                      "hinedockd.client.args", "hinedockd.client.cli",
-                                     "hinedockd.client.compat", "hinedockd.client.transport"}
+                                     "hinedockd.client.compat", "hinedockd.client.transport",
+                                     "hinedockd.messages", "hinedockd.messages.framing"}

@@ -21,7 +21,7 @@ from hinedockd.backoff import Backoff
 from hinedockd.config import DaemonConfig, HostConfig
 from hinedockd.docker.engine import Engine, EngineError
 from hinedockd.docker.lines import JsonLinesProtocol
-from hinedockd.metrics.sample import SampleError, parse_sample
+from hinedockd.metrics.sample import SampleError, parse_sample, parse_time
 from hinedockd.metrics.series import Series
 from hinedockd.model import (
     LIFECYCLE_ACTIONS,
@@ -32,6 +32,7 @@ from hinedockd.model import (
     container_from_list,
     event_from_json,
 )
+from hinedockd.state import HostState
 
 log = structlog.get_logger("hinedockd.host")
 
@@ -45,6 +46,9 @@ NON_LABEL_ATTRIBUTES = frozenset({"name", "image", "exitCode", "signal", "execID
 
 ChangeListener = Callable[["HostWatcher", Container | None, Container | None], None]
 EventListener = Callable[["HostWatcher", EngineEvent], None]
+# (watcher, container ID, container name, new state or "removed")
+StateListener = Callable[["HostWatcher", str, str, str], None]
+REMOVED = "removed"
 
 
 @dataclass
@@ -62,6 +66,14 @@ class HostStatus:
     mem_total: int = 0
     ncpu: int = 0
     server_version: str = ""
+
+
+def _engine_time_ns(text: Any) -> int:
+    """The engine's clock (`/info` SystemTime), or 0 when it does not say."""
+    try:
+        return int(parse_time(text) * 1e9) if isinstance(text, str) else 0
+    except SampleError:
+        return 0
 
 
 class StatsPump:
@@ -105,7 +117,7 @@ class StatsPump:
 
 class HostWatcher:
     def __init__(self, host: HostConfig, daemon: DaemonConfig,
-                 engine: Engine | None = None) -> None:
+                 engine: Engine | None = None, saved: HostState | None = None) -> None:
         self.host, self.daemon = host, daemon
         self.engine = engine or Engine(host)
         self.log = log.bind(host=host.facility_id)
@@ -115,7 +127,14 @@ class HostWatcher:
         self.status = HostStatus()
         self.change_listeners: list[ChangeListener] = []
         self.event_listeners: list[EventListener] = []
-        self.cursor_ns = 0
+        self.state_listeners: list[StateListener] = []
+        saved = saved or HostState()
+        # Resumed from disk: events since the cursor are replayed by the engine, and
+        # states are reported only where they differ from what was last reported.
+        self.cursor_ns = saved.cursor_ns
+        self.reported: dict[str, str] = dict(saved.states)
+        self.dirty = False  # cursor or reported states changed since the last save
+        self._listed_ns = 0  # engine time just before the last full list
         self._at_cursor: set[tuple[int, str, str, str]] = set()
         self._events: JsonLinesProtocol | None = None
         self._refreshing: dict[str, asyncio.Task[None]] = {}
@@ -180,6 +199,7 @@ class HostWatcher:
     async def _on_connect(self) -> None:
         info = await self.engine.get_json("info")
         if isinstance(info, Mapping):
+            self._listed_ns = _engine_time_ns(info.get("SystemTime"))
             self.status.mem_total = int(info.get("MemTotal") or 0)
             self.status.ncpu = int(info.get("NCPU") or 0)
             self.status.server_version = str(info.get("ServerVersion", ""))
@@ -200,6 +220,9 @@ class HostWatcher:
         for cid in list(self.containers):
             if cid not in seen:
                 self._set(cid, None)
+        for cid in list(self.reported):  # gone while the daemon was down
+            if cid not in seen and cid not in self.containers:
+                self._report(cid, cid[:12], None)
         for cid, c in seen.items():
             self._set(cid, c)
 
@@ -282,10 +305,14 @@ class HostWatcher:
             return
         self.status.events += 1
         self.status.last_event_ns = ev.time_nano
+        self.dirty = True
         for listener in self.event_listeners:
             listener(self, ev)
         action = ev.action.split(":", 1)[0]
-        if ev.type == "container" and action in LIFECYCLE_ACTIONS and ev.actor_id:
+        # Events older than the last full list (a replay after a reconnect) are already
+        # in it: applying them again would move states backwards for a moment.
+        if (ev.type == "container" and action in LIFECYCLE_ACTIONS and ev.actor_id
+                and ev.time_nano >= self._listed_ns):
             self._apply_container_event(ev, action)
 
     def _is_new(self, ev: EngineEvent) -> bool:
@@ -365,6 +392,27 @@ class HostWatcher:
         if old != new:
             for listener in self.change_listeners:
                 listener(self, old, new)
+        known = new or old
+        self._report(cid, known.name if known else cid[:12], new.state if new else None)
+
+    def _report(self, cid: str, name: str, state: str | None) -> None:
+        """Tell state listeners when a state differs from the one last reported (which
+        survives restarts), so that a change while the daemon was down is told once."""
+        if state is None:
+            if self.reported.pop(cid, None) is None:
+                return
+            state = REMOVED
+        elif self.reported.get(cid) == state:
+            return
+        else:
+            self.reported[cid] = state
+        self.dirty = True
+        for listener in self.state_listeners:
+            listener(self, cid, name, state)
+
+    def saved_state(self) -> HostState:
+        self.dirty = False
+        return HostState(self.cursor_ns, dict(self.reported))
 
     # ---- stats -----------------------------------------------------------------
 

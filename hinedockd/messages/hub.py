@@ -1,0 +1,109 @@
+"""From the hosts' events and state changes to syslog targets and the journal.
+
+- every Docker event: one message, HOSTNAME = the host's facility ID (its node name);
+- every container state change: `<id12> <state>`, HOSTNAME = the 12-char ID (the
+  container node's node name), as the report's MonitorDockerContainerStatus did;
+- optionally, every `state_report_seconds`, the state of every container (the
+  report's cron job);
+- every Docker event also in the journal, with its fields.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import Any
+
+import structlog
+
+from hinedockd.config import Config, HostConfig
+from hinedockd.docker.host import HostWatcher
+from hinedockd.messages.framing import (
+    event_text,
+    is_syslog_hostname,
+    rfc3164,
+    rfc5424,
+    sanitize,
+    state_text,
+)
+from hinedockd.messages.senders import Sink, make_sink
+from hinedockd.model import EngineEvent
+
+log = structlog.get_logger("hinedockd.events")
+WARNING_ACTIONS = frozenset({"die", "oom", "kill"})
+HISTORY = 10_000  # events kept per host for MonitorDockerHostEvent.py
+
+
+def host_syslog_name(host: HostConfig) -> str:
+    """The HOSTNAME for a host's events: its facility ID, which is its node's node name,
+    when Hinemos would recognise it as a host name; else its address (matched by IP)."""
+    if is_syslog_hostname(host.facility_id):
+        return host.facility_id
+    log.warning("facility ID is not usable as a syslog HOSTNAME (Hinemos accepts letters, "
+                "digits, _ / - only, and cuts at a dot); using the address",
+                host=host.facility_id, address=host.address)
+    return host.address
+
+
+class SyslogHub:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.sinks: list[Sink] = [make_sink(t) for t in cfg.syslog]
+        self.hostnames = {h.facility_id: host_syslog_name(h) for h in cfg.hosts}
+        # Recent events per host, for the report's MonitorDockerHostEvent.py -k KEY.
+        self.history: dict[str, deque[tuple[int, str]]] = {
+            h.facility_id: deque(maxlen=HISTORY) for h in cfg.hosts}
+        self.watchers: list[HostWatcher] = []
+
+    def attach(self, w: HostWatcher) -> None:
+        self.watchers.append(w)
+        w.event_listeners.append(self.on_event)
+        w.state_listeners.append(self.on_state)
+
+    def emit(self, hostname: str, text: str, severity: str, when: float | None = None) -> None:
+        for sink in self.sinks:
+            t = sink.target
+            frame = rfc5424 if t.format == "rfc5424" else rfc3164
+            sink.submit(frame(hostname, text, when=when, facility=t.facility,
+                              severity=severity))
+
+    def on_event(self, w: HostWatcher, ev: EngineEvent) -> None:
+        facility_id = w.host.facility_id
+        text = event_text(ev.type, ev.action, ev.actor_id, dict(ev.attributes))
+        when = ev.time_nano / 1e9
+        severity = "warning" if ev.action in WARNING_ACTIONS else "info"
+        self.history[facility_id].append((ev.time_nano, text))
+        self.emit(self.hostnames[facility_id], text, severity, when)
+        log.info("docker event", host=facility_id, type=sanitize(ev.type, 32),
+                 action=sanitize(ev.action, 128), actor=ev.actor_id[:64], time_nano=ev.time_nano,
+                 attributes={sanitize(k, 64): sanitize(v) for k, v in ev.attributes.items()})
+
+    def on_state(self, w: HostWatcher, cid: str, name: str, state: str) -> None:
+        short = cid[:12]
+        self.emit(short, state_text(short, state), "notice")
+        log.info("container state", host=w.host.facility_id, container=short,
+                 name=sanitize(name), state=state)
+
+    def events_since(self, facility_id: str, since_ns: int) -> list[tuple[int, str]]:
+        return [(t, text) for t, text in self.history[facility_id] if t > since_ns]
+
+    async def run(self) -> None:
+        every = self.cfg.daemon.state_report_seconds
+        async with asyncio.TaskGroup() as tg:
+            for sink in self.sinks:
+                tg.create_task(sink.run(), name=f"syslog:{sink.target.target}")
+            if every > 0:
+                tg.create_task(self._state_reports(every))
+
+    async def _state_reports(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            for w in self.watchers:
+                if not w.status.connected:
+                    continue  # the last known states would be reported as current
+                for c in sorted(w.containers.values(), key=lambda c: c.name):
+                    self.emit(c.short_id, state_text(c.short_id, c.state), "info", time.time())
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        return [s.snapshot() for s in self.sinks]

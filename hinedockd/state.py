@@ -1,0 +1,62 @@
+"""What must survive a daemon restart, per host: the events cursor (last timeNano
+seen) and the last state reported for each container. One JSON file per host in
+`state_dir`, replaced atomically (write, fsync, rename), so a crash leaves either
+the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger("hinedockd.state")
+
+
+@dataclass
+class HostState:
+    cursor_ns: int = 0
+    states: dict[str, str] = field(default_factory=dict)  # container ID -> state
+
+
+def state_file(state_dir: str, facility_id: str) -> Path:
+    return Path(state_dir) / f"host-{facility_id}.json"
+
+
+def load(state_dir: str, facility_id: str) -> HostState:
+    path = state_file(state_dir, facility_id)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        cursor = data["cursor_ns"]
+        states = data["states"]
+        if not isinstance(cursor, int) or not isinstance(states, dict):
+            raise ValueError("unexpected shape")
+        return HostState(cursor, {str(k): str(v) for k, v in states.items()})
+    except FileNotFoundError:
+        return HostState()
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        # A damaged file costs a full re-list, not the daemon: keep it aside for a look.
+        log.error("state file unreadable, starting without it", path=str(path), error=str(e))
+        with_suffix = path.with_suffix(".damaged")
+        os.replace(path, with_suffix)
+        return HostState()
+
+
+def save(state_dir: str, facility_id: str, state: HostState) -> None:
+    path = state_file(state_dir, facility_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.dumps({"cursor_ns": state.cursor_ns, "states": state.states},
+                      separators=(",", ":"))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
