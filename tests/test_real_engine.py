@@ -6,115 +6,34 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
-from hinedockd.testing import IMAGE, ensure_image
-from tests.conftest import assert_hinemos_lines, require_docker
-
-PREFIX = "hdt_"
-BIN = Path(sys.executable).parent
-DOCKER_SOCK = "/var/run/docker.sock"
-
-
-def docker(*args: str, check: bool = True) -> str:
-    out = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120)
-    if check and out.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)}: {out.stderr}")
-    return out.stdout.strip()
+from tests.conftest import assert_hinemos_lines
+from tests.realparts import (
+    DOCKER_SOCK,
+    PREFIX,
+    Daemon,
+    docker,
+    engine_available,
+    run_container,
+    start_daemon,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[None]:
-    ok = shutil.which("docker") and subprocess.run(
-        ["docker", "info"], capture_output=True, timeout=30).returncode == 0
-    if not ok:
-        if require_docker():
-            pytest.fail("HINEDOCK_REQUIRE_DOCKER=1 but no Docker engine answers")
-        pytest.skip("no Docker engine here (start dockerd; see .ci/run)")
-    ensure_image()
-    yield
-    names = docker("ps", "-aq", "--filter", f"name=^{PREFIX}")
-    if names:
-        docker("rm", "-f", *names.split(), check=False)
-
-
-@dataclass
-class Daemon:
-    socket: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "HINEDOCK_SOCKET": self.socket}
-
-    def run(self, cmd: str, *args: str) -> subprocess.CompletedProcess[str]:
-        exe = [str(BIN / cmd)] if cmd != "hinedock" else [sys.executable, "-m",
-                                                          "hinedockd.client.cli"]
-        return subprocess.run([*exe, *args], capture_output=True, text=True, env=self.env(),
-                              timeout=30)
-
-    def ok(self, cmd: str, *args: str) -> list[tuple[str, float]]:
-        r = self.run(cmd, *args)
-        assert r.returncode == 0, f"{cmd} {args}: rc={r.returncode} {r.stderr}"
-        return assert_hinemos_lines(r.stdout)
-
-    def status(self) -> dict[str, object]:
-        r = self.run("hinedock", "status", "--json")
-        assert r.returncode == 0, r.stderr
-        return json.loads(r.stdout)["hosts"][0]  # type: ignore[no-any-return]
-
-
-def wait_for(check: Callable[[], bool], within: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
-        time.sleep(0.2)
+    yield from engine_available()
 
 
 @pytest.fixture(scope="module")
 def daemon(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    d = tmp_path_factory.mktemp("hinedockd")
-    cfg = d / "config.toml"
-    cfg.write_text(f"""
-[daemon]
-socket = "{d}/hinedockd.sock"
-state_dir = "{d}/state"
-retention_seconds = 900
-log_format = "console"
-
-[[hosts]]
-facility_id = "docker_host1"
-url = "unix://{DOCKER_SOCK}"
-address = "127.0.0.1"
-""")
-    log = d / "daemon.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "hinedockd.app", "--config", str(cfg)],
-                                stdout=out, stderr=subprocess.STDOUT)
-    dm = Daemon(f"{d}/hinedockd.sock", proc, log)
-    try:
-        wait_for(lambda: dm.run("hinedock", "status", "--json").returncode == 0
-                 and bool(dm.status()["connected"]), what="daemon connected")
-        yield dm
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        print(log.read_text()[-3000:])
-
-
-def run_container(name: str, *cmd: str, extra: tuple[str, ...] = ()) -> str:
-    docker("rm", "-f", PREFIX + name, check=False)
-    return docker("run", "-d", "--name", PREFIX + name, *extra, IMAGE, *cmd)
-
+    yield from start_daemon(tmp_path_factory.mktemp("hinedockd"))
 
 def values(pairs: list[tuple[str, float]]) -> dict[str, float]:
     return dict(pairs)

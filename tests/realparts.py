@@ -1,0 +1,211 @@
+"""Real parts for the end-to-end tests: the Docker engine (driven with its CLI), the
+daemon as its own process, rsyslog as a real receiver."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hinedockd.testing import IMAGE, ensure_image
+from tests.conftest import assert_hinemos_lines, require_docker
+
+PREFIX = "hdt_"
+BIN = Path(sys.executable).parent
+DOCKER_SOCK = "/var/run/docker.sock"
+
+
+def docker(*args: str, check: bool = True) -> str:
+    out = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120)
+    if check and out.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)}: {out.stderr}")
+    return out.stdout.strip()
+
+
+def engine_available() -> Iterator[None]:
+    """Module fixture body: skip (or fail under CI) without an engine; clean up after."""
+    ok = shutil.which("docker") and subprocess.run(
+        ["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    if not ok:
+        if require_docker():
+            pytest.fail("HINEDOCK_REQUIRE_DOCKER=1 but no Docker engine answers")
+        pytest.skip("no Docker engine here (start dockerd; see .ci/run)")
+    ensure_image()
+    yield
+    names = docker("ps", "-aq", "--filter", f"name=^{PREFIX}")
+    if names:
+        docker("rm", "-f", *names.split(), check=False)
+
+
+@dataclass
+class Daemon:
+    socket: str
+    config: Path
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "hinedockd.app", "--config",
+                                          str(self.config)], stdout=out,
+                                         stderr=subprocess.STDOUT)
+        wait_for(lambda: self.run("hinedock", "status", "--json").returncode == 0
+                 and bool(self.status()["connected"]), what="daemon connected")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=15)
+
+    def status_all(self) -> dict[str, Any]:
+        r = self.run("hinedock", "status", "--json")
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)  # type: ignore[no-any-return]
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "HINEDOCK_SOCKET": self.socket}
+
+    def run(self, cmd: str, *args: str) -> subprocess.CompletedProcess[str]:
+        exe = [str(BIN / cmd)] if cmd != "hinedock" else [sys.executable, "-m",
+                                                          "hinedockd.client.cli"]
+        return subprocess.run([*exe, *args], capture_output=True, text=True, env=self.env(),
+                              timeout=30)
+
+    def ok(self, cmd: str, *args: str) -> list[tuple[str, float]]:
+        r = self.run(cmd, *args)
+        assert r.returncode == 0, f"{cmd} {args}: rc={r.returncode} {r.stderr}"
+        return assert_hinemos_lines(r.stdout)
+
+    def status(self) -> dict[str, object]:
+        r = self.run("hinedock", "status", "--json")
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)["hosts"][0]  # type: ignore[no-any-return]
+
+
+def wait_for(check: Callable[[], bool], within: float = 20.0, what: str = "") -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within} s: {what}")
+        time.sleep(0.2)
+
+
+def start_daemon(d: Path, extra: str = "") -> Iterator[Daemon]:
+    """Fixture body: the daemon as its own process on the local engine, config in `d`."""
+    cfg = d / "config.toml"
+    cfg.write_text(f"""
+[daemon]
+socket = "{d}/hinedockd.sock"
+state_dir = "{d}/state"
+retention_seconds = 900
+log_format = "console"
+
+[[hosts]]
+facility_id = "docker_host1"
+url = "unix://{DOCKER_SOCK}"
+address = "127.0.0.1"
+{extra}
+""")
+    dm = Daemon(f"{d}/hinedockd.sock", cfg, d / "daemon.log")
+    dm.start()
+    try:
+        yield dm
+    finally:
+        dm.stop()
+        print(dm.log.read_text()[-3000:])
+
+
+def run_container(name: str, *cmd: str, extra: tuple[str, ...] = ()) -> str:
+    docker("rm", "-f", PREFIX + name, check=False)
+    return docker("run", "-d", "--name", PREFIX + name, *extra, IMAGE, *cmd)
+
+
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Rsyslog:
+    """A real rsyslogd in the foreground, receiving UDP and TCP on one loopback port and
+    writing each raw message (as received, control characters not escaped) to a file."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.dir = workdir
+        self.port = free_port()
+        self.file = workdir / "messages.log"
+        self.conf = workdir / "rsyslog.conf"
+        self.conf.write_text(f"""
+global(workDirectory="{workdir}" parser.escapeControlCharactersOnReceive="off")
+module(load="imudp")
+module(load="imtcp")
+input(type="imudp" address="127.0.0.1" port="{self.port}")
+input(type="imtcp" address="127.0.0.1" port="{self.port}")
+template(name="raw" type="string" string="%rawmsg%\\n")
+action(type="omfile" file="{self.file}" template="raw")
+""")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+        self.proc = subprocess.Popen([rsyslogd, "-n", "-f", str(self.conf), "-i",
+                                      str(self.dir / "rsyslog.pid")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def listening() -> bool:
+            import socket
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+        wait_for(listening, what="rsyslogd listening")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=15)
+            self.proc = None
+
+    def lines(self) -> list[str]:
+        return self.file.read_text(encoding="utf-8").splitlines() if self.file.exists() else []
+
+
+def rsyslog_available(workdir: Path) -> Iterator[Rsyslog]:
+    if not (shutil.which("rsyslogd") or Path("/usr/sbin/rsyslogd").exists()):
+        if require_docker():
+            pytest.fail("rsyslogd is not installed (.ci/run installs it)")
+        pytest.skip("rsyslogd is not installed")
+    r = Rsyslog(workdir)
+    r.start()
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+def restart_engine(while_down: Callable[[], None]) -> None:
+    """Stop dockerd (its containers stop with it), run `while_down`, start it again with
+    the command line .ci/run uses. Only where HINEDOCK_TEST_ENGINE_RESTART=1 says that
+    this machine's engine may be restarted."""
+    pid = int(Path("/var/run/docker.pid").read_text().strip())
+    os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: not Path(f"/proc/{pid}").exists(), within=90, what="dockerd stopped")
+    while_down()
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / "hinedockd-test-dockerd.log", "ab")  # noqa: SIM115
+    subprocess.Popen(["dockerd", "-H", "unix:///var/run/docker.sock"], stdout=log,
+                     stderr=subprocess.STDOUT, start_new_session=True)
+    wait_for(lambda: subprocess.run(["docker", "info"], capture_output=True).returncode == 0,
+             within=60, what="dockerd back")

@@ -1,0 +1,176 @@
+"""Events and state changes reach a real rsyslog over UDP and TCP, parse the way Hinemos
+reads RFC 3164 with the right HOSTNAME, survive receiver outages and daemon restarts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.hinemos_syslog import Parsed, parse
+from tests.realparts import (
+    Daemon,
+    Rsyslog,
+    docker,
+    engine_available,
+    restart_engine,
+    rsyslog_available,
+    run_container,
+    start_daemon,
+    wait_for,
+)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[None]:
+    yield from engine_available()
+
+
+@pytest.fixture(scope="module")
+def rsyslog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rsyslog]:
+    yield from rsyslog_available(tmp_path_factory.mktemp("rsyslog"))
+
+
+@pytest.fixture(scope="module")
+def daemon(engine: None, rsyslog: Rsyslog,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    yield from start_daemon(tmp_path_factory.mktemp("hinedockd-syslog"), f"""
+[[syslog]]
+target = "udp://127.0.0.1:{rsyslog.port}"
+[[syslog]]
+target = "tcp://127.0.0.1:{rsyslog.port}"
+queue_size = 50
+""")
+
+
+def received(rsyslog: Rsyslog, hostname: str, contains: str) -> list[Parsed]:
+    """Messages (as Hinemos parses them) for this HOSTNAME whose text contains `contains`."""
+    return [p for p in map(parse, rsyslog.lines())
+            if p.hostname == hostname and contains in p.message]
+
+
+def test_events_and_state_changes_arrive_with_the_right_hostname(
+        daemon: Daemon, rsyslog: Rsyslog) -> None:
+    cid = run_container("sys1", "sleep", "3600")
+    short = cid[:12]
+    wait_for(lambda: len(received(rsyslog, "docker_host1", f"container start id={short}")) == 2,
+             what="the start event, once per target (UDP and TCP)")
+    wait_for(lambda: len(received(rsyslog, short, f"{short} running")) == 2,
+             what="the running state, HOSTNAME = container ID")
+    docker("stop", "-t", "1", cid)
+    wait_for(lambda: len(received(rsyslog, short, f"{short} exited")) == 2, what="exited")
+    docker("rm", cid)
+    wait_for(lambda: len(received(rsyslog, short, f"{short} removed")) == 2, what="removed")
+    start = received(rsyslog, "docker_host1", f"container start id={short}")[0]
+    assert start.tag == "hinedockd" and "name=hdt_sys1" in start.message
+    assert all(line.startswith("<") for line in rsyslog.lines())  # no stray line anywhere
+
+
+def test_hostile_labels_arrive_sanitised(daemon: Daemon, rsyslog: Rsyslog) -> None:
+    evil = "x\n<13>Nov  8 09:05:03 admin su: FAKE\r\x1b[31m"
+    cid = run_container("evil", "sleep", "3600", extra=("-l", f"note={evil}",
+                                                        "-l", "日本=ラベル"))
+    wait_for(lambda: len(received(rsyslog, "docker_host1", f"create id={cid[:12]}")) == 2,
+             what="the create event")
+    (msg, _) = received(rsyslog, "docker_host1", f"create id={cid[:12]}")
+    assert "note=x <13>Nov  8 09:05:03 admin su: FAKE" in msg.message
+    assert "日本=ラベル" in msg.message
+    assert not any("FAKE" in line and not line.startswith("<") for line in rsyslog.lines())
+    assert not any("\x1b" in line for line in rsyslog.lines())
+    docker("rm", "-f", cid)
+
+
+def test_receiver_outage_leaves_the_daemon_healthy_and_counts_drops(
+        daemon: Daemon, rsyslog: Rsyslog) -> None:
+    rsyslog.stop()
+    names = [f"out{i}" for i in range(12)]
+    for n in names:  # 12 containers x (create, start, state...) > the TCP queue of 50
+        run_container(n, "sleep", "3600")
+    for n in names:
+        docker("rm", "-f", f"hdt_{n}")
+    wait_for(lambda: any(s["dropped"] > 0 for s in daemon.status_all()["syslog"]),
+             what="drops counted on the TCP target")
+    assert daemon.status()["connected"]  # metrics and events go on
+    tcp = next(s for s in daemon.status_all()["syslog"] if s["target"].startswith("tcp"))
+    assert not tcp["connected"] and tcp["last_error"]
+    rsyslog.start()
+
+    def tcp_caught_up() -> bool:
+        tcp = next(s for s in daemon.status_all()["syslog"] if s["target"].startswith("tcp"))
+        return bool(tcp["connected"]) and tcp["queued"] == 0
+
+    wait_for(tcp_caught_up, within=60, what="TCP reconnected (with backoff) and queue sent")
+    cid = run_container("after", "sleep", "3600")
+    wait_for(lambda: len(received(rsyslog, cid[:12], f"{cid[:12]} running")) == 2,
+             what="messages flow again on both targets")
+    docker("rm", "-f", cid)
+
+
+def test_no_state_change_lost_across_a_daemon_restart(
+        daemon: Daemon, rsyslog: Rsyslog) -> None:
+    keep = run_container("keep", "sleep", "3600")
+    wait_for(lambda: len(received(rsyslog, keep[:12], f"{keep[:12]} running")) == 2)
+    daemon.stop(signal.SIGKILL)  # a crash, not a clean stop
+    docker("stop", "-t", "1", keep)
+    new = run_container("whiledown", "sleep", "3600")
+    daemon.start()
+    wait_for(lambda: len(received(rsyslog, keep[:12], f"{keep[:12]} exited")) == 2,
+             what="the stop while the daemon was down")
+    wait_for(lambda: len(received(rsyslog, new[:12], f"{new[:12]} running")) == 2,
+             what="the start while the daemon was down")
+    wait_for(lambda: len(received(rsyslog, "docker_host1", f"start id={new[:12]}")) == 2,
+             what="the replayed events")
+    time.sleep(2)
+    # Told once each, not once per reconnect; not moved backwards by the replay.
+    assert len(received(rsyslog, keep[:12], f"{keep[:12]} running")) == 2
+    assert len(received(rsyslog, keep[:12], f"{keep[:12]} exited")) == 2
+    docker("rm", "-f", keep, new)
+
+
+def test_report_commands_for_events_and_states(daemon: Daemon, rsyslog: Rsyslog,
+                                               tmp_path: Path) -> None:
+    cid = run_container("cron", "sleep", "3600")
+    log = tmp_path / "events.log"
+    wait_for(lambda: daemon.run("MonitorDockerHostEvent.py", "-i", "docker_host1", "-k", "e1",
+                                "-f", str(log)).returncode == 0 and log.exists()
+             and f"id={cid[:12]}" in log.read_text(), what="events in the file")
+    first = log.read_text()
+    r = daemon.run("MonitorDockerHostEvent.py", "-k", "e1", "-f", str(log))
+    assert r.returncode == 0 and r.stdout == ""
+    assert log.read_text() == first  # nothing new since the previous call with this key
+    r = daemon.run("MonitorDockerContainerStatus.py", "-c", cid[:12], "-s",
+                   f"127.0.0.1:{rsyslog.port}")
+    assert r.returncode == 0, r.stderr
+    date, clock, short, state = r.stdout.split()
+    assert (short, state) == (cid[:12], "running") and len(date) == 10 and len(clock) == 8
+    wait_for(lambda: len(received(rsyslog, cid[:12], f"{cid[:12]} running")) >= 3,
+             what="the status command's own message")
+    r = daemon.run("MonitorDockerHostEvent.py", "-k", "e2")
+    assert r.returncode == 1 and "-s SYSLOG_HOST:PORT or -f LOGFILE" in r.stderr
+    subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+
+
+@pytest.mark.skipif(os.environ.get("HINEDOCK_TEST_ENGINE_RESTART") != "1",
+                    reason="restarts dockerd: set HINEDOCK_TEST_ENGINE_RESTART=1 (.ci/run does)")
+def test_no_state_change_lost_across_an_engine_restart(daemon: Daemon,
+                                                       rsyslog: Rsyslog) -> None:
+    cid = run_container("engine", "sleep", "3600")
+    short = cid[:12]
+    wait_for(lambda: len(received(rsyslog, short, f"{short} running")) == 2)
+
+    def while_down() -> None:
+        wait_for(lambda: not daemon.status()["connected"], what="daemon sees the engine gone")
+
+    restart_engine(while_down)
+    # The engine stopped the container on its way down; the daemon says so once it is back.
+    wait_for(lambda: len(received(rsyslog, short, f"{short} exited")) == 2, within=90,
+             what="the stop during the engine's restart")
+    docker("start", cid)
+    wait_for(lambda: len(received(rsyslog, short, f"{short} running")) == 4,
+             what="running again after the restart")
+    docker("rm", "-f", cid)
