@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{cfg.path}: OK; hosts: {hosts}; hinemos: {cfg.hinemos.api}; "
               f"socket: {cfg.daemon.socket}")
         return 0
-    configure(cfg.daemon.log_format)
+    configure(cfg.daemon.log_format, target=cfg.daemon.log_target)
     raise_fd_limit()
     try:
         run(serve(cfg))

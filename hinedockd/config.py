@@ -41,7 +41,8 @@ class DaemonConfig:
     stats_silence_seconds: float = 3.0
     relist_seconds: int = 60  # full container re-list, a safety net beside the events
     state_report_seconds: int = 0  # every container's state to syslog this often; 0 = off
-    log_format: str = "json"  # "json" (journal-friendly) or "console"
+    log_format: str = "json"  # "json" or "console", when not writing to the journal
+    log_target: str = "auto"  # "journal" (native fields), "stdout", "auto": journal under systemd
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ def _daemon(t: _Table) -> DaemonConfig:
         relist_seconds=t.number("relist_seconds", int, d.relist_seconds, 5),
         state_report_seconds=t.number("state_report_seconds", int, 0, 0),
         log_format=t.choice("log_format", d.log_format, ("json", "console")),
+        log_target=t.choice("log_target", d.log_target, ("auto", "journal", "stdout")),
     )
     if cfg.default_window_seconds > cfg.retention_seconds:
         t.fail("default_window_seconds", "must not exceed retention_seconds")

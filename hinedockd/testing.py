@@ -256,13 +256,27 @@ _SAMPLE_SHAPE: dict[str, Any] = {
 }
 
 
-async def _serve_fake_engine(port: int, containers: int, interval: float) -> None:
+async def _serve_fake_engine(port: int, containers: int, interval: float,
+                             events_per_second: float) -> None:
     engine = FakeEngine(sample_interval=interval)
     for i in range(containers):
         engine.add(f"bench_{i}")
     url = await engine.start(port=port)
     print(f"fake engine at {url} with {containers} containers", flush=True)
-    await asyncio.Event().wait()
+    if events_per_second <= 0:
+        await asyncio.Event().wait()
+    # A steady stream of events that change no state (like `docker exec`), each with
+    # the wall time it was sent, for the event-to-syslog latency bench.
+    boxes = list(engine.containers.values())
+    step, seq = 1.0 / events_per_second, 0
+    next_at = time.monotonic()
+    while True:
+        c = boxes[seq % len(boxes)]
+        c.labels["sent_ns"] = str(time.time_ns())
+        engine.emit(c, "exec_create: true")
+        seq += 1
+        next_at += step
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -272,9 +286,11 @@ def main(argv: list[str] | None = None) -> None:
     fe.add_argument("--port", type=int, default=23750)
     fe.add_argument("--containers", type=int, default=100)
     fe.add_argument("--interval", type=float, default=1.0)
+    fe.add_argument("--events-per-second", type=float, default=0.0)
     args = p.parse_args(argv)
     raise_fd_limit()
-    asyncio.run(_serve_fake_engine(args.port, args.containers, args.interval))
+    asyncio.run(_serve_fake_engine(args.port, args.containers, args.interval,
+                                   args.events_per_second))
 
 
 if __name__ == "__main__":
