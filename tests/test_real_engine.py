@@ -19,16 +19,10 @@ from tests.realparts import (
     PREFIX,
     Daemon,
     docker,
-    engine_available,
     run_container,
     start_daemon,
     wait_for,
 )
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[None]:
-    yield from engine_available()
 
 
 @pytest.fixture(scope="module")

@@ -17,18 +17,12 @@ from tests.realparts import (
     Daemon,
     Rsyslog,
     docker,
-    engine_available,
     restart_engine,
     rsyslog_available,
     run_container,
     start_daemon,
     wait_for,
 )
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[None]:
-    yield from engine_available()
 
 
 @pytest.fixture(scope="module")
