@@ -19,6 +19,7 @@ from multidict import CIMultiDict
 from hinedockd.config import Config
 from hinedockd.docker.engine import EngineError
 from hinedockd.docker.host import HostWatcher
+from hinedockd.hinemos.sync import HostSync
 from hinedockd.messages.hub import SyslogHub
 from hinedockd.metrics.figures import KeyCursors, container_figures
 from hinedockd.model import STATES, STATS_STATES, Container, matches
@@ -63,10 +64,11 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 class LocalApi:
     def __init__(self, cfg: Config, watchers: list[HostWatcher],
-                 hub: SyslogHub | None = None) -> None:
+                 hub: SyslogHub | None = None, syncs: Mapping[str, HostSync] | None = None) -> None:
         self.cfg = cfg
         self.watchers = watchers
         self.hub = hub
+        self.syncs = syncs or {}
         self.cursors = KeyCursors()
         self.event_keys: OrderedDict[str, int] = OrderedDict()
         self.started = time.time()
@@ -143,6 +145,9 @@ class LocalApi:
 
     async def status(self, request: web.Request) -> web.Response:
         hosts = [w.snapshot() for w in self.watchers]
+        for h in hosts:
+            sync = self.syncs.get(h["facility_id"])
+            h["hinemos"] = sync.snapshot() if sync else None
         if request.query.get("format") == "table":
             return web.Response(text=status_table(hosts))
         return _json({"api": API_VERSION, "started": self.started, "pid": os.getpid(),

@@ -18,8 +18,13 @@ import structlog
 
 from hinedockd import __version__, state
 from hinedockd.api import LocalApi
+from hinedockd.backoff import Backoff
 from hinedockd.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 from hinedockd.docker.host import HostWatcher
+from hinedockd.hinemos.backend import Backend, HinemosError, HinemosUnavailable
+from hinedockd.hinemos.backends import make_backend, read_password
+from hinedockd.hinemos.reconciler import Reconciler
+from hinedockd.hinemos.sync import HostSync
 from hinedockd.logs import configure
 from hinedockd.messages.hub import SyslogHub
 
@@ -73,6 +78,23 @@ async def persist(watchers: list[HostWatcher], state_dir: str, every: float = 1.
                     log.error("cannot save state", host=w.host.facility_id, error=str(e))
 
 
+async def start_syncs(backend: Backend, syncs: list[HostSync]) -> None:
+    """Start the backend (the SOAP one reads the manager's WSDL), retrying while the
+    manager is away, then run one sync loop per host."""
+    backoff = Backoff(1.0, 60.0)
+    while True:
+        try:
+            await backend.start()
+            break
+        except (HinemosError, HinemosUnavailable) as e:
+            log.warning("hinemos backend not ready, retrying", backend=backend.name,
+                        error=str(e))
+            await asyncio.sleep(backoff.next())
+    async with asyncio.TaskGroup() as tg:
+        for sync in syncs:
+            tg.create_task(sync.run())
+
+
 async def serve(cfg: Config) -> None:
     state_dir = cfg.daemon.state_dir
     Path(state_dir).mkdir(parents=True, exist_ok=True)
@@ -81,7 +103,11 @@ async def serve(cfg: Config) -> None:
     hub = SyslogHub(cfg)
     for w in watchers:
         hub.attach(w)
-    api = LocalApi(cfg, watchers, hub)
+    backend = make_backend(cfg.hinemos)
+    reconciler = Reconciler(backend, cfg.hinemos)
+    syncs = {w.host.facility_id: HostSync(w, reconciler, cfg.hinemos.full_sync_seconds)
+             for w in watchers}
+    api = LocalApi(cfg, watchers, hub, syncs)
     await api.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -89,6 +115,7 @@ async def serve(cfg: Config) -> None:
         loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(w.run(), name=f"host:{w.host.facility_id}") for w in watchers]
     tasks.append(asyncio.create_task(hub.run(), name="syslog"))
+    tasks.append(asyncio.create_task(start_syncs(backend, list(syncs.values())), name="hinemos"))
     tasks.append(asyncio.create_task(persist(watchers, state_dir), name="persist"))
     log.info("hinedockd started", version=__version__, config=cfg.path,
              hosts=[h.facility_id for h in cfg.hosts])
@@ -105,6 +132,7 @@ async def serve(cfg: Config) -> None:
             with contextlib.suppress(OSError):
                 state.save(state_dir, w.host.facility_id, w.saved_state())
         await api.stop()
+        await backend.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         cfg = load_config(args.config)
+        if cfg.hinemos.api != "dry-run":
+            read_password(cfg.hinemos)  # a missing password is a config error, up front
     except ConfigError as e:
         print(f"hinedockd: {e}", file=sys.stderr)
         return 1

@@ -128,6 +128,7 @@ class HostWatcher:
         self.change_listeners: list[ChangeListener] = []
         self.event_listeners: list[EventListener] = []
         self.state_listeners: list[StateListener] = []
+        self.connect_listeners: list[Callable[[HostWatcher], None]] = []
         saved = saved or HostState()
         # Resumed from disk: events since the cursor are replayed by the engine, and
         # states are reported only where they differ from what was last reported.
@@ -205,6 +206,8 @@ class HostWatcher:
             self.status.server_version = str(info.get("ServerVersion", ""))
         await self.relist()
         self.status.connected, self.status.since = True, time.time()
+        for listener in self.connect_listeners:
+            listener(self)
         self.log.info("events stream connected", containers=len(self.containers),
                       since_ns=self.cursor_ns or None)
 

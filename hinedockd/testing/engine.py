@@ -29,7 +29,7 @@ from hinedockd.app import raise_fd_limit
 
 API = "v1.41"
 REPLAY_LIMIT = 256  # the engine keeps this many events for `since=`
-DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
 
 
 IMAGE = "localbusybox:latest"

@@ -1,0 +1,195 @@
+"""One reconcile pass for one host: read what Hinemos holds under the daemon's scopes,
+diff with the desired state, apply the fewest calls.
+
+- scopes created when missing (FacilityDuplicate from a concurrent creator is fine);
+- nodes added whole (with `valid`, so a create is addNode + one assign per scope);
+- a node that differs only in `valid` gets setValid; otherwise read-modify-write of
+  the whole node (modifyNode overwrites every field and list);
+- scope memberships added, never released (an operator's assignments stay);
+- deleted: only nodes the daemon owns (in `H_scope`, ID from the template) whose
+  container is gone, and only after every read of the pass succeeded.
+
+A full pass reads everything; an incremental pass (after container events) trusts
+what the previous passes read and wrote, and reads only what it has not seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import structlog
+
+from hinedockd.config import HinemosConfig, HostConfig
+from hinedockd.hinemos.backend import Backend, HinemosError, Node, differences, merged, node_fields
+from hinedockd.hinemos.desired import Desired, NodeSpec, desired, host_scope
+from hinedockd.model import Container
+
+log = structlog.get_logger("hinedockd.hinemos")
+READ_CONCURRENCY = 8
+
+
+@dataclass
+class PassResult:
+    full: bool
+    reads: int = 0
+    writes: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HostCache:
+    """What this host's nodes and scopes looked like after the last successful pass."""
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=dict)
+    scopes: set[str] = field(default_factory=set)
+    missing_scopes: set[str] = field(default_factory=set)
+
+
+class Reconciler:
+    def __init__(self, backend: Backend, cfg: HinemosConfig) -> None:
+        self.backend = backend
+        self.cfg = cfg
+        self.caches: dict[str, HostCache] = {}
+
+    def forget(self, host_id: str) -> None:
+        """After a failed pass nothing cached is trusted: the next pass reads all."""
+        self.caches.pop(host_id, None)
+
+    async def reconcile(self, host: HostConfig, containers: Iterable[Container],
+                        full: bool = True) -> PassResult:
+        b = self.backend
+        reads0, writes0 = b.reads, b.writes
+        cache = self.caches.get(host.facility_id)
+        if cache is None or full:
+            cache, full = HostCache(), True
+        want = desired(host, containers, self.cfg)
+        result = PassResult(full, warnings=list(want.warnings))
+        try:
+            await self._scopes(want, cache)
+            await self._members(want, cache, full, result)
+            await self._nodes(want, cache, full)
+            await self._assign(want, cache)
+            await self._delete(want, cache)
+        except BaseException:
+            self.forget(host.facility_id)
+            raise
+        self.caches[host.facility_id] = cache
+        result.reads, result.writes = b.reads - reads0, b.writes - writes0
+        for w in result.warnings:
+            log.warning("hinemos sync", host=host.facility_id, warning=w)
+        return result
+
+    async def _scopes(self, want: Desired, cache: HostCache) -> None:
+        for scope in want.scopes:
+            if scope.facility_id in cache.scopes:
+                continue
+            if not await self.backend.scope_exists(scope.facility_id):
+                try:
+                    await self.backend.add_scope(scope, self.cfg.owner_role_id)
+                    log.info("scope created", scope=scope.facility_id)
+                except HinemosError as e:
+                    if e.kind != "FacilityDuplicate":  # someone else was faster: fine
+                        raise
+            cache.scopes.add(scope.facility_id)
+
+    async def _members(self, want: Desired, cache: HostCache, full: bool,
+                       result: PassResult) -> None:
+        own = {s.facility_id for s in want.scopes}
+        for scope in want.members:
+            if scope in cache.members or (not full and scope in cache.missing_scopes):
+                continue
+            found = await self.backend.members(scope)
+            if found is None:
+                if scope in own:
+                    raise HinemosError("InvalidSetting", f"scope {scope} vanished")
+                result.warnings.append(f"label scope {scope!r} does not exist; skipped "
+                                       "(scopes are never created for labels)")
+                cache.missing_scopes.add(scope)
+                continue
+            cache.missing_scopes.discard(scope)
+            cache.members[scope] = found
+
+    async def _nodes(self, want: Desired, cache: HostCache, full: bool) -> None:
+        sem = asyncio.Semaphore(READ_CONCURRENCY)
+
+        async def read(fid: str) -> None:
+            async with sem:
+                node = await self.backend.get_node(fid)
+            if node is None:
+                cache.nodes.pop(fid, None)
+            else:
+                cache.nodes[fid] = node
+
+        todo = [fid for fid in want.nodes if full or fid not in cache.nodes]
+        await asyncio.gather(*(read(fid) for fid in todo))
+        fresh = set(todo)
+        for spec in want.nodes.values():
+            await self._node(spec, cache, spec.facility_id in fresh)
+
+    async def _node(self, spec: NodeSpec, cache: HostCache, fresh: bool) -> None:
+        current = cache.nodes.get(spec.facility_id)
+        if current is None:
+            node = node_fields(spec)
+            try:
+                await self.backend.add_node(node)
+            except HinemosError as e:
+                if e.kind != "FacilityDuplicate":
+                    raise
+                # Added by a pass that failed after the add: read it and go on.
+                current = await self.backend.get_node(spec.facility_id)
+                if current is None:
+                    raise
+                cache.nodes[spec.facility_id] = current
+                return await self._node(spec, cache, True)
+            cache.nodes[spec.facility_id] = node
+            log.info("node added", node=spec.facility_id, valid=spec.valid)
+            return None
+        diff = differences(current, spec)
+        if not diff:
+            return None
+        if diff == {"valid"}:
+            await self.backend.set_valid(spec.facility_id, spec.valid)
+            cache.nodes[spec.facility_id] = {**current, "valid": spec.valid}
+        elif not fresh:
+            # modifyNode overwrites the whole node: write back what the manager holds
+            # now (an operator may have edited it), never a cached copy.
+            node_now = await self.backend.get_node(spec.facility_id)
+            if node_now is None:
+                cache.nodes.pop(spec.facility_id, None)
+            else:
+                cache.nodes[spec.facility_id] = node_now
+            return await self._node(spec, cache, True)
+        else:
+            node = merged(current, spec)
+            await self.backend.modify_node(node)
+            cache.nodes[spec.facility_id] = node
+        log.info("node updated", node=spec.facility_id, fields=sorted(diff))
+        return None
+
+    async def _assign(self, want: Desired, cache: HostCache) -> None:
+        for scope, wanted in want.members.items():
+            if scope in cache.missing_scopes:
+                continue
+            have = cache.members.setdefault(scope, set())
+            missing = sorted(wanted - have)
+            if missing:
+                await self.backend.assign(scope, missing)
+                have.update(missing)
+                log.info("nodes assigned", scope=scope, nodes=missing)
+
+    async def _delete(self, want: Desired, cache: HostCache) -> None:
+        prefix = want.owned_prefix
+        mine = cache.members.get(host_scope(want.host_id), set())
+        stale = sorted(fid for fid in mine
+                       if fid not in want.nodes and prefix and fid.startswith(prefix))
+        if not stale:
+            return
+        await self.backend.delete_nodes(stale)
+        for fid in stale:
+            cache.nodes.pop(fid, None)
+            for members in cache.members.values():
+                members.discard(fid)
+        log.info("nodes deleted", nodes=stale)

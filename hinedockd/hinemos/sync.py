@@ -1,0 +1,92 @@
+"""When to reconcile: at start-up and after every events-stream (re)connect (full),
+after container lifecycle events (incremental, bursts coalesced), and every
+`full_sync_seconds` (full). Hinemos down or faulting: retry with backoff, keep
+everything else running, converge when it returns. Never while the host's own
+inventory is unknown (engine disconnected): an empty inventory must not read as
+"every container is gone"."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import structlog
+
+from hinedockd.backoff import Backoff
+from hinedockd.docker.host import HostWatcher
+from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable
+from hinedockd.hinemos.reconciler import Reconciler
+from hinedockd.model import Container
+
+log = structlog.get_logger("hinedockd.hinemos")
+COALESCE_SECONDS = 0.2
+
+
+class HostSync:
+    def __init__(self, watcher: HostWatcher, reconciler: Reconciler,
+                 full_sync_seconds: float) -> None:
+        self.watcher, self.reconciler = watcher, reconciler
+        self.full_sync_seconds = full_sync_seconds
+        self.wake = asyncio.Event()
+        self.full = True
+        self.passes = 0
+        self.last_at = 0.0
+        self.last_ok: bool | None = None
+        self.last_error = ""
+        self.last_writes = 0
+        watcher.change_listeners.append(self._changed)
+        watcher.connect_listeners.append(lambda _w: self.poke(full=True))
+
+    def poke(self, full: bool = False) -> None:
+        self.full |= full
+        self.wake.set()
+
+    def _changed(self, w: HostWatcher, old: Container | None, new: Container | None) -> None:
+        self.poke()
+
+    async def run(self) -> None:
+        backoff = Backoff(1.0, 60.0)
+        last_full = time.monotonic()
+        while True:
+            wait = self.full_sync_seconds - (time.monotonic() - last_full)
+            try:
+                async with asyncio.timeout(max(0.0, wait)):
+                    await self.wake.wait()
+            except TimeoutError:
+                self.full = True
+            if not self.watcher.status.connected:
+                self.wake.clear()  # the reconnect will poke, with a full pass
+                continue
+            await asyncio.sleep(COALESCE_SECONDS)  # a burst of events becomes one pass
+            self.wake.clear()
+            full, self.full = self.full, False
+            if await self._pass(full):
+                backoff.reset()
+                if full:
+                    last_full = time.monotonic()
+            else:
+                self.full = True
+                await asyncio.sleep(backoff.next())
+                self.wake.set()
+
+    async def _pass(self, full: bool) -> bool:
+        host = self.watcher.host
+        self.last_at = time.time()
+        self.passes += 1
+        try:
+            result = await self.reconciler.reconcile(host, list(self.watcher.containers.values()),
+                                                     full)
+        except (HinemosError, HinemosUnavailable) as e:
+            self.last_ok, self.last_error = False, str(e)
+            log.warning("hinemos sync failed, will retry", host=host.facility_id, error=str(e))
+            return False
+        self.last_ok, self.last_error, self.last_writes = True, "", result.writes
+        if result.writes or full:
+            log.info("hinemos sync", host=host.facility_id, full=full, reads=result.reads,
+                     writes=result.writes)
+        return True
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"passes": self.passes, "last_at": self.last_at, "last_ok": self.last_ok,
+                "last_error": self.last_error, "last_writes": self.last_writes}

@@ -1,0 +1,3 @@
+from hinedockd.testing.engine import main
+
+main()

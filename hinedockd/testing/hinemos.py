@@ -1,0 +1,437 @@
+"""Fake Hinemos managers for the tests: the REST API of 7.x (HINEMOS.md §2) and the
+SOAP API of 5.x/6.x (§1), both over the same in-memory repository, which follows
+the manager's rules (validation, faults, built-in scopes, modifyNode's whole-object
+writes). Faults that a real manager produces only by accident can be switched on:
+down (connection refused), slow (a delay per call), faulting at random."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import random
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from hinedockd.hinemos.backend import HinemosError, Node
+from hinedockd.hinemos.memory import MemoryRepository
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+REST_STATUS = {"InvalidSetting": 400, "UsedFacility": 400, "InvalidUserPass": 401,
+               "InvalidRole": 403, "FacilityNotFound": 404, "FacilityDuplicate": 409,
+               "HinemosUnknown": 500}
+USER, PASSWORD = "hinemos", "hinemos"
+
+
+class FakeManager:
+    """What both fakes share: the repository, the user, the fault switches, the log."""
+
+    def __init__(self, repo: MemoryRepository | None = None) -> None:
+        self.repo = repo or MemoryRepository()
+        self.delay = 0.0  # seconds added to every call
+        self.fail_rate = 0.0  # share of calls answered with HinemosUnknown
+        self.calls: list[str] = []  # operation names, in order
+        self.writes: list[str] = []
+        self.runner: web.AppRunner | None = None
+        self.site: web.TCPSite | None = None
+        self.port = 0
+        self.down = False
+        self.app = web.Application(middlewares=[self._availability])
+
+    @web.middleware
+    async def _availability(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if self.down and request.transport is not None:
+            request.transport.abort()  # a kept-alive connection to a manager that is away
+            raise web.HTTPServiceUnavailable()
+        return await handler(request)
+
+    async def start(self, port: int = 0) -> str:
+        self.runner = web.AppRunner(self.app, access_log=None)
+        await self.runner.setup()
+        await self._listen(port)
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _listen(self, port: int) -> None:
+        assert self.runner is not None
+        self.site = web.TCPSite(self.runner, "127.0.0.1", port)
+        await self.site.start()
+        self.port = self.site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def go_down(self) -> None:
+        """The manager stops: connections are refused until `come_back`."""
+        self.down = True
+        if self.site is not None:
+            await self.site.stop()
+            self.site = None
+
+    async def come_back(self) -> None:
+        self.down = False
+        await self._listen(self.port)
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def operate(self, name: str, write: bool, op: Callable[[], Any]) -> Any:
+        """Every operation goes through here: delay, random faults, the call log."""
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self.calls.append(name)
+        if self.fail_rate and random.random() < self.fail_rate:
+            raise HinemosError("HinemosUnknown", "injected fault")
+        result = op()
+        if write:
+            self.writes.append(name)
+        return result
+
+
+# ---- REST (7.x) -----------------------------------------------------------------
+
+
+def _rest_node(n: Node) -> Node:
+    out = {k: v for k, v in n.items() if k not in ("parent", "members")}
+    out["ipAddressVersion"] = "IPV4" if str(n.get("ipAddressVersion")) in ("4", "IPV4") else "IPV6"
+    out["facilityType"] = "TYPE_NODE" if n.get("facilityType") == 1 else "TYPE_SCOPE"
+    return out
+
+
+def _from_rest(body: Node) -> Node:
+    node = dict(body)
+    if node.get("ipAddressVersion") == "IPV4":
+        node["ipAddressVersion"] = 4
+    node["facilityType"] = 1
+    return node
+
+
+class FakeRestManager(FakeManager):
+    def __init__(self, repo: MemoryRepository | None = None,
+                 token_lifetime: float = 3600.0) -> None:
+        super().__init__(repo)
+        self.tokens: dict[str, float] = {}
+        self.token_lifetime = token_lifetime
+        r = "/HinemosWeb/api/RepositoryRestEndpoints/repository"
+        a = "/HinemosWeb/api/AccessRestEndpoints/access"
+        self.app.add_routes([
+            web.post(f"{a}/login", self._login),
+            web.get(f"{r}/scope/{{id}}", self._w(self._get_scope)),
+            web.post(f"{r}/scope", self._w(self._add_scope)),
+            web.get(f"{r}/facility", self._w(self._facility)),
+            web.get(f"{r}/node/{{id}}", self._w(self._get_node)),
+            web.post(f"{r}/node", self._w(self._add_node)),
+            web.put(f"{r}/node/{{id}}", self._w(self._modify_node)),
+            web.delete(f"{r}/node", self._w(self._delete_node)),
+            web.put(f"{r}/node_valid/{{id}}", self._w(self._set_valid)),
+            web.put(f"{r}/facilityRelation/{{id}}", self._w(self._assign)),
+        ])
+
+    def expire_tokens(self) -> None:
+        self.tokens.clear()
+
+    async def _login(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        if body.get("userId") != USER or body.get("password") != PASSWORD:
+            return self._error(HinemosError("InvalidUserPass", "login failed"))
+        token = secrets.token_hex(16)
+        self.tokens[token] = asyncio.get_running_loop().time() + self.token_lifetime
+        self.calls.append("login")
+        return web.json_response({"token": {"tokenId": token, "expirationDate": "",
+                                            "validTermMinites": 1440}, "managerInfo": {}})
+
+    @staticmethod
+    def _error(e: HinemosError) -> web.Response:
+        status = REST_STATUS.get(e.kind, 500)
+        return web.json_response({"status": status, "message": e.message,
+                                  "exception": f"com.clustercontrol.fault.{e.kind}"},
+                                 status=status)
+
+    def _w(self, fn: Callable[[web.Request], Awaitable[Any]]) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            auth = request.headers.get("Authorization", "")
+            token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
+            if self.tokens.get(token, 0) < asyncio.get_running_loop().time():
+                return self._error(HinemosError("InvalidUserPass", "token invalid or expired"))
+            try:
+                result = await fn(request)
+            except HinemosError as e:
+                return self._error(e)
+            return web.json_response(result) if result is not None else web.Response()
+        return handler
+
+    async def _get_scope(self, request: web.Request) -> Any:
+        return await self.operate("getScope", False,
+                                  lambda: self.repo.get_scope(request.match_info["id"]))
+
+    async def _add_scope(self, request: web.Request) -> Any:
+        body = await request.json()
+        scope = {**body["scopeInfo"], "facilityType": 0}
+        await self.operate("addScope", True,
+                           lambda: self.repo.add_scope(body.get("parentFacilityId", ""), scope))
+
+    async def _facility(self, request: web.Request) -> Any:
+        parent = request.query.get("parentFacilityId", "")
+        items = await self.operate("getFacilityList", False,
+                                   lambda: self.repo.facility_list(parent))
+        return [_rest_node(i) for i in items]
+
+    async def _get_node(self, request: web.Request) -> Any:
+        node = await self.operate("getNode", False,
+                                  lambda: self.repo.get_node(request.match_info["id"]))
+        return _rest_node(node)
+
+    async def _add_node(self, request: web.Request) -> Any:
+        body = await request.json()
+        if "facilityType" in body:
+            raise HinemosError("InvalidSetting", "AddNodeRequest has no facilityType")
+        await self.operate("addNode", True, lambda: self.repo.add_node(_from_rest(body)))
+
+    async def _modify_node(self, request: web.Request) -> Any:
+        body = await request.json()
+        node = {**_from_rest(body), "facilityId": request.match_info["id"]}
+        await self.operate("modifyNode", True, lambda: self.repo.modify_node(node))
+
+    async def _delete_node(self, request: web.Request) -> Any:
+        ids = [i for i in request.query.get("facilityIds", "").split(",") if i]
+        await self.operate("deleteNode", True, lambda: self.repo.delete_nodes(ids))
+
+    async def _set_valid(self, request: web.Request) -> Any:
+        body = await request.json()
+        await self.operate("setValid", True,
+                           lambda: self.repo.set_valid(request.match_info["id"], body["flg"]))
+
+    async def _assign(self, request: web.Request) -> Any:
+        body = await request.json()
+        await self.operate("assignNodeScope", True, lambda: self.repo.assign(
+            request.match_info["id"], body["facilityIdList"]))
+
+
+def basic_auth_ok(header: str) -> bool:
+    if not header.startswith("Basic "):
+        return False
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return (user, password) == (USER, PASSWORD)
+
+
+# ---- SOAP (5.x / 6.x) -------------------------------------------------------------
+
+NS = "http://repository.ws.clustercontrol.com"
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+# Our own WSDL for the fake: the operations the daemon uses, and the fields it reads
+# and writes plus a few it must carry through read-modify-write. Element order is
+# alphabetical within each type, base type first, as JAX-WS writes Hinemos' schema.
+FACILITY_FIELDS = [("builtInFlg", "boolean"), ("createDatetime", "long"),
+                   ("createUserId", "string"), ("description", "string"),
+                   ("displaySortOrder", "int"), ("facilityId", "string"),
+                   ("facilityName", "string"), ("facilityType", "int"),
+                   ("iconImage", "string"), ("modifyDatetime", "long"),
+                   ("modifyUserId", "string"), ("notReferFlg", "boolean"),
+                   ("ownerRoleId", "string"), ("valid", "boolean")]
+NODE_FIELDS = [("administrator", "string"), ("contact", "string"), ("ipAddressV4", "string"),
+               ("ipAddressV6", "string"), ("ipAddressVersion", "int"),
+               ("nodeHostnameInfo", "tns:nodeHostnameInfo*"), ("nodeName", "string"),
+               ("nodeVariableInfo", "tns:nodeVariableInfo*"), ("platformFamily", "string"),
+               ("snmpCommunity", "string"), ("snmpPort", "int"), ("snmpVersion", "string")]
+LISTS = {"nodeHostnameInfo", "nodeVariableInfo"}
+TYPES = {name: kind for name, kind in FACILITY_FIELDS + NODE_FIELDS}
+# operation -> (parameters, return type or None, writes?)
+OPERATIONS: dict[str, tuple[list[tuple[str, str]], str | None, bool]] = {
+    "getScope": ([("arg0", "xs:string")], "tns:scopeInfo", False),
+    "addScope": ([("arg0", "xs:string"), ("arg1", "tns:scopeInfo")], None, True),
+    "getFacilityList": ([("arg0", "xs:string")], "tns:facilityInfo*", False),
+    "getNode": ([("arg0", "xs:string")], "tns:nodeInfo", False),
+    "addNode": ([("arg0", "tns:nodeInfo")], None, True),
+    "modifyNode": ([("arg0", "tns:nodeInfo")], None, True),
+    "setValid": ([("arg0", "xs:string"), ("arg1", "xs:boolean")], None, True),
+    "deleteNode": ([("arg0", "xs:string*")], None, True),
+    "assignNodeScope": ([("arg0", "xs:string"), ("arg1", "xs:string*")], None, True),
+}
+FAULTS = ("InvalidUserPass", "InvalidRole", "HinemosUnknown", "InvalidSetting",
+          "FacilityDuplicate", "FacilityNotFound", "UsedFacility")
+
+
+def _xs_element(name: str, kind: str, required: bool = False) -> str:
+    many = kind.endswith("*")
+    kind = kind.rstrip("*")
+    kind = kind if ":" in kind else f"xs:{kind}"
+    occurs = ' maxOccurs="unbounded"' if many else ""
+    return f'<xs:element name="{name}" type="{kind}" minOccurs="{1 if required else 0}"{occurs}/>'
+
+
+def fake_wsdl(address: str) -> str:
+    seq = "".join
+    types = [
+        f'<xs:complexType name="facilityInfo"><xs:sequence>'
+        f'{seq(_xs_element(n, k) for n, k in FACILITY_FIELDS)}</xs:sequence></xs:complexType>',
+        '<xs:complexType name="scopeInfo"><xs:complexContent><xs:extension '
+        'base="tns:facilityInfo"><xs:sequence/></xs:extension></xs:complexContent>'
+        '</xs:complexType>',
+        f'<xs:complexType name="nodeInfo"><xs:complexContent><xs:extension '
+        f'base="tns:facilityInfo"><xs:sequence>{seq(_xs_element(n, k) for n, k in NODE_FIELDS)}'
+        f'</xs:sequence></xs:extension></xs:complexContent></xs:complexType>',
+        '<xs:complexType name="nodeHostnameInfo"><xs:sequence>'
+        f'{_xs_element("hostname", "string")}</xs:sequence></xs:complexType>',
+        '<xs:complexType name="nodeVariableInfo"><xs:sequence>'
+        f'{_xs_element("nodeVariableName", "string")}{_xs_element("nodeVariableValue", "string")}'
+        '</xs:sequence></xs:complexType>',
+    ]
+    for fault in FAULTS:
+        types.append(f'<xs:element name="{fault}" type="tns:{fault}"/><xs:complexType '
+                     f'name="{fault}"><xs:sequence>{_xs_element("message", "string")}'
+                     f'{_xs_element("facilityId", "string")}</xs:sequence></xs:complexType>')
+    messages, port_ops, binding_ops = [], [], []
+    for op, (params, ret, _) in OPERATIONS.items():
+        body = seq(_xs_element(n, k, required=not k.endswith("*")) for n, k in params)
+        out = _xs_element("return", ret) if ret else ""
+        types.append(f'<xs:element name="{op}" type="tns:{op}"/><xs:complexType name="{op}">'
+                     f'<xs:sequence>{body}</xs:sequence></xs:complexType>'
+                     f'<xs:element name="{op}Response" type="tns:{op}Response"/>'
+                     f'<xs:complexType name="{op}Response"><xs:sequence>{out}</xs:sequence>'
+                     f'</xs:complexType>')
+        messages.append(f'<message name="{op}"><part name="parameters" element="tns:{op}"/>'
+                        f'</message><message name="{op}Response"><part name="parameters" '
+                        f'element="tns:{op}Response"/></message>')
+        port_ops.append(f'<operation name="{op}"><input message="tns:{op}"/>'
+                        f'<output message="tns:{op}Response"/></operation>')
+        binding_ops.append(f'<operation name="{op}"><soap:operation soapAction=""/>'
+                           '<input><soap:body use="literal"/></input>'
+                           '<output><soap:body use="literal"/></output></operation>')
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<definitions xmlns="http://schemas.xmlsoap.org/wsdl/" '
+        'xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" '
+        'xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+        f'xmlns:tns="{NS}" targetNamespace="{NS}" name="RepositoryEndpointService">'
+        f'<types><xs:schema version="1.0" targetNamespace="{NS}">{seq(types)}</xs:schema></types>'
+        f'{seq(messages)}<portType name="RepositoryEndpoint">{seq(port_ops)}</portType>'
+        '<binding name="RepositoryEndpointPortBinding" type="tns:RepositoryEndpoint">'
+        '<soap:binding transport="http://schemas.xmlsoap.org/soap/http" style="document"/>'
+        f'{seq(binding_ops)}</binding><service name="RepositoryEndpointService">'
+        '<port name="RepositoryEndpointPort" binding="tns:RepositoryEndpointPortBinding">'
+        f'<soap:address location="{address}"/></port></service></definitions>')
+
+
+def _value(el: Any, kind: str) -> Any:
+    text = el.text or ""
+    kind = kind.rstrip("*").split(":")[-1]
+    if kind == "boolean":
+        return text == "true"
+    if kind in ("int", "long"):
+        return int(text)
+    return text
+
+
+def _from_xml(el: Any) -> Node:
+    """A facilityInfo/nodeInfo element -> a dict with Hinemos' field names."""
+    out: Node = {}
+    for child in el:
+        name = child.tag.rsplit("}", 1)[-1]
+        if name in LISTS:
+            out.setdefault(name, []).append({c.tag.rsplit("}", 1)[-1]: c.text or ""
+                                             for c in child})
+        else:
+            out[name] = _value(child, TYPES.get(name, "string"))
+    return out
+
+
+def _to_xml(tag: str, data: Node, fields: list[tuple[str, str]]) -> str:
+    from xml.sax.saxutils import escape
+
+    parts = [f"<{tag}>"]
+    for name, kind in fields:
+        if name not in data or data[name] is None:
+            continue
+        value = data[name]
+        if name in LISTS:
+            for item in value:
+                inner = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in item.items())
+                parts.append(f"<{name}>{inner}</{name}>")
+        elif kind == "boolean":
+            parts.append(f"<{name}>{'true' if value else 'false'}</{name}>")
+        else:
+            parts.append(f"<{name}>{escape(str(value))}</{name}>")
+    parts.append(f"</{tag}>")
+    return "".join(parts)
+
+
+class FakeSoapManager(FakeManager):
+    """RepositoryEndpoint at /HinemosWS/RepositoryEndpoint (`?wsdl` unauthenticated);
+    every other call needs the basic auth header (InvalidUserPass fault without)."""
+
+    def __init__(self, repo: MemoryRepository | None = None) -> None:
+        super().__init__(repo)
+        self.requests: list[bytes] = []  # every SOAP body, for schema validation
+        self.app.add_routes([web.get("/HinemosWS/RepositoryEndpoint", self._wsdl),
+                             web.post("/HinemosWS/RepositoryEndpoint", self._post)])
+
+    async def _wsdl(self, request: web.Request) -> web.Response:
+        address = f"http://{request.host}/HinemosWS/RepositoryEndpoint"
+        return web.Response(text=fake_wsdl(address), content_type="text/xml")
+
+    @staticmethod
+    def _envelope(body: str, status: int = 200) -> web.Response:
+        return web.Response(
+            text=f'<S:Envelope xmlns:S="{SOAP_ENV}"><S:Body>{body}</S:Body></S:Envelope>',
+            status=status, content_type="text/xml", charset="utf-8")
+
+    def _fault(self, e: HinemosError, facility_id: str = "") -> web.Response:
+        from xml.sax.saxutils import escape
+
+        fid = f"<facilityId>{escape(facility_id)}</facilityId>" if facility_id else ""
+        return self._envelope(
+            f"<S:Fault><faultcode>S:Server</faultcode><faultstring>{escape(e.message)}"
+            f'</faultstring><detail><ns2:{e.kind} xmlns:ns2="{NS}"><message>'
+            f"{escape(e.message)}</message>{fid}</ns2:{e.kind}></detail></S:Fault>", 500)
+
+    async def _post(self, request: web.Request) -> web.Response:
+        from lxml import etree
+
+        raw = await request.read()
+        if not basic_auth_ok(request.headers.get("Authorization", "")):
+            return self._fault(HinemosError("InvalidUserPass", "Authorization does not exist"))
+        try:
+            envelope = etree.fromstring(raw)
+            call = envelope.find(f"{{{SOAP_ENV}}}Body")[0]
+        except (etree.XMLSyntaxError, TypeError, IndexError):
+            return self._fault(HinemosError("HinemosUnknown", "malformed request"))
+        self.requests.append(etree.tostring(call))
+        op = call.tag.rsplit("}", 1)[-1]
+        if op not in OPERATIONS:
+            return self._fault(HinemosError("HinemosUnknown", f"no operation {op}"))
+        args = {c.tag: c for c in call}
+        lists = {c.tag: [x.text or "" for x in call if x.tag == c.tag] for c in call}
+        try:
+            result = await self.operate(op, OPERATIONS[op][2],
+                                        lambda: self._dispatch(op, args, lists))
+        except HinemosError as e:
+            fid = args["arg0"].text if "arg0" in args and op in ("getNode", "getScope") else ""
+            return self._fault(e, fid or "")
+        return self._envelope(f'<ns2:{op}Response xmlns:ns2="{NS}">{result or ""}'
+                              f"</ns2:{op}Response>")
+
+    def _dispatch(self, op: str, args: dict[str, Any], lists: dict[str, list[str]]) -> str:
+        repo = self.repo
+        text = {k: (v.text or "") for k, v in args.items()}
+        if op == "getScope":
+            return _to_xml("return", repo.get_scope(text["arg0"]), FACILITY_FIELDS)
+        if op == "addScope":
+            repo.add_scope(text["arg0"], _from_xml(args["arg1"]))
+        elif op == "getFacilityList":
+            return "".join(_to_xml("return", f, FACILITY_FIELDS)
+                           for f in repo.facility_list(text["arg0"]))
+        elif op == "getNode":
+            return _to_xml("return", repo.get_node(text["arg0"]), FACILITY_FIELDS + NODE_FIELDS)
+        elif op == "addNode":
+            repo.add_node(_from_xml(args["arg0"]))
+        elif op == "modifyNode":
+            repo.modify_node(_from_xml(args["arg0"]))
+        elif op == "setValid":
+            repo.set_valid(text["arg0"], text["arg1"] == "true")
+        elif op == "deleteNode":
+            repo.delete_nodes(lists.get("arg0", []))
+        elif op == "assignNodeScope":
+            repo.assign(text["arg0"], lists.get("arg1", []))
+        return ""
