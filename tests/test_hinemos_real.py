@@ -1,0 +1,127 @@
+"""The daemon (its own process) on the real engine keeps a fake Hinemos manager's
+repository in step with the containers, through the SOAP API, within seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hinedockd.testing.hinemos import FakeSoapManager
+from tests.conftest import eventually
+from tests.realparts import DOCKER_SOCK, docker, run_container
+
+
+@pytest.fixture
+async def manager(engine: None) -> AsyncIterator[FakeSoapManager]:
+    fake = FakeSoapManager()
+    await fake.start()
+    fake.repo.add_scope("", {"facilityId": "web1", "facilityName": "web1", "facilityType": 0,
+                             "ownerRoleId": "ALL_USERS"})
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def daemon(manager: FakeSoapManager, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    (tmp_path / "password").write_text("hinemos\n")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f"""
+[daemon]
+socket = "{tmp_path}/h.sock"
+state_dir = "{tmp_path}/state"
+log_format = "console"
+[[hosts]]
+facility_id = "docker_host1"
+url = "unix://{DOCKER_SOCK}"
+address = "127.0.0.1"
+[hinemos]
+api = "soap"
+url = "http://127.0.0.1:{manager.port}/HinemosWS"
+password_file = "{tmp_path}/password"
+full_sync_seconds = 10
+""")
+    log = open(tmp_path / "daemon.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "hinedockd.app", "--config", str(cfg)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    yield proc
+    proc.terminate()
+    proc.wait(15)
+    log.close()
+    print((tmp_path / "daemon.log").read_text()[-4000:])
+
+
+def variables(node: dict[str, Any]) -> dict[str, str]:
+    return {v["nodeVariableName"]: v["nodeVariableValue"] for v in node["nodeVariableInfo"]}
+
+
+async def sh(*args: str) -> str:
+    return await asyncio.to_thread(docker, *args)
+
+
+async def test_containers_become_nodes_and_follow_their_lifecycle(
+        manager: FakeSoapManager, daemon: subprocess.Popen[bytes]) -> None:
+    repo = manager.repo
+    fid = "docker_host1-hdt_hin1"
+
+    def node() -> dict[str, Any] | None:
+        f = repo.facilities.get(fid)
+        return f if f and f["facilityType"] == 1 else None
+
+    await eventually(lambda: "docker_host1" in repo.facilities, within=30)
+    cid = await asyncio.to_thread(run_container, "hin1", "sleep", "3600",
+                                  extra=("-l", "hinemosAssignScopeId=web1,web9", "-p",
+                                         "127.0.0.1:18080:8080"))
+    await eventually(lambda: node() is not None and node()["valid"] is True)  # type: ignore[index]
+    n = node()
+    assert n is not None
+    assert (n["facilityName"], n["nodeName"], n["ipAddressV4"], n["platformFamily"]) == (
+        "hdt_hin1", cid[:12], "127.0.0.1", "LINUX")
+    assert n["nodeHostnameInfo"] == [{"hostname": cid[:12]}]
+    assert variables(n) == {"DOCKER_CONTAINER_ID": cid[:12], "DOCKER_COMMAND": "sleep 3600",
+                            "DOCKER_PORTS": "127.0.0.1:18080->8080/tcp",
+                            "DOCKER_IMAGE": "localbusybox:latest", "DOCKER_STATUS": "running",
+                            "DOCKER_HOST": "docker_host1"}
+    for scope in ("docker_container", "docker_host1_scope", "web1"):
+        assert fid in repo.facilities[scope]["members"], scope
+    assert repo.facilities["docker_host1_scope"]["parent"] == "docker_map"
+    assert "docker_host1" in repo.facilities["docker_host"]["members"]
+    assert "web9" not in repo.facilities  # a missing label scope is skipped, not created
+
+    await sh("pause", cid)
+    await eventually(lambda: variables(node() or {"nodeVariableInfo": []}).get(
+        "DOCKER_STATUS") == "paused")
+    assert node()["valid"] is False  # type: ignore[index]
+    await sh("unpause", cid)
+    await sh("stop", "-t", "1", cid)
+    await eventually(lambda: variables(node() or {"nodeVariableInfo": []}).get(
+        "DOCKER_STATUS") == "exited")
+    await sh("rm", cid)
+    again = await asyncio.to_thread(run_container, "hin1", "sleep", "3600")
+    await eventually(lambda: (node() or {}).get("nodeName") == again[:12])
+    assert variables(node())["DOCKER_CONTAINER_ID"] == again[:12]  # type: ignore[arg-type]
+    await sh("rm", "-f", again)
+    await eventually(lambda: node() is None)
+
+
+async def test_manager_away_then_back_converges(manager: FakeSoapManager,
+                                                daemon: subprocess.Popen[bytes]) -> None:
+    repo = manager.repo
+    await eventually(lambda: "docker_host1" in repo.facilities, within=30)
+    gone = await asyncio.to_thread(run_container, "hin_gone", "sleep", "3600")
+    await eventually(lambda: "docker_host1-hdt_hin_gone" in repo.facilities)
+    await manager.go_down()
+    new = await asyncio.to_thread(run_container, "hin_new", "sleep", "3600")
+    await sh("rm", "-f", gone)
+    await asyncio.sleep(3)  # the daemon retries with backoff meanwhile
+    await manager.come_back()
+    await eventually(lambda: "docker_host1-hdt_hin_new" in repo.facilities
+                     and "docker_host1-hdt_hin_gone" not in repo.facilities, within=90)
+    assert repo.facilities["docker_host1-hdt_hin_new"]["nodeName"] == new[:12]
+    assert list(repo.facilities).count("docker_host1-hdt_hin_new") == 1
+    await sh("rm", "-f", new)
