@@ -97,6 +97,8 @@ class SoapBackend:
             raise HinemosUnavailable(f"{op}: HTTP {e.status_code}") from e
         except (httpx.HTTPError, OSError) as e:
             raise HinemosUnavailable(f"{op}: {e or type(e).__name__}") from e
+        except zeep.exceptions.Error as e:  # e.g. an HTML error page from a proxy
+            raise HinemosUnavailable(f"{op}: unexpected answer: {e}") from e
 
     def _type(self, name: str, data: Node) -> Any:
         assert self.client is not None

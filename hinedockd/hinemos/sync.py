@@ -81,6 +81,10 @@ class HostSync:
             self.last_ok, self.last_error = False, str(e)
             log.warning("hinemos sync failed, will retry", host=host.facility_id, error=str(e))
             return False
+        except Exception as e:  # a bug or an answer nobody foresaw: retry, never stop syncing
+            self.last_ok, self.last_error = False, f"{type(e).__name__}: {e}"
+            log.exception("hinemos sync failed unexpectedly, will retry", host=host.facility_id)
+            return False
         self.last_ok, self.last_error, self.last_writes = True, "", result.writes
         if result.writes or full:
             log.info("hinemos sync", host=host.facility_id, full=full, reads=result.reads,
