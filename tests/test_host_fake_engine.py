@@ -153,3 +153,18 @@ async def test_unreachable_host_fails_alone(engine: FakeEngine) -> None:
 def test_container_is_plain_data() -> None:
     c = Container(id="x" * 64, name="n", state="running")
     assert c.short_id == "x" * 12
+
+
+async def test_a_failing_listener_does_not_stop_the_host(engine: FakeEngine) -> None:
+    w, task = await watch(engine)
+    seen: list[str] = []
+
+    def broken(_w: HostWatcher, ev: EngineEvent) -> None:
+        raise RuntimeError("bug in a listener")
+
+    w.event_listeners[:0] = [broken]
+    w.event_listeners.append(lambda _w, ev: seen.append(ev.action))
+    a = engine.add("a")
+    await eventually(lambda: seen == ["create", "start"] and a.id in w.containers)
+    assert w.status.connected and w.status.reconnects == 0
+    await stop(task)

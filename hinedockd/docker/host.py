@@ -103,6 +103,9 @@ class StatsPump:
                     return  # the container is gone; the events pump will say so
                 w.log.info("stats stream broken, reopening", container=self.cid[:12],
                            error=str(e))
+            except Exception:
+                w.log.exception("stats pump failed unexpectedly, reopening",
+                                container=self.cid[:12])
             finally:
                 self.stream = None
             if time.monotonic() - opened > 30:
@@ -190,6 +193,9 @@ class HostWatcher:
             except EngineError as e:
                 self._fail(str(e))
                 self.log.warning("events stream lost, reconnecting", error=str(e))
+            except Exception as e:  # a bug or an answer nobody foresaw: log it, go on
+                self._fail(f"{type(e).__name__}: {e}")
+                self.log.exception("events pump failed unexpectedly, reconnecting")
             finally:
                 self._events = None
             if time.monotonic() - opened > 30:
@@ -206,8 +212,7 @@ class HostWatcher:
             self.status.server_version = str(info.get("ServerVersion", ""))
         await self.relist()
         self.status.connected, self.status.since = True, time.time()
-        for listener in self.connect_listeners:
-            listener(self)
+        self._notify(self.connect_listeners)
         self.log.info("events stream connected", containers=len(self.containers),
                       since_ns=self.cursor_ns or None)
 
@@ -309,8 +314,7 @@ class HostWatcher:
         self.status.events += 1
         self.status.last_event_ns = ev.time_nano
         self.dirty = True
-        for listener in self.event_listeners:
-            listener(self, ev)
+        self._notify(self.event_listeners, ev)
         action = ev.action.split(":", 1)[0]
         # Events older than the last full list (a replay after a reconnect) are already
         # in it: applying them again would move states backwards for a moment.
@@ -393,8 +397,7 @@ class HostWatcher:
         elif not live and cid in self.pumps:
             self.pumps.pop(cid).stop()
         if old != new:
-            for listener in self.change_listeners:
-                listener(self, old, new)
+            self._notify(self.change_listeners, old, new)
         known = new or old
         self._report(cid, known.name if known else cid[:12], new.state if new else None)
 
@@ -410,8 +413,17 @@ class HostWatcher:
         else:
             self.reported[cid] = state
         self.dirty = True
-        for listener in self.state_listeners:
-            listener(self, cid, name, state)
+        self._notify(self.state_listeners, cid, name, state)
+
+    def _notify(self, listeners: list[Any], *args: Any) -> None:
+        """A failing listener (syslog, Hinemos sync) is logged; the others and the
+        streams go on."""
+        for listener in listeners:
+            try:
+                listener(self, *args)
+            except Exception:
+                self.log.exception("listener failed", listener=getattr(listener, "__qualname__",
+                                                                       repr(listener)))
 
     def saved_state(self) -> HostState:
         self.dirty = False
