@@ -125,3 +125,47 @@ async def test_manager_away_then_back_converges(manager: FakeSoapManager,
     assert repo.facilities["docker_host1-hdt_hin_new"]["nodeName"] == new[:12]
     assert list(repo.facilities).count("docker_host1-hdt_hin_new") == 1
     await sh("rm", "-f", new)
+
+
+async def report_command(name: str, config: Path, *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / name), "--config", str(config), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_report_repository_commands(manager: FakeSoapManager, tmp_path: Path) -> None:
+    (tmp_path / "password").write_text("hinemos\n")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f"""
+[[hosts]]
+facility_id = "docker_host1"
+url = "unix://{DOCKER_SOCK}"
+address = "127.0.0.1"
+[hinemos]
+api = "soap"
+url = "http://127.0.0.1:1/unused"
+password_file = "{tmp_path}/password"
+""")
+    url = f"http://127.0.0.1:{manager.port}/HinemosWS"
+    cid = await asyncio.to_thread(run_container, "oneshot", "sleep", "3600")
+    rc, out, err = await report_command("RepositoryDockerNodeAdd.py", cfg, "-m", url)
+    assert rc == 0, err
+    assert "開始しました。" in out and f"Id:{cid[:12]} Name:hdt_oneshot Status:running" in out
+    assert "ノード docker_host1-hdt_oneshot を作成しました。" in out
+    assert manager.repo.get_node("docker_host1-hdt_oneshot")["valid"] is True
+    rc, out, _ = await report_command("RepositoryDockerNodeAdd.py", cfg, "-m", url, "-i",
+                                      "127.0.0.1", "-f", "docker_host1")
+    assert rc == 0 and "作成しました" not in out  # a second run adds nothing
+    await sh("stop", "-t", "1", cid)
+    rc, out, _ = await report_command("RepositoryDockerNodeUpdate.py", cfg, "-m", url)
+    assert rc == 0 and "ノード docker_host1-hdt_oneshot を更新しました。" in out
+    assert manager.repo.get_node("docker_host1-hdt_oneshot")["valid"] is False
+    await sh("rm", cid)
+    rc, out, _ = await report_command("RepositoryDockerNodeDelete.py", cfg, "-m", url)
+    assert rc == 0 and "ノード docker_host1-hdt_oneshot を削除しました。" in out
+    assert "docker_host1-hdt_oneshot" not in manager.repo.facilities
+    rc, _, err = await report_command("RepositoryDockerNodeAdd.py", cfg, "-m",
+                                      "http://127.0.0.1:1/HinemosWS")
+    assert rc == 1 and "失敗しました" in err

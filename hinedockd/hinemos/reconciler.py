@@ -16,7 +16,7 @@ what the previous passes read and wrote, and reads only what it has not seen.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import structlog
@@ -28,6 +28,9 @@ from hinedockd.model import Container
 
 log = structlog.get_logger("hinedockd.hinemos")
 READ_CONCURRENCY = 8
+ALL_KINDS = frozenset({"add", "update", "delete"})
+# (what was done, to which facility) for the report's one-shot commands' progress lines
+Progress = Callable[[str, str], None]
 
 
 @dataclass
@@ -49,9 +52,14 @@ class HostCache:
 
 
 class Reconciler:
-    def __init__(self, backend: Backend, cfg: HinemosConfig) -> None:
+    def __init__(self, backend: Backend, cfg: HinemosConfig,
+                 kinds: frozenset[str] = ALL_KINDS, progress: Progress | None = None) -> None:
+        """`kinds` limits a pass to adding, updating and/or deleting (the report's three
+        commands each do one); `progress` hears of every write."""
         self.backend = backend
         self.cfg = cfg
+        self.kinds = kinds
+        self.progress = progress or (lambda what, facility_id: None)
         self.caches: dict[str, HostCache] = {}
 
     def forget(self, host_id: str) -> None:
@@ -87,8 +95,12 @@ class Reconciler:
             if scope.facility_id in cache.scopes:
                 continue
             if not await self.backend.scope_exists(scope.facility_id):
+                if "add" not in self.kinds:
+                    cache.missing_scopes.add(scope.facility_id)
+                    continue
                 try:
                     await self.backend.add_scope(scope, self.cfg.owner_role_id)
+                    self.progress("scope created", scope.facility_id)
                     log.info("scope created", scope=scope.facility_id)
                 except HinemosError as e:
                     if e.kind != "FacilityDuplicate":  # someone else was faster: fine
@@ -101,6 +113,8 @@ class Reconciler:
         for scope in want.members:
             if scope in cache.members or (not full and scope in cache.missing_scopes):
                 continue
+            if scope in cache.missing_scopes and scope in own:
+                continue  # not created: this pass does not add
             found = await self.backend.members(scope)
             if found is None:
                 if scope in own:
@@ -131,6 +145,8 @@ class Reconciler:
 
     async def _node(self, spec: NodeSpec, cache: HostCache, fresh: bool) -> None:
         current = cache.nodes.get(spec.facility_id)
+        if current is None and "add" not in self.kinds:
+            return None
         if current is None:
             node = node_fields(spec)
             try:
@@ -145,10 +161,11 @@ class Reconciler:
                 cache.nodes[spec.facility_id] = current
                 return await self._node(spec, cache, True)
             cache.nodes[spec.facility_id] = node
+            self.progress("node added", spec.facility_id)
             log.info("node added", node=spec.facility_id, valid=spec.valid)
             return None
         diff = differences(current, spec)
-        if not diff:
+        if not diff or "update" not in self.kinds:
             return None
         if diff == {"valid"}:
             await self.backend.set_valid(spec.facility_id, spec.valid)
@@ -166,21 +183,29 @@ class Reconciler:
             node = merged(current, spec)
             await self.backend.modify_node(node)
             cache.nodes[spec.facility_id] = node
+        self.progress("node updated", spec.facility_id)
         log.info("node updated", node=spec.facility_id, fields=sorted(diff))
         return None
 
     async def _assign(self, want: Desired, cache: HostCache) -> None:
+        if not self.kinds & {"add", "update"}:
+            return
         for scope, wanted in want.members.items():
             if scope in cache.missing_scopes:
                 continue
             have = cache.members.setdefault(scope, set())
             missing = sorted(wanted - have)
+            missing = [fid for fid in missing if fid in cache.nodes]  # not added: not assigned
             if missing:
                 await self.backend.assign(scope, missing)
                 have.update(missing)
+                for fid in missing:
+                    self.progress(f"assigned to {scope}", fid)
                 log.info("nodes assigned", scope=scope, nodes=missing)
 
     async def _delete(self, want: Desired, cache: HostCache) -> None:
+        if "delete" not in self.kinds:
+            return
         prefix = want.owned_prefix
         mine = cache.members.get(host_scope(want.host_id), set())
         stale = sorted(fid for fid in mine
@@ -189,6 +214,7 @@ class Reconciler:
             return
         await self.backend.delete_nodes(stale)
         for fid in stale:
+            self.progress("node deleted", fid)
             cache.nodes.pop(fid, None)
             for members in cache.members.values():
                 members.discard(fid)
