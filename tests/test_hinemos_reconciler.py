@@ -294,3 +294,14 @@ def test_every_soap_request_validates_against_the_5_0_1_schema(
         ops.add(etree.QName(doc).localname)
         assert schema.validate(doc), f"{raw[:300]!r}: {schema.error_log}"
     assert {"addNode", "getNode", "assignNodeScope", "addScope", "setValid"} <= ops
+
+
+async def test_a_fault_during_node_writes_surfaces_as_itself(
+        rest: tuple[FakeRestManager, RestBackend]) -> None:
+    fake, backend = rest
+    r = Reconciler(backend, CFG)
+    await r.reconcile(H1, [])
+    fake.fail_rate = 1.0
+    with pytest.raises(HinemosError) as e:
+        await r.reconcile(H1, [box(f"n{i}") for i in range(10)], full=False)
+    assert e.value.kind == "HinemosUnknown"

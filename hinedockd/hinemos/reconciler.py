@@ -16,8 +16,9 @@ what the previous passes read and wrote, and reads only what it has not seen.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -27,7 +28,7 @@ from hinedockd.hinemos.desired import Desired, NodeSpec, desired, host_scope
 from hinedockd.model import Container
 
 log = structlog.get_logger("hinedockd.hinemos")
-READ_CONCURRENCY = 8
+READ_CONCURRENCY = 8  # calls in flight to the manager during a pass
 ALL_KINDS = frozenset({"add", "update", "delete"})
 # (what was done, to which facility) for the report's one-shot commands' progress lines
 Progress = Callable[[str, str], None]
@@ -49,6 +50,16 @@ class HostCache:
     members: dict[str, set[str]] = field(default_factory=dict)
     scopes: set[str] = field(default_factory=set)
     missing_scopes: set[str] = field(default_factory=set)
+
+
+async def _all(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run together; the first failure cancels the others and is raised as itself."""
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for coro in coros:
+                tg.create_task(coro)
+    except BaseExceptionGroup as group:
+        raise group.exceptions[0] from None
 
 
 class Reconciler:
@@ -137,11 +148,16 @@ class Reconciler:
             else:
                 cache.nodes[fid] = node
 
+        async def write(spec: NodeSpec) -> None:
+            async with sem:
+                await self._node(spec, cache, spec.facility_id in fresh)
+
         todo = [fid for fid in want.nodes if full or fid not in cache.nodes]
-        await asyncio.gather(*(read(fid) for fid in todo))
         fresh = set(todo)
-        for spec in want.nodes.values():
-            await self._node(spec, cache, spec.facility_id in fresh)
+        # Independent nodes, a few calls in flight: 500 containers at 20 ms per call
+        # sync in seconds, not minutes. A failure cancels the rest of the pass.
+        await _all(read(fid) for fid in todo)
+        await _all(write(spec) for spec in want.nodes.values())
 
     async def _node(self, spec: NodeSpec, cache: HostCache, fresh: bool) -> None:
         current = cache.nodes.get(spec.facility_id)
