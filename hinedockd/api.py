@@ -47,13 +47,16 @@ def header_safe(text: str) -> str:
 
 def status_table(hosts: list[dict[str, Any]]) -> str:
     rows = [f"{'HOST':<20} {'CONNECTED':<10} {'SINCE':<20} {'CONTAINERS':>10} {'STREAMS':>8} "
-            f"{'EVENTS':>8} LAST ERROR"]
+            f"{'EVENTS':>8} {'HINEMOS':<8} LAST ERROR"]
     for h in hosts:
         since = (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h["since"]))
                  if h["since"] else "-")
+        sync = h.get("hinemos") or {}
+        hinemos = {True: "ok", False: "failing", None: "-"}[sync.get("last_ok")]
+        error = h["last_error"] or sync.get("last_error") or "-"
         rows.append(f"{h['facility_id']:<20} {'yes' if h['connected'] else 'no':<10} "
                     f"{since:<20} {h['containers']:>10} {h['streams_open']:>8} "
-                    f"{h['events']:>8} {header_safe(h['last_error']) or '-'}")
+                    f"{h['events']:>8} {hinemos:<8} {header_safe(error)}")
     return "\n".join(rows) + "\n"
 
 

@@ -1,5 +1,6 @@
 """The daemon (its own process) on the real engine keeps a fake Hinemos manager's
-repository in step with the containers, through the SOAP API, within seconds."""
+repository in step with the containers, through the SOAP API (5.x/6.x) and the REST
+API (7.x), within seconds."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ from typing import Any
 
 import pytest
 
-from hinedockd.testing.hinemos import FakeSoapManager
+from hinedockd.testing.hinemos import FakeManager, FakeRestManager, FakeSoapManager
 from tests.conftest import eventually
 from tests.realparts import DOCKER_SOCK, docker, run_container
 
+API_PATHS = {"soap": "HinemosWS", "rest": "HinemosWeb/api"}
 
-@pytest.fixture
-async def manager(engine: None) -> AsyncIterator[FakeSoapManager]:
-    fake = FakeSoapManager()
+
+@pytest.fixture(params=["soap", "rest"])
+async def manager(engine: None, request: pytest.FixtureRequest) -> AsyncIterator[FakeManager]:
+    fake: FakeManager = FakeSoapManager() if request.param == "soap" else FakeRestManager()
+    fake.api = request.param  # type: ignore[attr-defined]
     await fake.start()
     fake.repo.add_scope("", {"facilityId": "web1", "facilityName": "web1", "facilityType": 0,
                              "ownerRoleId": "ALL_USERS"})
@@ -28,7 +32,8 @@ async def manager(engine: None) -> AsyncIterator[FakeSoapManager]:
 
 
 @pytest.fixture
-def daemon(manager: FakeSoapManager, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def daemon(manager: FakeManager, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    api = manager.api  # type: ignore[attr-defined]
     (tmp_path / "password").write_text("hinemos\n")
     cfg = tmp_path / "config.toml"
     cfg.write_text(f"""
@@ -41,8 +46,8 @@ facility_id = "docker_host1"
 url = "unix://{DOCKER_SOCK}"
 address = "127.0.0.1"
 [hinemos]
-api = "soap"
-url = "http://127.0.0.1:{manager.port}/HinemosWS"
+api = "{api}"
+url = "http://127.0.0.1:{manager.port}/{API_PATHS[api]}"
 password_file = "{tmp_path}/password"
 full_sync_seconds = 10
 """)
@@ -65,7 +70,7 @@ async def sh(*args: str) -> str:
 
 
 async def test_containers_become_nodes_and_follow_their_lifecycle(
-        manager: FakeSoapManager, daemon: subprocess.Popen[bytes]) -> None:
+        manager: FakeManager, daemon: subprocess.Popen[bytes]) -> None:
     repo = manager.repo
     fid = "docker_host1-hdt_hin1"
 
@@ -109,7 +114,7 @@ async def test_containers_become_nodes_and_follow_their_lifecycle(
     await eventually(lambda: node() is None)
 
 
-async def test_manager_away_then_back_converges(manager: FakeSoapManager,
+async def test_manager_away_then_back_converges(manager: FakeManager,
                                                 daemon: subprocess.Popen[bytes]) -> None:
     repo = manager.repo
     await eventually(lambda: "docker_host1" in repo.facilities, within=30)
@@ -135,7 +140,8 @@ async def report_command(name: str, config: Path, *args: str) -> tuple[int, str,
     return proc.returncode or 0, out.decode(), err.decode()
 
 
-async def test_report_repository_commands(manager: FakeSoapManager, tmp_path: Path) -> None:
+async def test_report_repository_commands(manager: FakeManager, tmp_path: Path) -> None:
+    api = manager.api  # type: ignore[attr-defined]
     (tmp_path / "password").write_text("hinemos\n")
     cfg = tmp_path / "config.toml"
     cfg.write_text(f"""
@@ -144,11 +150,11 @@ facility_id = "docker_host1"
 url = "unix://{DOCKER_SOCK}"
 address = "127.0.0.1"
 [hinemos]
-api = "soap"
+api = "{api}"
 url = "http://127.0.0.1:1/unused"
 password_file = "{tmp_path}/password"
 """)
-    url = f"http://127.0.0.1:{manager.port}/HinemosWS"
+    url = f"http://127.0.0.1:{manager.port}/{API_PATHS[api]}"
     cid = await asyncio.to_thread(run_container, "oneshot", "sleep", "3600")
     rc, out, err = await report_command("RepositoryDockerNodeAdd.py", cfg, "-m", url)
     assert rc == 0, err
@@ -167,5 +173,5 @@ password_file = "{tmp_path}/password"
     assert rc == 0 and "ノード docker_host1-hdt_oneshot を削除しました。" in out
     assert "docker_host1-hdt_oneshot" not in manager.repo.facilities
     rc, _, err = await report_command("RepositoryDockerNodeAdd.py", cfg, "-m",
-                                      "http://127.0.0.1:1/HinemosWS")
+                                      f"http://127.0.0.1:1/{API_PATHS[api]}")
     assert rc == 1 and "失敗しました" in err

@@ -20,7 +20,10 @@ from hinedockd.hinemos.reconciler import Reconciler
 from hinedockd.model import Container
 
 log = structlog.get_logger("hinedockd.hinemos")
-COALESCE_SECONDS = 0.2
+# A burst of events becomes one pass: wait until the host has been quiet this long
+# (a `docker run`'s create and start come ~0.1-0.3 s apart), but no longer than MAX.
+QUIET_SECONDS = 0.3
+MAX_WAIT_SECONDS = 1.0
 
 
 class HostSync:
@@ -58,8 +61,7 @@ class HostSync:
             if not self.watcher.status.connected:
                 self.wake.clear()  # the reconnect will poke, with a full pass
                 continue
-            await asyncio.sleep(COALESCE_SECONDS)  # a burst of events becomes one pass
-            self.wake.clear()
+            await self._quiet()
             full, self.full = self.full, False
             if await self._pass(full):
                 backoff.reset()
@@ -69,6 +71,15 @@ class HostSync:
                 self.full = True
                 await asyncio.sleep(backoff.next())
                 self.wake.set()
+
+    async def _quiet(self) -> None:
+        started = time.monotonic()
+        while True:
+            self.wake.clear()
+            await asyncio.sleep(QUIET_SECONDS)
+            if not self.wake.is_set() or time.monotonic() - started >= MAX_WAIT_SECONDS:
+                self.wake.clear()
+                return
 
     async def _pass(self, full: bool) -> bool:
         host = self.watcher.host
