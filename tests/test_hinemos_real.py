@@ -82,7 +82,14 @@ async def test_containers_become_nodes_and_follow_their_lifecycle(
     cid = await asyncio.to_thread(run_container, "hin1", "sleep", "3600",
                                   extra=("-l", "hinemosAssignScopeId=web1,web9", "-p",
                                          "127.0.0.1:18080:8080"))
-    await eventually(lambda: node() is not None and node()["valid"] is True)  # type: ignore[index]
+
+    def in_step() -> bool:
+        n = node()
+        return (n is not None and n["valid"] is True and n["nodeName"] == cid[:12]
+                and all(fid in repo.facilities.get(scope, {}).get("members", ())
+                        for scope in ("docker_container", "docker_host1_scope", "web1")))
+
+    await eventually(in_step)  # the add and its scope assignments are separate calls
     n = node()
     assert n is not None
     assert (n["facilityName"], n["nodeName"], n["ipAddressV4"], n["platformFamily"]) == (
