@@ -26,6 +26,7 @@ from hinedockd.model import STATES, STATS_STATES, Container, matches
 from hinedockd.monitors import MONITORS, MonitorError
 from hinedockd.output import OutputError
 from hinedockd.processes import compile_pattern, count_processes
+from hinedockd.snmp import SnmpSource
 
 log = structlog.get_logger("hinedockd.api")
 API_VERSION = 1
@@ -67,11 +68,13 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 class LocalApi:
     def __init__(self, cfg: Config, watchers: list[HostWatcher],
-                 hub: SyslogHub | None = None, syncs: Mapping[str, HostSync] | None = None) -> None:
+                 hub: SyslogHub | None = None, syncs: Mapping[str, HostSync] | None = None,
+                 snmp: Mapping[str, SnmpSource] | None = None) -> None:
         self.cfg = cfg
         self.watchers = watchers
         self.hub = hub
         self.syncs = syncs or {}
+        self.snmp = snmp or {}
         self.cursors = KeyCursors()
         self.event_keys: OrderedDict[str, int] = OrderedDict()
         self.started = time.time()
@@ -236,11 +239,33 @@ class LocalApi:
             raise ApiError(400, f"scale must be host or core, got {scale!r}")
         host_memory = w.status.mem_total
         detail = q.get("of") == "detail"
+        host_figures = None
+        if q.get("with_host") == "1":
+            source = self.snmp.get(w.host.facility_id)
+            host_figures = (source.figures(window, now) if source else
+                            {"error": f"{w.host.facility_id}: no SNMP configured for this host "
+                                      "([hosts.snmp] in the daemon's config)"})
         return {"host": w.host.facility_id, "window_requested": window, "connected":
-                w.status.connected,
+                w.status.connected, "host_figures": host_figures,
+                "all_running": self._host_totals(w, window, now, scale) if host_figures
+                else None,
                 "containers": [container_figures(c, w.series.get(c.id), window=window, now=now,
                                                  host_memory=host_memory, scale=scale,
                                                  memory_detail=detail) for c in selected]}
+
+    @staticmethod
+    def _host_totals(w: HostWatcher, window: float, now: float, scale: str) -> dict[str, float]:
+        """Σ over every running container (for the host's share outside them)."""
+        cpu = rss = 0.0
+        for c in w.containers.values():
+            if c.state not in STATS_STATES:
+                continue
+            f = container_figures(c, w.series.get(c.id), window=window, now=now,
+                                  host_memory=w.status.mem_total, scale=scale)
+            if f.get("window"):
+                cpu += f["cpu"]["percent"]
+                rss += f["memory"]["rss"]
+        return {"cpu_percent": cpu, "rss": rss}
 
     async def events(self, w: HostWatcher, q: Query) -> Any:
         """Events since the previous call with `key` (first call: the default window), for

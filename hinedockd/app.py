@@ -27,6 +27,7 @@ from hinedockd.hinemos.reconciler import Reconciler
 from hinedockd.hinemos.sync import HostSync
 from hinedockd.logs import configure
 from hinedockd.messages.hub import SyslogHub
+from hinedockd.snmp import SnmpSource
 
 log = structlog.get_logger("hinedockd")
 
@@ -107,7 +108,9 @@ async def serve(cfg: Config) -> None:
     reconciler = Reconciler(backend, cfg.hinemos)
     syncs = {w.host.facility_id: HostSync(w, reconciler, cfg.hinemos.full_sync_seconds)
              for w in watchers}
-    api = LocalApi(cfg, watchers, hub, syncs)
+    snmp = {h.facility_id: SnmpSource(h, h.snmp, cfg.daemon.retention_seconds)
+            for h in cfg.hosts if h.snmp is not None}
+    api = LocalApi(cfg, watchers, hub, syncs, snmp)
     await api.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -117,6 +120,7 @@ async def serve(cfg: Config) -> None:
     tasks.append(asyncio.create_task(hub.run(), name="syslog"))
     tasks.append(asyncio.create_task(start_syncs(backend, list(syncs.values())), name="hinemos"))
     tasks.append(asyncio.create_task(persist(watchers, state_dir), name="persist"))
+    tasks += [asyncio.create_task(source.run(), name=f"snmp:{hid}") for hid, source in snmp.items()]
     log.info("hinedockd started", version=__version__, config=cfg.path,
              hosts=[h.facility_id for h in cfg.hosts])
     sd_notify(f"READY=1\nSTATUS=watching {len(watchers)} host(s)")

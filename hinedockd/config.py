@@ -50,6 +50,9 @@ class SnmpConfig:
     version: str = "2c"
     community: str = "public"
     port: int = 161
+    poll_seconds: float = 10.0
+    timeout_seconds: float = 2.0
+    retries: int = 1
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,9 @@ def _snmp(t: _Table) -> SnmpConfig:
         version=t.choice("version", "2c", ("1", "2c")),
         community=t.get("community", str, "public"),
         port=t.number("port", int, 161, 1),
+        poll_seconds=t.number("poll_seconds", float, 10.0, 1),
+        timeout_seconds=t.number("timeout_seconds", float, 2.0, 0.1),
+        retries=t.number("retries", int, 1, 0),
     )
     t.done()
     return cfg

@@ -84,7 +84,22 @@ def host_size(data: Mapping[str, Any], opts: Options) -> Result:
     return Result(lines)
 
 
+def _host_figures(data: Mapping[str, Any], opts: Options) -> Mapping[str, Any]:
+    """The SNMP figures for --with-host, or why there are none (the report forbids
+    --with-host with a selection or per core: the host's share needs every container)."""
+    if _selected(opts) or _flag(opts, "core") or opts.get("of", "host") != "host":
+        raise MonitorError("--with-host cannot be used with -c, -n, --core, --container or "
+                           "--all")
+    if opts.get("scale") == "core":
+        raise MonitorError("--with-host needs the host scale (percent of the whole host)")
+    host = data.get("host_figures") or {"error": "no host figures"}
+    if host.get("error"):
+        raise MonitorError(str(host["error"]))
+    return host
+
+
 def cpu(data: Mapping[str, Any], opts: Options) -> Result:
+    host = _host_figures(data, opts) if _flag(opts, "with_host") else None
     figs, notes = usable_figures(data, opts)
     lines = Lines()
     for c in figs:
@@ -95,6 +110,10 @@ def cpu(data: Mapping[str, Any], opts: Options) -> Result:
         else:
             for i, v in enumerate(c["cpu"]["per_core"]):
                 lines.add(f"cpu_usage#{i}:{c['name']}", v)
+    if host is not None:
+        # The host's CPU not used by containers: host % minus the sum of the containers.
+        lines.add("cpu_usage:host", max(0.0, host["cpu_percent"] -
+                                        data["all_running"]["cpu_percent"]))
     return Result(lines, notes)
 
 
@@ -105,6 +124,7 @@ def memory(data: Mapping[str, Any], opts: Options) -> Result:
     of = opts.get("of", "host")
     if of not in ("host", "limit", "detail"):
         raise MonitorError(f"of must be host, limit or detail; got {of!r}")
+    host = _host_figures(data, opts) if _flag(opts, "with_host") else None
     figs, notes = usable_figures(data, opts)
     lines = Lines()
     for c in figs:
@@ -117,6 +137,13 @@ def memory(data: Mapping[str, Any], opts: Options) -> Result:
         else:
             lines.add(f"host_mem_usage:{c['id'][:8]}",
                       m["host_percent"] if of == "host" else m["limit_percent"])
+    if host is not None:
+        mem = host["memory"]
+        if not mem or not mem["total"]:
+            raise MonitorError("no host memory figures over SNMP yet")
+        # Used (not free, buffers or cache) minus the containers' rss, of the total.
+        outside = max(0.0, mem["used"] - data["all_running"]["rss"])
+        lines.add("host_mem_usage:host", 100.0 * outside / mem["total"])
     return Result(lines, notes)
 
 

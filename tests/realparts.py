@@ -209,3 +209,40 @@ def restart_engine(while_down: Callable[[], None]) -> None:
                      stderr=subprocess.STDOUT, start_new_session=True)
     wait_for(lambda: subprocess.run(["docker", "info"], capture_output=True).returncode == 0,
              within=60, what="dockerd back")
+
+
+class Snmpd:
+    """A real net-snmp agent in the foreground on a loopback UDP port."""
+
+    def __init__(self, workdir: Path, community: str = "public") -> None:
+        self.dir, self.port = workdir, free_port()
+        self.conf = workdir / "snmpd.conf"
+        self.conf.write_text(f"rocommunity {community} 127.0.0.1\n"
+                             f"agentaddress udp:127.0.0.1:{self.port}\n")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        snmpd = shutil.which("snmpd") or "/usr/sbin/snmpd"
+        self.proc = subprocess.Popen([snmpd, "-f", "-Lo", "-C", "-c", str(self.conf), "-p",
+                                      str(self.dir / "snmpd.pid")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)  # UDP: nothing to connect to; the agent needs a moment
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=15)
+            self.proc = None
+
+
+def snmpd_available(workdir: Path) -> Iterator[Snmpd]:
+    if not (shutil.which("snmpd") or Path("/usr/sbin/snmpd").exists()):
+        if require_docker():
+            pytest.fail("snmpd is not installed (.ci/run installs it)")
+        pytest.skip("snmpd is not installed")
+    agent = Snmpd(workdir)
+    agent.start()
+    try:
+        yield agent
+    finally:
+        agent.stop()

@@ -19,10 +19,10 @@ class Spec:
     def __init__(self, prog: str, about: str, monitor: str | None,
                  flags: dict[str, tuple[str, str]] | None = None,
                  values: dict[str, str] | None = None, fixed: dict[str, str] | None = None,
-                 help_lines: tuple[str, ...] = (), refuse: dict[str, str] | None = None) -> None:
+                 help_lines: tuple[str, ...] = ()) -> None:
         self.prog, self.about, self.monitor = prog, about, monitor
         self.flags, self.values = flags or {}, values or {}
-        self.fixed, self.help_lines, self.refuse = fixed or {}, help_lines, refuse or {}
+        self.fixed, self.help_lines = fixed or {}, help_lines
 
 
 TARGET_VALUES = {"-i": "host", "-p": "port", "-c": "id", "-n": "name", "--socket": "socket"}
@@ -52,8 +52,6 @@ def parse(spec: Spec, argv: list[str]) -> dict[str, str]:
             print(f"{usage(spec)}\n\n{spec.about}\n\noptions:\n" + "\n".join(spec.help_lines))
             raise SystemExit(0)
         name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        if name in spec.refuse:
-            raise ClientError(spec.refuse[name])
         if name in spec.values:
             if not eq:
                 i += 1

@@ -42,14 +42,20 @@ def _spec(name: str, monitor: str, about: str, flags: dict[str, tuple[str, str]]
 
 
 SPECS = {
-    "cpu": _spec("cpu", "cpu", "CPU percent per container.", {"--core": ("core", "1")},
+    "cpu": _spec("cpu", "cpu", "CPU percent per container.",
+                 {"--core": ("core", "1"), "--with-host": ("with_host", "1")},
                  ("  --core             per core (cgroup v1 hosts only)",
+                  "  --with-host        also cpu_usage:host, the host's CPU outside the "
+                  "containers (SNMP)",
                   "  --scale host|core  host: percent of the whole host (default); core: "
                   "percent of one core, as docker stats"), values={"--scale": "scale"}),
     "mem": _spec("mem", "mem", "Memory (rss) per container.",
-                 {"--limit": ("of", "limit"), "--detail": ("of", "detail")},
+                 {"--limit": ("of", "limit"), "--detail": ("of", "detail"),
+                  "--with-host": ("with_host", "1")},
                  ("  --limit            percent of the container's memory limit",
-                  "  --detail           every memory_stats.stats key"), windowed=False),
+                  "  --detail           every memory_stats.stats key",
+                  "  --with-host        also host_mem_usage:host, the host's memory outside "
+                  "the containers (SNMP)"), windowed=False),
     "disk": _spec("disk", "disk", "Disk bytes read/written over the window.",
                   {"--read": ("read", "1"), "--write": ("write", "1"), **PER_SECOND},
                   ("  --read, --write    only reads / only writes (default both)",

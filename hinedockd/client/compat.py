@@ -16,10 +16,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-SNMP_PENDING = ("--with-host needs host figures over SNMP, which this version does not "
-                "provide yet; run without --with-host")
 SNMP_VALUES = {"-sv": "snmp_version", "-sc": "snmp_community", "-sp": "snmp_port"}
-SNMP_HELP = ("  -sv SNMP_VER -sc SNMP_COM -sp SNMP_PORT   SNMP settings for --with-host",
+SNMP_HELP = ("  -sv SNMP_VER -sc SNMP_COM -sp SNMP_PORT   accepted; the daemon asks the host's "
+             "agent as [hosts.snmp] in its config says",
              "  --with-host        also the host's figure without the containers (SNMP)")
 KEY = {"-k": "key"}
 KEY_HELP = ("  -k KEY_ID          unique per monitor setting: average since the previous "
@@ -31,11 +30,11 @@ def _spec(prog: str, monitor: str, about: str, flags: dict[str, tuple[str, str]]
           snmp: bool = False, containers: bool = True) -> Spec:
     target = TARGET_VALUES if containers else {k: v for k, v in TARGET_VALUES.items()
                                                if k not in ("-c", "-n")}
-    return Spec(prog, about, monitor, flags=flags,
+    return Spec(prog, about, monitor,
                 values={**target, **(SNMP_VALUES if snmp else {}), **(values or {})},
                 help_lines=(*(TARGET_HELP if containers else TARGET_HELP[:2] + TARGET_HELP[4:]),
                             *(SNMP_HELP if snmp else ()), *help_lines),
-                refuse={"--with-host": SNMP_PENDING} if snmp else None,
+                flags={**flags, **({"--with-host": ("with_host", "1")} if snmp else {})},
                 fixed={"states": "report"})
 
 
