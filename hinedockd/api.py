@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import grp
 import os
+import socket
+import struct
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -16,6 +18,7 @@ import structlog
 from aiohttp import web
 from multidict import CIMultiDict
 
+from hinedockd import jobs
 from hinedockd.config import Config
 from hinedockd.docker.engine import EngineError
 from hinedockd.docker.host import HostWatcher
@@ -61,6 +64,17 @@ def status_table(hosts: list[dict[str, Any]]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def peer_uid(request: web.Request) -> int | None:
+    """The caller's uid on the unix socket (SO_PEERCRED), for the audit trail."""
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is None or sock.family != socket.AF_UNIX:
+        return None
+    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET,
+                                                          socket.SO_PEERCRED,
+                                                          struct.calcsize("3i")))
+    return int(uid)
+
+
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status,
                         content_type="application/json")
@@ -83,6 +97,9 @@ class LocalApi:
             web.get("/v1/status", self.status),
             web.get("/v1/hosts/{host}/{what}", self.host_data),
             web.get("/v1/lines/{monitor}", self.lines),
+            web.post("/v1/jobs/{action}", self.job),
+            web.post("/v1/exec", self.exec),
+            web.get("/v1/archive", self.archive),
         ])
         self._runner: web.AppRunner | None = None
 
@@ -191,6 +208,112 @@ class LocalApi:
         notes = [*result.notes, *filter(None, [result.lines.buffer_warning()])]
         headers = [("Hinedock-Note", header_safe(n)) for n in notes]
         return web.Response(text=result.lines.text(), headers=CIMultiDict(headers))
+
+    # ---- jobs --------------------------------------------------------------------
+
+    def _job_target(self, request: web.Request) -> tuple[HostWatcher, list[Container]]:
+        q = request.query
+        if not (q.get("id") or q.get("name")):
+            raise ApiError(400, "jobs need -c CONTAINER_ID or -n CONTAINER_NAME")
+        w = self._watcher(q.get("host", "127.0.0.1"), q.get("port"))
+        return w, self._selection(q, w)
+
+    def _audit(self, request: web.Request, w: HostWatcher, what: str, c: Container,
+               result: str) -> None:
+        """Every job to the journal and to syslog: who (uid of the caller), what, result."""
+        uid = peer_uid(request)
+        log.info("job", host=w.host.facility_id, job=what, container=c.short_id, name=c.name,
+                 result=result, uid=uid)
+        if self.hub is not None:
+            self.hub.emit(self.hub.hostnames[w.host.facility_id],
+                          f"job {what} id={c.short_id} name={c.name} result={result} uid={uid}",
+                          "notice")
+
+    async def job(self, request: web.Request) -> web.Response:
+        action = request.match_info["action"]
+        if action not in ("start", "stop", "restart", "remove"):
+            return web.Response(status=404, text=f"unknown job {action!r}")
+        q = request.query
+        try:
+            wait = int(q["t"]) if q.get("t") else None
+            w, targets = self._job_target(request)
+        except ApiError as e:
+            return web.Response(status=e.status, text=str(e))
+        except ValueError:
+            return web.Response(status=400, text=f"-t must be whole seconds, got {q['t']!r}")
+        lines, failed = [], False
+        for c in targets:  # one after another, as the report's scripts did
+            outcome = await jobs.lifecycle(w.engine, action, c, wait=wait,
+                                           force=q.get("force") == "1",
+                                           link=q.get("link") == "1",
+                                           volumes=q.get("volumes") == "1")
+            self._audit(request, w, action, c, outcome.line().split(" ", 2)[2])
+            failed |= outcome.result == "Failed"
+            lines.append(outcome.line())
+        return web.Response(text="".join(line + "\n" for line in lines),
+                            headers={"Hinedock-Exit": "9" if failed else "0"})
+
+    async def exec(self, request: web.Request) -> web.StreamResponse:
+        """Frames: `S <id12> <name>`, `O <n>` + n bytes (stdout), `E <n>` + n bytes
+        (stderr), `X <exit code>`, `F <reason>` (the exec could not run)."""
+        argv = request.query.getall("arg", [])
+        try:
+            w, targets = self._job_target(request)
+            if not argv:
+                raise ApiError(400, "no command to run")
+        except ApiError as e:
+            return web.Response(status=e.status, text=str(e))
+        resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        await resp.prepare(request)
+        for c in targets:
+            await resp.write(f"S {c.short_id} {c.name}\n".encode())
+            self._audit(request, w, "exec " + " ".join(argv)[:200], c, "started")
+            if c.state != "running":
+                await resp.write(f"F not running ({c.state})\n".encode())
+                continue
+            try:
+                async for stream, data in jobs.exec_stream(w.engine, c, argv):
+                    if stream == 0:
+                        await resp.write(b"X " + data + b"\n")
+                        self._audit(request, w, "exec", c, f"exit {data.decode()}")
+                    else:
+                        await resp.write(b"OE"[stream - 1:stream] + b" %d\n" % len(data) + data)
+            except EngineError as e:
+                await resp.write(f"F {header_safe(str(e))}\n".encode())
+        await resp.write_eof()
+        return resp
+
+    async def archive(self, request: web.Request) -> web.StreamResponse:
+        q = request.query
+        try:
+            w, targets = self._job_target(request)
+            if len(targets) != 1:
+                raise ApiError(400, "an archive comes from one container; select one")
+            if not q.get("path"):
+                raise ApiError(400, "no path to download")
+        except ApiError as e:
+            return web.Response(status=e.status, text=str(e))
+        (c,) = targets
+        chunks = jobs.archive_stream(w.engine, c, q["path"])
+        try:
+            first = await anext(chunks, b"")
+        except EngineError as e:
+            return web.Response(status=404 if e.status == 404 else 502, text=str(e))
+        resp = web.StreamResponse(headers={"Content-Type": "application/x-tar",
+                                           "Hinedock-Container": f"{c.short_id} {c.name}"})
+        await resp.prepare(request)
+        await resp.write(first)
+        try:
+            async for data in chunks:
+                await resp.write(data)
+        except EngineError as e:  # too late for a status: cut the body, the client sees it
+            log.warning("archive cut", error=str(e))
+            if request.transport is not None:
+                request.transport.abort()
+            return resp
+        self._audit(request, w, f"download {q['path'][:200]}", c, "Success")
+        await resp.write_eof()
+        return resp
 
     async def data(self, what: str, w: HostWatcher, q: Query) -> Any:
         producer = {"ping": self.ping, "containers": self.containers, "counts": self.counts,

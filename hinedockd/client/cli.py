@@ -14,6 +14,8 @@ usage: hinedock COMMAND [options]   (hinedock COMMAND --help for its options)
   proc     processes whose program/arguments match --prog/--args regexes
   states   container states as numbers (running 0, paused 1, restarting 2,
            created 3, exited 4, dead 5, removing 6)
+  job      start | stop | restart | rm | exec | download, on containers selected
+           with -c ID or -n NAME (a trailing * for a prefix)
 """
 
 from __future__ import annotations
@@ -93,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = (args[0], args[1:]) if args else ("", [])
     if command == "status":
         return _status(rest)
+    if command == "job":
+        from hinedockd.client import jobs
+
+        return jobs.main(rest)
     if command == "host":
         what = rest[0] if rest and rest[0] in HOST_WHAT else "status"
         rest = rest[1:] if rest and rest[0] in HOST_WHAT else rest

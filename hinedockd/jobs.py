@@ -1,0 +1,93 @@
+"""Jobs against containers through the Docker API (never nsenter): start, stop,
+restart, remove, exec, archive download. State rules (SPEC §7): start only
+`exited`/`created`, stop and restart only `running`, remove only `exited` unless
+forced; other states are skipped and say so."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiodocker
+import aiohttp
+
+from hinedockd.docker.engine import Engine, EngineError
+from hinedockd.model import Container
+
+ALLOWED = {"start": ("exited", "created"), "stop": ("running",), "restart": ("running",),
+           "remove": ("exited",)}
+NO_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_read=None)
+
+
+@dataclass
+class Outcome:
+    container: Container
+    result: str  # "Success", "Skipped", "Failed"
+    reason: str = ""
+
+    def line(self) -> str:
+        c = self.container
+        if self.result == "Skipped":
+            return f"{c.short_id} {c.name} Skipped ({self.reason})"
+        if self.result == "Failed":
+            return f"{c.short_id} {c.name} Failed: {self.reason}"
+        return f"{c.short_id} {c.name} Success"
+
+
+def allowed(action: str, state: str, force: bool) -> bool:
+    """Pure: whether `action` may run on a container in `state`."""
+    return (action == "remove" and force) or state in ALLOWED[action]
+
+
+async def lifecycle(engine: Engine, action: str, c: Container, *, wait: int | None = None,
+                    force: bool = False, link: bool = False, volumes: bool = False) -> Outcome:
+    if not allowed(action, c.state, force):
+        return Outcome(c, "Skipped", c.state)
+    params: dict[str, Any] = {}
+    method, path = "POST", f"containers/{c.id}/{action}"
+    if action in ("stop", "restart") and wait is not None:
+        params["t"] = str(wait)
+    if action == "remove":
+        method, path = "DELETE", f"containers/{c.id}"
+        params = {"force": str(force).lower(), "link": str(link).lower(),
+                  "v": str(volumes).lower()}
+    try:
+        async with engine.docker._query(path, method=method, params=params,
+                                        timeout=NO_TIMEOUT) as resp:
+            await resp.read()
+    except (aiodocker.DockerError, aiohttp.ClientError, OSError, TimeoutError) as e:
+        return Outcome(c, "Failed", getattr(e, "message", None) or str(e) or type(e).__name__)
+    return Outcome(c, "Success")
+
+
+async def exec_stream(engine: Engine, c: Container,
+                      argv: list[str]) -> AsyncIterator[tuple[int, bytes]]:
+    """Run `argv` in the container, stdout (1) and stderr (2) kept apart, as they come;
+    the last item is (0, exit code as text). No read timeout: a quiet command may run
+    as long as it needs."""
+    try:
+        container = engine.docker.containers.container(c.id)
+        execution = await container.exec(argv, stdout=True, stderr=True, tty=False)
+        async with execution.start(detach=False, timeout=NO_TIMEOUT) as stream:
+            while (msg := await stream.read_out()) is not None:
+                yield msg.stream, msg.data
+        info = await execution.inspect()
+    except (aiodocker.DockerError, aiohttp.ClientError, OSError) as e:
+        raise EngineError(f"{c.name}: exec failed: {getattr(e, 'message', None) or e}",
+                          getattr(e, "status", 0) or 0) from e
+    yield 0, str(info.get("ExitCode", -1)).encode()
+
+
+async def archive_stream(engine: Engine, c: Container, path: str,
+                         chunk: int = 1 << 16) -> AsyncIterator[bytes]:
+    """The tar of `path` as the engine sends it (owners, groups, modes untouched),
+    passed through in chunks: never the whole archive in memory."""
+    try:
+        async with engine.docker._query(f"containers/{c.id}/archive", params={"path": path},
+                                        timeout=NO_TIMEOUT) as resp:
+            while data := await resp.content.read(chunk):
+                yield data
+    except (aiodocker.DockerError, aiohttp.ClientError, OSError) as e:
+        raise EngineError(f"{c.name}: {path}: {getattr(e, 'message', None) or e}",
+                          getattr(e, "status", 0) or 0) from e

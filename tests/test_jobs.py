@@ -1,0 +1,131 @@
+"""Jobs against the real engine through the daemon: exec (stdout and stderr apart, exit
+status, a long quiet command), a 200 MB download with the daemon's memory flat, the
+state rules over a prefix selection, remove with and without -f, bad arguments."""
+
+from __future__ import annotations
+
+import os
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.realparts import Daemon, docker, run_container, start_daemon, wait_for
+
+
+@pytest.fixture(scope="module")
+def daemon(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    yield from start_daemon(tmp_path_factory.mktemp("hinedockd-jobs"))
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def seen(daemon: Daemon, name: str, state: str) -> None:
+    wait_for(lambda: daemon.run("hinedock", "states", "-n", name).stdout.strip().endswith(
+        "," + {"running": "0", "exited": "4", "created": "3"}[state]), what=f"{name} {state}")
+
+
+def test_exec_keeps_streams_apart_and_returns_the_status(daemon: Daemon) -> None:
+    run_container("job1", "sleep", "3600")
+    seen(daemon, "hdt_job1", "running")
+    r = daemon.run("hinedock", "job", "exec", "-n", "hdt_job1", "--", "sh", "-c",
+                   "echo out; echo err >&2; exit 3")
+    assert (r.returncode, r.stdout) == (3, "out\n") and "err\n" in r.stderr
+    r = daemon.run("hinedock", "job", "exec", "-n", "hdt_job1", "--shell", "echo", "$((6*7))")
+    assert (r.returncode, r.stdout) == (0, "42\n")
+    r = daemon.run("JobDockerContainerCommand.py", "-n", "hdt_job1", "find /root")
+    assert r.returncode == 0 and r.stdout.splitlines()[0] == "/root"
+    log = daemon.log.read_text()
+    assert ("job" in log and "uid=0" in log) or "uid=" in log
+
+
+def test_a_long_quiet_command_completes(daemon: Daemon) -> None:
+    run_container("job2", "sleep", "3600")
+    seen(daemon, "hdt_job2", "running")
+    r = daemon.run("hinedock", "job", "exec", "-n", "hdt_job2", "--", "sh", "-c",
+                   "sleep 20; echo done")
+    assert (r.returncode, r.stdout) == (0, "done\n"), r.stderr
+
+
+def test_download_streams_200_mb_with_flat_memory(daemon: Daemon, tmp_path: Path) -> None:
+    run_container("job3", "sh", "-c", "mkdir -p /data && dd if=/dev/urandom of=/data/big "
+                  "bs=1M count=200 2>/dev/null && chmod 640 /data/big && sleep 3600")
+    seen(daemon, "hdt_job3", "running")
+    wait_for(lambda: daemon.run("hinedock", "job", "exec", "-n", "hdt_job3", "--", "sh", "-c",
+                                "test $(wc -c < /data/big) -eq 209715200").returncode == 0,
+             within=60, what="200 MB written")
+    pid = int(daemon.status_all()["pid"])
+    before = rss_mb(pid)
+    r = daemon.run("FileDockerContainerDownload.py", "-n", "hdt_job3", "/data/big",
+                   str(tmp_path))
+    after = rss_mb(pid)
+    assert r.returncode == 0, r.stderr
+    target = tmp_path / "hdt_job3_data_big.tar"
+    assert r.stdout.splitlines()[0] == str(target)
+    assert "-rw-r----- root/root 209715200" in r.stdout and r.stdout.rstrip().endswith("big")
+    assert target.stat().st_size > 200 << 20
+    with tarfile.open(target) as tar:
+        member = tar.getmember("big")
+        assert (member.size, member.mode & 0o777, member.uid) == (200 << 20, 0o640, 0)
+    assert after - before < 50, f"daemon RSS grew by {after - before:.0f} MB"
+    r = daemon.run("FileDockerContainerDownload.py", "-n", "hdt_job3", "/data/big",
+                   str(tmp_path))
+    assert r.returncode == 9 and "exists (--force to overwrite)" in r.stderr
+    r = daemon.run("hinedock", "job", "download", "-n", "hdt_job3", "--force", "/nonexistent",
+                   str(tmp_path))
+    assert r.returncode == 9 and "nonexistent" in r.stderr
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_state_rules_over_a_prefix_selection(daemon: Daemon) -> None:
+    a = run_container("mix_a", "sleep", "3600")
+    b = run_container("mix_b", "sh", "-c", "exit 0")
+    docker("rm", "-f", "hdt_mix_c", check=False)
+    c = docker("create", "--name", "hdt_mix_c", "localbusybox:latest", "/no/such/program")
+    seen(daemon, "hdt_mix_b", "exited")
+    seen(daemon, "hdt_mix_c", "created")
+    r = daemon.run("JobDockerContainerStart.py", "-n", "hdt_mix_*")
+    lines = r.stdout.splitlines()
+    assert r.returncode == 9, r
+    assert f"{a[:12]} hdt_mix_a Skipped (running)" in lines
+    assert f"{b[:12]} hdt_mix_b Success" in lines
+    failed = next(line for line in lines if line.startswith(f"{c[:12]} hdt_mix_c Failed: "))
+    assert "no/such/program" in failed
+    r = daemon.run("JobDockerContainerStop.py", "-n", "hdt_mix_a", "-t", "1")
+    assert (r.returncode, r.stdout) == (0, f"{a[:12]} hdt_mix_a Success\n")
+    r = daemon.run("JobDockerContainerRestart.py", "-n", "hdt_mix_a")
+    assert (r.returncode, r.stdout) == (0, f"{a[:12]} hdt_mix_a Skipped (exited)\n")
+
+
+def test_remove_needs_force_for_a_running_container(daemon: Daemon) -> None:
+    cid = run_container("rm1", "sleep", "3600")
+    seen(daemon, "hdt_rm1", "running")
+    r = daemon.run("JobDockerContainerRm.py", "-n", "hdt_rm1")
+    assert (r.returncode, r.stdout) == (0, f"{cid[:12]} hdt_rm1 Skipped (running)\n")
+    r = daemon.run("JobDockerContainerRm.py", "-f", "-v", "-n", "hdt_rm1")
+    assert (r.returncode, r.stdout) == (0, f"{cid[:12]} hdt_rm1 Success\n")
+    assert docker("ps", "-aq", "--filter", "name=^hdt_rm1$") == ""
+
+
+def test_bad_arguments_are_exit_1_with_a_message(daemon: Daemon) -> None:
+    for cmd, args, message in [
+        ("JobDockerContainerStart.py", ("-c", "abc", "-n", "x"), "not both"),
+        ("JobDockerContainerStart.py", (), "give -c CONTAINER_ID or -n CONTAINER_NAME"),
+        ("JobDockerContainerStop.py", ("-i", "nohost", "-n", "x"), "unknown host"),
+        ("JobDockerContainerStop.py", ("-n", "x", "-t", "soon"), "whole seconds"),
+        ("JobDockerContainerCommand.py", ("-n", "x"), "one argument"),
+        ("hinedock", ("job", "exec", "-n", "hdt_job1"), "no command"),
+        ("hinedock", ("job", "fly"), "ACTION is one of"),
+        ("FileDockerContainerDownload.py", ("-n", "x", "/a"), "SOURCE"),
+    ]:
+        r = daemon.run(cmd, *args)
+        assert r.returncode == 1, (cmd, args, r)
+        assert message in r.stderr, (cmd, args, r.stderr)
+        assert r.stdout == ""
+    assert os.path.exists(daemon.socket)
