@@ -129,3 +129,11 @@ def test_bad_arguments_are_exit_1_with_a_message(daemon: Daemon) -> None:
         assert message in r.stderr, (cmd, args, r.stderr)
         assert r.stdout == ""
     assert os.path.exists(daemon.socket)
+
+
+def test_exec_overall_timeout(daemon: Daemon) -> None:
+    run_container("job4", "sleep", "3600")
+    seen(daemon, "hdt_job4", "running")
+    r = daemon.run("hinedock", "job", "exec", "-n", "hdt_job4", "--timeout", "2", "--", "sh",
+                   "-c", "echo early; sleep 30")
+    assert r.returncode == 1 and "--timeout reached" in r.stderr and r.stdout == "early\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import _socket
 import os
+import time
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~4 ms per start
 if TYPE_CHECKING:
@@ -79,15 +80,22 @@ def parse_answer(raw: bytes) -> Answer:
 class Stream:
     """A response read as it arrives (jobs: exec output, archives), buffered over recv."""
 
-    def __init__(self, sock: _socket.socket, where: str) -> None:
-        self.sock, self.where = sock, where
+    def __init__(self, sock: _socket.socket, where: str, deadline: float | None = None) -> None:
+        self.sock, self.where, self.deadline = sock, where, deadline
         self.buf = b""
         self.status = 0
         self.headers: dict[str, str] = {}
 
     def _fill(self) -> bool:
+        if self.deadline is not None:  # an overall limit, not a per-read one
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            self.sock.settimeout(left)
         try:
             chunk = self.sock.recv(1 << 16)
+        except TimeoutError:
+            raise
         except OSError as e:
             raise ClientError(f"connection to hinedockd at {self.where} lost: {e}") from None
         self.buf += chunk
@@ -122,10 +130,11 @@ class Stream:
 def open_stream(method: str, path: str, params: list[tuple[str, str]],
                 sock_path: str | None = None, timeout: float | None = None) -> Stream:
     """Send the request and read the status and headers; the body is read by the caller.
-    `timeout` None: no read timeout (a quiet command may run for hours)."""
+    `timeout`: an overall limit in seconds; None: none (a quiet command may run for
+    hours)."""
     where = socket_path(sock_path)
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    s.settimeout(timeout)
+    s.settimeout(10.0 if timeout is None else min(timeout, 10.0))
     try:
         s.connect(where)
         s.sendall(request_bytes(path, params, method))
@@ -133,7 +142,9 @@ def open_stream(method: str, path: str, params: list[tuple[str, str]],
         s.close()
         raise ClientError(f"cannot reach hinedockd at {where}: {e.strerror or e} "
                           "(is the daemon running? is HINEDOCK_SOCKET right?)") from None
-    stream = Stream(s, where)
+    stream = Stream(s, where, None if timeout is None else time.monotonic() + timeout)
+    if timeout is None:
+        s.settimeout(None)
     status = stream.readline().decode("latin-1").split(" ", 2)
     if len(status) < 2 or not status[1].isdigit():
         stream.close()
