@@ -96,6 +96,19 @@ async def start_syncs(backend: Backend, syncs: list[HostSync]) -> None:
             tg.create_task(sync.run())
 
 
+async def watchdog(watchers: list[HostWatcher]) -> None:
+    """systemd's watchdog (WatchdogSec=): ping from the event loop itself, so that a
+    stuck loop is noticed; the status line says how the hosts are doing."""
+    usec = os.environ.get("WATCHDOG_USEC", "")
+    every = int(usec) / 2e6 if usec.isdigit() and int(usec) > 0 else 10.0
+    while True:
+        connected = sum(w.status.connected for w in watchers)
+        streams = sum(len(w.pumps) for w in watchers)
+        sd_notify(f"WATCHDOG=1\nSTATUS={connected}/{len(watchers)} hosts connected, "
+                  f"{streams} stats streams")
+        await asyncio.sleep(every)
+
+
 async def serve(cfg: Config) -> None:
     state_dir = cfg.daemon.state_dir
     Path(state_dir).mkdir(parents=True, exist_ok=True)
@@ -121,6 +134,7 @@ async def serve(cfg: Config) -> None:
     tasks.append(asyncio.create_task(start_syncs(backend, list(syncs.values())), name="hinemos"))
     tasks.append(asyncio.create_task(persist(watchers, state_dir), name="persist"))
     tasks += [asyncio.create_task(source.run(), name=f"snmp:{hid}") for hid, source in snmp.items()]
+    tasks.append(asyncio.create_task(watchdog(watchers), name="watchdog"))
     log.info("hinedockd started", version=__version__, config=cfg.path,
              hosts=[h.facility_id for h in cfg.hosts])
     sd_notify(f"READY=1\nSTATUS=watching {len(watchers)} host(s)")
