@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -183,17 +183,26 @@ action(type="omfile" file="{self.file}" template="raw")
         return self.file.read_text(encoding="utf-8").splitlines() if self.file.exists() else []
 
 
-def rsyslog_available(workdir: Path) -> Iterator[Rsyslog]:
-    if not (shutil.which("rsyslogd") or Path("/usr/sbin/rsyslogd").exists()):
+ServiceT = TypeVar("ServiceT", "Rsyslog", "Snmpd")
+
+
+def service_running(binary: str, service: Callable[[], ServiceT]) -> Iterator[ServiceT]:
+    """Fixture body: start a real service (skipped where it is not installed, failed under
+    CI, which installs it), stop it afterwards."""
+    if not (shutil.which(binary) or Path(f"/usr/sbin/{binary}").exists()):
         if require_docker():
-            pytest.fail("rsyslogd is not installed (.ci/run installs it)")
-        pytest.skip("rsyslogd is not installed")
-    r = Rsyslog(workdir)
-    r.start()
+            pytest.fail(f"{binary} is not installed (.ci/run installs it)")
+        pytest.skip(f"{binary} is not installed")
+    s = service()
+    s.start()
     try:
-        yield r
+        yield s
     finally:
-        r.stop()
+        s.stop()
+
+
+def rsyslog_available(workdir: Path) -> Iterator[Rsyslog]:
+    yield from service_running("rsyslogd", lambda: Rsyslog(workdir))
 
 
 def restart_engine(while_down: Callable[[], None]) -> None:
@@ -236,13 +245,4 @@ class Snmpd:
 
 
 def snmpd_available(workdir: Path) -> Iterator[Snmpd]:
-    if not (shutil.which("snmpd") or Path("/usr/sbin/snmpd").exists()):
-        if require_docker():
-            pytest.fail("snmpd is not installed (.ci/run installs it)")
-        pytest.skip("snmpd is not installed")
-    agent = Snmpd(workdir)
-    agent.start()
-    try:
-        yield agent
-    finally:
-        agent.stop()
+    yield from service_running("snmpd", lambda: Snmpd(workdir))

@@ -4,12 +4,13 @@ field names (`facilityId`, `nodeVariableInfo`, …), the same in SOAP and REST."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from hinedockd.hinemos.desired import NodeSpec, ScopeSpec
 
 Node = dict[str, Any]
+T = TypeVar("T")
 
 
 class HinemosError(Exception):
@@ -23,6 +24,16 @@ class HinemosError(Exception):
 
 class HinemosUnavailable(Exception):
     """The manager could not be reached or did not answer in time."""
+
+
+async def unless_not_found(call: Awaitable[T]) -> T | None:
+    """The call's result, or None when the manager says FacilityNotFound."""
+    try:
+        return await call
+    except HinemosError as e:
+        if e.kind == "FacilityNotFound":
+            return None
+        raise
 
 
 class Backend(Protocol):

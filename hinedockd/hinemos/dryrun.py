@@ -4,11 +4,12 @@ later passes log only what would change."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import structlog
 
-from hinedockd.hinemos.backend import HinemosError, Node
+from hinedockd.hinemos.backend import Node, unless_not_found
 from hinedockd.hinemos.desired import ScopeSpec
 from hinedockd.hinemos.memory import MemoryRepository
 
@@ -35,15 +36,13 @@ class MemoryBackend:
     async def close(self) -> None:
         pass
 
-    async def scope_exists(self, scope_id: str) -> bool:
+    async def _read(self, op: Callable[[], Any]) -> Any:
         self.reads += 1
-        try:
-            self.repo.get_scope(scope_id)
-            return True
-        except HinemosError as e:
-            if e.kind == "FacilityNotFound":
-                return False
-            raise
+        return op()
+
+    async def scope_exists(self, scope_id: str) -> bool:
+        found = await unless_not_found(self._read(lambda: self.repo.get_scope(scope_id)))
+        return found is not None
 
     async def add_scope(self, scope: ScopeSpec, owner_role_id: str) -> None:
         self.repo.add_scope(scope.parent, {"facilityId": scope.facility_id,
@@ -59,13 +58,9 @@ class MemoryBackend:
                 if f["facilityType"] == 1}
 
     async def get_node(self, facility_id: str) -> Node | None:
-        self.reads += 1
-        try:
-            return self.repo.get_node(facility_id)
-        except HinemosError as e:
-            if e.kind == "FacilityNotFound":
-                return None
-            raise
+        node: Node | None = await unless_not_found(
+            self._read(lambda: self.repo.get_node(facility_id)))
+        return node
 
     async def add_node(self, node: Node) -> None:
         self.repo.add_node(node)

@@ -15,7 +15,7 @@ import aiohttp
 import orjson
 
 from hinedockd.config import HinemosConfig
-from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable, Node
+from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable, Node, unless_not_found
 from hinedockd.hinemos.desired import ScopeSpec
 
 TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5)
@@ -100,13 +100,8 @@ class RestBackend:
             await self._login()  # the token expired
             return await self._send(method, f"{REPO}/{path}", json, params)
 
-    async def _get_or_none(self, path: str, params: dict[str, str] | None = None) -> Any:
-        try:
-            return await self._call("GET", path, params=params)
-        except HinemosError as e:
-            if e.kind == "FacilityNotFound":
-                return None
-            raise
+    async def _get_or_none(self, path: str) -> Any:
+        return await unless_not_found(self._call("GET", path))
 
     async def scope_exists(self, scope_id: str) -> bool:
         return await self._get_or_none(f"scope/{scope_id}") is not None

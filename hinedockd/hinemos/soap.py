@@ -23,7 +23,7 @@ import zeep.transports
 from zeep.proxy import AsyncServiceProxy
 
 from hinedockd.config import HinemosConfig
-from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable, Node
+from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable, Node, unless_not_found
 from hinedockd.hinemos.desired import ScopeSpec
 
 NS = "http://repository.ws.clustercontrol.com"
@@ -105,13 +105,7 @@ class SoapBackend:
         return self.client.get_type(f"{{{NS}}}{name}")(**data)
 
     async def scope_exists(self, scope_id: str) -> bool:
-        try:
-            await self._call("getScope", scope_id)
-            return True
-        except HinemosError as e:
-            if e.kind == "FacilityNotFound":
-                return False
-            raise
+        return await unless_not_found(self._call("getScope", scope_id)) is not None
 
     async def add_scope(self, scope: ScopeSpec, owner_role_id: str) -> None:
         info = self._type("scopeInfo", {"facilityId": scope.facility_id,
@@ -127,13 +121,9 @@ class SoapBackend:
         return nodes
 
     async def get_node(self, facility_id: str) -> Node | None:
-        try:
-            node: Node = _plain(await self._call("getNode", facility_id))
-            return node
-        except HinemosError as e:
-            if e.kind == "FacilityNotFound":
-                return None
-            raise
+        found = await unless_not_found(self._call("getNode", facility_id))
+        node: Node | None = None if found is None else _plain(found)
+        return node
 
     async def add_node(self, node: Node) -> None:
         await self._call("addNode", self._type("nodeInfo", node), write=True)
