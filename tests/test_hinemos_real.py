@@ -132,8 +132,10 @@ async def test_manager_away_then_back_converges(manager: FakeManager,
     await sh("rm", "-f", gone)
     await asyncio.sleep(3)  # the daemon retries with backoff meanwhile
     await manager.come_back()
+    # Retries back off up to 30 s and a call may wait up to 30 s for a half-open
+    # connection: converging may take a couple of those.
     await eventually(lambda: "docker_host1-hdt_hin_new" in repo.facilities
-                     and "docker_host1-hdt_hin_gone" not in repo.facilities, within=90)
+                     and "docker_host1-hdt_hin_gone" not in repo.facilities, within=180)
     assert repo.facilities["docker_host1-hdt_hin_new"]["nodeName"] == new[:12]
     assert list(repo.facilities).count("docker_host1-hdt_hin_new") == 1
     await sh("rm", "-f", new)

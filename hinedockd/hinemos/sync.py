@@ -49,7 +49,7 @@ class HostSync:
         self.poke()
 
     async def run(self) -> None:
-        backoff = Backoff(1.0, 60.0)
+        backoff = Backoff(1.0, 30.0)
         last_full = time.monotonic()
         while True:
             wait = self.full_sync_seconds - (time.monotonic() - last_full)
