@@ -153,6 +153,21 @@ async def serve(cfg: Config) -> None:
         await backend.close()
 
 
+def permission_warnings(cfg: Config) -> list[str]:
+    """A config readable by everyone, or a password file readable by more than its
+    owner and group, is worth a word (not a refusal: the operator decides)."""
+    out = []
+    with contextlib.suppress(OSError):
+        if os.stat(cfg.path).st_mode & 0o004:
+            out.append(f"{cfg.path} is readable by every user (chmod o-r)")
+    if cfg.hinemos.api != "dry-run" and cfg.hinemos.password_file:
+        with contextlib.suppress(OSError):
+            if os.stat(cfg.hinemos.password_file).st_mode & 0o007:
+                out.append(f"{cfg.hinemos.password_file} is readable by other users "
+                           "(chmod 0640, owner root, group hinedockd)")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="hinedockd", description=__doc__)
     p.add_argument("--config", default=DEFAULT_CONFIG_PATH, help="config file (TOML)")
@@ -167,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"hinedockd: {e}", file=sys.stderr)
         return 1
+    for warning in permission_warnings(cfg):
+        print(f"hinedockd: warning: {warning}", file=sys.stderr)
     if args.check_config:
         hosts = ", ".join(f"{h.facility_id} ({h.url})" for h in cfg.hosts)
         print(f"{cfg.path}: OK; hosts: {hosts}; hinemos: {cfg.hinemos.api}; "

@@ -93,3 +93,26 @@ def test_check_config_command(tmp_path: Path) -> None:
                         str(tmp_path / "missing.toml"), "--check-config"],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "cannot read" in r.stderr
+
+
+def test_check_config_warns_about_permissions_and_never_prints_secrets(tmp_path: Path) -> None:
+    secret = tmp_path / "hinemos.password"
+    secret.write_text("s3cret-Passw0rd\n")
+    secret.chmod(0o644)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(GOOD + f'[hinemos]\napi = "rest"\npassword_file = "{secret}"\n')
+    cfg.chmod(0o644)
+    r = subprocess.run([sys.executable, "-m", "hinedockd.app", "--config", str(cfg),
+                        "--check-config"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "readable by every user" in r.stderr and "readable by other users" in r.stderr
+    assert "s3cret" not in r.stdout + r.stderr
+    secret.chmod(0o640)
+    cfg.chmod(0o640)
+    r = subprocess.run([sys.executable, "-m", "hinedockd.app", "--config", str(cfg),
+                        "--check-config"], capture_output=True, text=True)
+    assert r.returncode == 0 and "warning" not in r.stderr
+    secret.write_text("")
+    r = subprocess.run([sys.executable, "-m", "hinedockd.app", "--config", str(cfg),
+                        "--check-config"], capture_output=True, text=True)
+    assert r.returncode == 1 and "no password found" in r.stderr
