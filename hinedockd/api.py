@@ -49,18 +49,35 @@ def header_safe(text: str) -> str:
     return "".join(c if " " <= c <= "~" else "?" for c in text)[:1000]
 
 
-def status_table(hosts: list[dict[str, Any]]) -> str:
-    rows = [f"{'HOST':<20} {'CONNECTED':<10} {'SINCE':<20} {'CONTAINERS':>10} {'STREAMS':>8} "
-            f"{'EVENTS':>8} {'HINEMOS':<8} LAST ERROR"]
+def _clock(t: float) -> str:
+    return time.strftime("%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
+
+
+def status_table(hosts: list[dict[str, Any]], syslog: list[dict[str, Any]]) -> str:
+    """`hinedock status`: one line per host, then one per syslog target."""
+    rows = [f"{'HOST':<16} {'ENGINE':<14} {'SINCE':<14} {'LAST EVENT':<14} "
+            f"{'RUN/PAU/EXI/ALL':<15} {'STREAMS':>7} {'HINEMOS':<16} LAST ERROR"]
     for h in hosts:
-        since = (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h["since"]))
-                 if h["since"] else "-")
+        states = h.get("states", {})
+        counts = (f"{states.get('running', 0)}/{states.get('paused', 0)}/"
+                  f"{states.get('exited', 0)}/{h['containers']}")
         sync = h.get("hinemos") or {}
         hinemos = {True: "ok", False: "failing", None: "-"}[sync.get("last_ok")]
+        if sync.get("last_at"):
+            hinemos += " " + _clock(sync["last_at"])[6:]
         error = h["last_error"] or sync.get("last_error") or "-"
-        rows.append(f"{h['facility_id']:<20} {'yes' if h['connected'] else 'no':<10} "
-                    f"{since:<20} {h['containers']:>10} {h['streams_open']:>8} "
-                    f"{h['events']:>8} {hinemos:<8} {header_safe(error)}")
+        engine = "connected" if h["connected"] else "disconnected"
+        rows.append(f"{header_safe(h['facility_id'])[:16]:<16} {engine:<14} "
+                    f"{_clock(h['since']):<14} {_clock(h['last_event_ns'] / 1e9):<14} "
+                    f"{counts:<15} {h['streams_open']:>7} {hinemos:<16} {header_safe(error)}")
+    if syslog:
+        rows.append("")
+        rows.append(f"{'SYSLOG TARGET':<40} {'STATE':<13} {'SENT':>8} {'QUEUED':>7} "
+                    f"{'DROPPED':>8} LAST ERROR")
+        for t in syslog:
+            state = "connected" if t["connected"] else "not connected"
+            rows.append(f"{t['target'][:40]:<40} {state:<13} {t['sent']:>8} {t['queued']:>7} "
+                        f"{t['dropped']:>8} {header_safe(t['last_error']) or '-'}")
     return "\n".join(rows) + "\n"
 
 
@@ -171,10 +188,11 @@ class LocalApi:
         for h in hosts:
             sync = self.syncs.get(h["facility_id"])
             h["hinemos"] = sync.snapshot() if sync else None
+        syslog = self.hub.snapshot() if self.hub else []
         if request.query.get("format") == "table":
-            return web.Response(text=status_table(hosts))
+            return web.Response(text=status_table(hosts, syslog))
         return _json({"api": API_VERSION, "started": self.started, "pid": os.getpid(),
-                      "hosts": hosts, "syslog": self.hub.snapshot() if self.hub else []})
+                      "hosts": hosts, "syslog": syslog})
 
     async def host_data(self, request: web.Request) -> web.Response:
         """JSON: /v1/hosts/{host}/{what} with what in DATA."""

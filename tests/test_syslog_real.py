@@ -65,6 +65,18 @@ def test_events_and_state_changes_arrive_with_the_right_hostname(
     assert all(line.startswith("<") for line in rsyslog.lines())  # no stray line anywhere
 
 
+def test_status_view(daemon: Daemon, rsyslog: Rsyslog) -> None:
+    r = daemon.run("hinedock", "status")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:4] == ["HOST", "ENGINE", "SINCE", "LAST"]
+    host = next(line for line in lines if line.startswith("docker_host1"))
+    assert host.split()[1] == "connected"
+    assert any(line.startswith(f"udp://127.0.0.1:{rsyslog.port}") for line in lines)
+    assert any(line.startswith(f"tcp://127.0.0.1:{rsyslog.port}") for line in lines)
+    assert "DROPPED" in r.stdout
+
+
 def test_hostile_labels_arrive_sanitised(daemon: Daemon, rsyslog: Rsyslog) -> None:
     evil = "x\n<13>Nov  8 09:05:03 admin su: FAKE\r\x1b[31m"
     cid = run_container("evil", "sleep", "3600", extra=("-l", f"note={evil}",

@@ -514,6 +514,9 @@ class HostWatcher:
             "samples": s.samples,
             "bad_samples": s.bad_samples,
             "containers": len(self.containers),
+            "states": {st: sum(c.state == st for c in self.containers.values())
+                       for st in ("running", "paused", "exited", "created", "restarting",
+                                  "dead", "removing")},
             "streams_open": sum(1 for p in self.pumps.values() if p.stream is not None),
             "mem_total": s.mem_total,
             "ncpu": s.ncpu,
