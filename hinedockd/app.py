@@ -125,6 +125,11 @@ async def serve(cfg: Config) -> None:
             for h in cfg.hosts if h.snmp is not None}
     api = LocalApi(cfg, watchers, hub, syncs, snmp)
     await api.start()
+    metrics_runner = None
+    if cfg.daemon.prometheus:
+        from hinedockd import prometheus
+        metrics_runner = await prometheus.serve(cfg.daemon.prometheus, prometheus.DaemonCollector(
+            watchers, hub, cfg.daemon.default_window_seconds, cfg.daemon.cpu_scale))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -150,6 +155,8 @@ async def serve(cfg: Config) -> None:
             with contextlib.suppress(OSError):
                 state.save(state_dir, w.host.facility_id, w.saved_state())
         await api.stop()
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
         await backend.close()
 
 

@@ -42,6 +42,7 @@ class DaemonConfig:
     relist_seconds: int = 60  # full container re-list, a safety net beside the events
     state_report_seconds: int = 0  # every container's state to syslog this often; 0 = off
     log_format: str = "json"  # "json" or "console", when not writing to the journal
+    prometheus: str = ""  # "host:port" for a /metrics endpoint; "" = off
     log_target: str = "auto"  # "journal" (native fields), "stdout", "auto": journal under systemd
 
 
@@ -187,9 +188,12 @@ def _daemon(t: _Table) -> DaemonConfig:
         state_report_seconds=t.number("state_report_seconds", int, 0, 0),
         log_format=t.choice("log_format", d.log_format, ("json", "console")),
         log_target=t.choice("log_target", d.log_target, ("auto", "journal", "stdout")),
+        prometheus=t.get("prometheus", str, ""),
     )
     if cfg.default_window_seconds > cfg.retention_seconds:
         t.fail("default_window_seconds", "must not exceed retention_seconds")
+    if cfg.prometheus and not re.match(r"^[^\s/]*:\d{1,5}$", cfg.prometheus):
+        t.fail("prometheus", f"must be host:port (e.g. 127.0.0.1:9323), got {cfg.prometheus!r}")
     t.done()
     return cfg
 

@@ -100,7 +100,7 @@ def wait_for(check: Callable[[], bool], within: float = 20.0, what: str = "") ->
         time.sleep(0.2)
 
 
-def start_daemon(d: Path, extra: str = "") -> Iterator[Daemon]:
+def start_daemon(d: Path, extra: str = "", daemon_extra: str = "") -> Iterator[Daemon]:
     """Fixture body: the daemon as its own process on the local engine, config in `d`."""
     cfg = d / "config.toml"
     cfg.write_text(f"""
@@ -109,6 +109,7 @@ socket = "{d}/hinedockd.sock"
 state_dir = "{d}/state"
 retention_seconds = 900
 log_format = "console"
+{daemon_extra}
 
 [[hosts]]
 facility_id = "docker_host1"

@@ -70,6 +70,7 @@ address = "10.0.200.123"
     (GOOD + "[[syslog]]\ntarget = 'syslog.example'\n", "syslog[0].target: must be"),
     (GOOD + "[hosts.snmp]\nversion = '3'\n", "hosts[0].snmp.version: must be one of 1, 2c"),
     ("[[hosts]\n", "not valid TOML"),
+    ("[daemon]\nprometheus = 'http://x'\n" + GOOD, "daemon.prometheus: must be host:port"),
 ])
 def test_errors_name_the_key_and_the_problem(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as e:

@@ -180,3 +180,35 @@ def test_client_imports_only_what_it_needs(daemon: Daemon) -> None:
                                      "hinedockd.client.args", "hinedockd.client.cli",
                                      "hinedockd.client.compat", "hinedockd.client.transport",
                                      "hinedockd.messages", "hinedockd.messages.framing"}
+
+
+def test_prometheus_endpoint(engine: None, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from urllib.request import urlopen
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.realparts import free_port
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
+    cid = run_container("prom", "sh", "-c", "yes > /dev/null")
+
+    def scrape() -> dict[str, list[tuple[dict[str, str], float]]]:
+        text = urlopen(url, timeout=5).read().decode()
+        return {f.name: [(s.labels, s.value) for s in f.samples]
+                for f in text_string_to_metric_families(text)}
+
+    for _ in start_daemon(tmp_path_factory.mktemp("hinedockd-prom"),
+                          daemon_extra=f'prometheus = "127.0.0.1:{port}"'):
+        wait_for(lambda: any(labels.get("id") == cid[:12] for labels, _ in
+                             scrape().get("hinedockd_container_cpu_percent", [])),
+                 what="the container in the scrape")
+        metrics = scrape()
+        assert ({"host": "docker_host1"}, 1.0) in metrics["hinedockd_host_connected"]
+        busy = next(v for labels, v in metrics["hinedockd_container_cpu_percent"]
+                    if labels["id"] == cid[:12])
+        assert busy > 20  # a busy loop: about half of a 2-core host, host scale
+        assert "hinedockd_containers" in metrics and "hinedockd_events" in metrics
+    docker("rm", "-f", cid)
+    with pytest.raises(OSError):  # off with the daemon; and off by default
+        urlopen(url, timeout=2)

@@ -1,0 +1,102 @@
+"""An optional Prometheus endpoint (`[daemon] prometheus = "127.0.0.1:9323"`, off by
+default): the daemon's own health and the containers' figures, read from the same
+cache as `hinedock`, in the Prometheus text format. It serves `/metrics` only: jobs
+and everything else stay on the unix socket."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import structlog
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from hinedockd.docker.host import HostWatcher
+from hinedockd.messages.hub import SyslogHub
+from hinedockd.metrics.figures import container_figures
+from hinedockd.model import STATS_STATES
+
+log = structlog.get_logger("hinedockd.prometheus")
+
+
+class DaemonCollector(Collector):
+    def __init__(self, watchers: list[HostWatcher], hub: SyslogHub | None, window: float,
+                 scale: str) -> None:
+        self.watchers, self.hub, self.window, self.scale = watchers, hub, window, scale
+
+    def collect(self) -> Iterator[Metric]:
+        connected = GaugeMetricFamily("hinedockd_host_connected",
+                                      "1 while the host's events stream is up", labels=["host"])
+        events = CounterMetricFamily("hinedockd_events", "Docker events received",
+                                     labels=["host"])
+        samples = CounterMetricFamily("hinedockd_stats_samples", "stats samples taken in",
+                                      labels=["host"])
+        bad = CounterMetricFamily("hinedockd_stats_bad_samples", "stats samples skipped",
+                                  labels=["host"])
+        states = GaugeMetricFamily("hinedockd_containers", "containers per state",
+                                   labels=["host", "state"])
+        labels = ["host", "name", "id"]
+        cpu = GaugeMetricFamily("hinedockd_container_cpu_percent",
+                                f"CPU percent over {self.window:g} s ({self.scale} scale)",
+                                labels=labels)
+        rss = GaugeMetricFamily("hinedockd_container_memory_rss_bytes", "rss (v1) or anon (v2)",
+                                labels=labels)
+        rates = {k: GaugeMetricFamily(f"hinedockd_container_{k}_per_second",
+                                      f"{k.replace('_', ' ')} per second over the window",
+                                      labels=labels)
+                 for k in ("disk_read_bytes", "disk_write_bytes", "net_rx_bytes",
+                           "net_tx_bytes")}
+        now = time.time()
+        for w in self.watchers:
+            h = w.host.facility_id
+            connected.add_metric([h], 1 if w.status.connected else 0)
+            events.add_metric([h], w.status.events)
+            samples.add_metric([h], w.status.samples)
+            bad.add_metric([h], w.status.bad_samples)
+            for state, n in w.snapshot()["states"].items():
+                states.add_metric([h, state], n)
+            for c in w.containers.values():
+                if c.state not in STATS_STATES:
+                    continue
+                f = container_figures(c, w.series.get(c.id), window=self.window, now=now,
+                                      host_memory=w.status.mem_total, scale=self.scale)
+                if not f.get("window"):
+                    continue
+                key = [h, c.name, c.short_id]
+                cpu.add_metric(key, f["cpu"]["percent"])
+                rss.add_metric(key, f["memory"]["rss"])
+                rates["disk_read_bytes"].add_metric(key, f["disk"]["read_per_second"])
+                rates["disk_write_bytes"].add_metric(key, f["disk"]["write_per_second"])
+                rates["net_rx_bytes"].add_metric(key, f["net"]["rx_bytes_per_second"])
+                rates["net_tx_bytes"].add_metric(key, f["net"]["tx_bytes_per_second"])
+        yield from (connected, events, samples, bad, states, cpu, rss, *rates.values())
+        if self.hub is not None:
+            sent = CounterMetricFamily("hinedockd_syslog_sent", "messages sent",
+                                       labels=["target"])
+            dropped = CounterMetricFamily("hinedockd_syslog_dropped",
+                                          "messages dropped (queue full)", labels=["target"])
+            for s in self.hub.snapshot():
+                sent.add_metric([s["target"]], s["sent"])
+                dropped.add_metric([s["target"]], s["dropped"])
+            yield from (sent, dropped)
+
+
+async def serve(listen: str, collector: DaemonCollector) -> web.AppRunner:
+    registry = CollectorRegistry()
+    registry.register(collector)
+
+    async def metrics(request: web.Request) -> web.Response:
+        body = generate_latest(registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.add_routes([web.get("/metrics", metrics)])
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    host, _, port = listen.rpartition(":")
+    await web.TCPSite(runner, host.strip("[]") or "127.0.0.1", int(port)).start()
+    log.info("Prometheus endpoint listening", listen=listen)
+    return runner
