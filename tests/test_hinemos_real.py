@@ -31,15 +31,14 @@ async def manager(engine: None, request: pytest.FixtureRequest) -> AsyncIterator
     await fake.stop()
 
 
-@pytest.fixture
-def daemon(manager: FakeManager, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    api = manager.api  # type: ignore[attr-defined]
-    (tmp_path / "password").write_text("hinemos\n")
-    cfg = tmp_path / "config.toml"
+def write_config(d: Path, api: str, url: str) -> Path:
+    """The daemon's config for the local engine and a manager at `url`."""
+    (d / "password").write_text("hinemos\n")
+    cfg = d / "config.toml"
     cfg.write_text(f"""
 [daemon]
-socket = "{tmp_path}/h.sock"
-state_dir = "{tmp_path}/state"
+socket = "{d}/h.sock"
+state_dir = "{d}/state"
 log_format = "console"
 [[hosts]]
 facility_id = "docker_host1"
@@ -47,10 +46,20 @@ url = "unix://{DOCKER_SOCK}"
 address = "127.0.0.1"
 [hinemos]
 api = "{api}"
-url = "http://127.0.0.1:{manager.port}/{API_PATHS[api]}"
-password_file = "{tmp_path}/password"
+url = "{url}"
+password_file = "{d}/password"
 full_sync_seconds = 10
 """)
+    return cfg
+
+
+def manager_url(manager: FakeManager) -> str:
+    return f"http://127.0.0.1:{manager.port}/{API_PATHS[manager.api]}"  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def daemon(manager: FakeManager, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    cfg = write_config(tmp_path, manager.api, manager_url(manager))  # type: ignore[attr-defined]
     log = open(tmp_path / "daemon.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "hinedockd.app", "--config", str(cfg)],
                             stdout=log, stderr=subprocess.STDOUT)
@@ -151,19 +160,8 @@ async def report_command(name: str, config: Path, *args: str) -> tuple[int, str,
 
 async def test_report_repository_commands(manager: FakeManager, tmp_path: Path) -> None:
     api = manager.api  # type: ignore[attr-defined]
-    (tmp_path / "password").write_text("hinemos\n")
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(f"""
-[[hosts]]
-facility_id = "docker_host1"
-url = "unix://{DOCKER_SOCK}"
-address = "127.0.0.1"
-[hinemos]
-api = "{api}"
-url = "http://127.0.0.1:1/unused"
-password_file = "{tmp_path}/password"
-""")
-    url = f"http://127.0.0.1:{manager.port}/{API_PATHS[api]}"
+    cfg = write_config(tmp_path, api, "http://127.0.0.1:1/unused")  # -m gives the real one
+    url = manager_url(manager)
     cid = await asyncio.to_thread(run_container, "oneshot", "sleep", "3600")
     rc, out, err = await report_command("RepositoryDockerNodeAdd.py", cfg, "-m", url)
     assert rc == 0, err
