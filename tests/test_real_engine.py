@@ -212,3 +212,15 @@ def test_prometheus_endpoint(engine: None, tmp_path_factory: pytest.TempPathFact
     docker("rm", "-f", cid)
     with pytest.raises(OSError):  # off with the daemon; and off by default
         urlopen(url, timeout=2)
+
+
+def test_top_view(daemon: Daemon) -> None:
+    cid = run_container("top1", "sleep", "3600")
+    wait_for(lambda: daemon.run("hinedock", "cpu", "-c", cid[:12], "--window", "2").returncode
+             == 0, what="figures for the container")
+    r = daemon.run("hinedock", "top", "--once", "--window", "5")
+    assert r.returncode == 0, r.stderr
+    header, *rows = r.stdout.splitlines()
+    assert header.split()[:3] == ["CONTAINER", "NAME", "CPU"]
+    row = next(line for line in rows if line.startswith(cid[:12]))
+    assert row.split()[1] == "hdt_top1" and float(row.split()[2]) < 5

@@ -14,6 +14,7 @@ usage: hinedock COMMAND [options]   (hinedock COMMAND --help for its options)
   proc     processes whose program/arguments match --prog/--args regexes
   states   container states as numbers (running 0, paused 1, restarting 2,
            created 3, exited 4, dead 5, removing 6)
+  top      a live view of the containers' figures (like docker stats)
   job      start | stop | restart | rm | exec | download, on containers selected
            with -c ID or -n NAME (a trailing * for a prefix)
 """
@@ -21,9 +22,10 @@ usage: hinedock COMMAND [options]   (hinedock COMMAND --help for its options)
 from __future__ import annotations
 
 import sys
+import time
 
-from hinedockd.client.args import TARGET_HELP, TARGET_VALUES, Spec, run
-from hinedockd.client.transport import ClientError, get
+from hinedockd.client.args import TARGET_HELP, TARGET_VALUES, Spec, parse, run
+from hinedockd.client.transport import ClientError, get, quote
 
 WINDOW_VALUES = {"--window": "window", "-k": "key"}
 WINDOW_HELP = (
@@ -95,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = (args[0], args[1:]) if args else ("", [])
     if command == "status":
         return _status(rest)
+    if command == "top":
+        return _top(rest)
     if command == "job":
         from hinedockd.client import jobs
 
@@ -113,6 +117,71 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"hinedock: unknown command {command!r}\n" if command else "")
         return 1
     return 0
+
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.1f}{unit}" if unit != "B" else f"{n:.0f}B"
+        n /= 1024
+    return f"{n:.1f}GiB"
+
+
+def top_table(data: dict[str, object]) -> str:
+    """`hinedock top`: the containers' figures from the daemon's cache, like docker stats."""
+    rows = [f"{'CONTAINER':<13} {'NAME':<24} {'CPU %':>7} {'MEM':>9} {'MEM %':>6} "
+            f"{'NET RX/s':>10} {'NET TX/s':>10} {'BLK R/s':>10} {'BLK W/s':>10}"]
+    containers = data.get("containers")
+    for c in containers if isinstance(containers, list) else []:
+        if not c.get("window"):
+            rows.append(f"{c['id'][:12]:<13} {c['name'][:24]:<24} {c.get('error', '')}")
+            continue
+        m, n, d = c["memory"], c["net"], c["disk"]
+        rows.append(f"{c['id'][:12]:<13} {c['name'][:24]:<24} {c['cpu']['percent']:>7.2f} "
+                    f"{_human(m['rss']):>9} {m['host_percent']:>6.2f} "
+                    f"{_human(n['rx_bytes_per_second']):>10} "
+                    f"{_human(n['tx_bytes_per_second']):>10} "
+                    f"{_human(d['read_per_second']):>10} {_human(d['write_per_second']):>10}")
+    return "\n".join(rows) + "\n"
+
+
+def _top(argv: list[str]) -> int:
+    import json
+
+    spec = Spec("hinedock top", "A live view of the containers' figures, from the cache "
+                "(--once: one table; --interval SECONDS, default 2; --window SECONDS).",
+                None, flags={"--once": ("once", "1")},
+                values={"-i": "host", "-p": "port", "--socket": "socket",
+                        "--interval": "interval", "--window": "window"},
+                help_lines=(*TARGET_HELP[:2], TARGET_HELP[4],
+                            "  --once             print one table and exit",
+                            "  --interval SECONDS refresh period (default 2)",
+                            "  --window SECONDS   average over this long (default 10)"))
+    try:
+        params = parse(spec, argv)
+        sock = params.pop("socket", None)
+        host = params.pop("host", "127.0.0.1")
+        once = params.pop("once", None) == "1"
+        interval = float(params.pop("interval", "2"))
+        params.setdefault("window", "10")
+        while True:
+            answer = get(f"/v1/hosts/{quote(host)}/metrics", params, sock)
+            data = json.loads(answer.body)
+            if answer.status != 200:
+                raise ClientError(data.get("error", f"HTTP {answer.status}"))
+            if not once and sys.stdout.isatty():
+                sys.stdout.write("\033[H\033[2J")
+            sys.stdout.write(top_table(data))
+            sys.stdout.flush()
+            if once:
+                return 0
+            time.sleep(interval)
+    except (ClientError, ValueError) as e:
+        sys.stderr.write(f"hinedock top: {e}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 0
 
 
 if __name__ == "__main__":
