@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import grp
 import os
 import socket
@@ -79,6 +80,17 @@ def status_table(hosts: list[dict[str, Any]], syslog: list[dict[str, Any]]) -> s
             rows.append(f"{t['target'][:40]:<40} {state:<13} {t['sent']:>8} {t['queued']:>7} "
                         f"{t['dropped']:>8} {header_safe(t['last_error']) or '-'}")
     return "\n".join(rows) + "\n"
+
+
+def process_figures() -> dict[str, Any]:
+    """The daemon's own footprint, to watch for leaks (tasks, descriptors, memory)."""
+    rss = 0
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) * 1024
+    fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    return {"tasks": len(asyncio.all_tasks()), "open_fds": fds, "rss_bytes": rss}
 
 
 def peer_uid(request: web.Request) -> int | None:
@@ -192,7 +204,7 @@ class LocalApi:
         if request.query.get("format") == "table":
             return web.Response(text=status_table(hosts, syslog))
         return _json({"api": API_VERSION, "started": self.started, "pid": os.getpid(),
-                      "hosts": hosts, "syslog": syslog})
+                      "hosts": hosts, "syslog": syslog, "process": process_figures()})
 
     async def host_data(self, request: web.Request) -> web.Response:
         """JSON: /v1/hosts/{host}/{what} with what in DATA."""

@@ -18,6 +18,7 @@ import hashlib
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,6 +211,8 @@ class FakeEngine:
         try:
             while (line := await q.get()) is not None:
                 await resp.write(line)
+        except ConnectionResetError:
+            pass  # the client went away
         finally:
             self._event_queues.discard(q)
         return resp
@@ -256,27 +259,49 @@ _SAMPLE_SHAPE: dict[str, Any] = {
 }
 
 
+async def _steady(rate: float, step_fn: Callable[[int], None]) -> None:
+    """Call step_fn(n) `rate` times a second, on a fixed schedule (no drift)."""
+    step, n, next_at = 1.0 / rate, 0, time.monotonic()
+    while True:
+        step_fn(n)
+        n += 1
+        next_at += step
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+
 async def _serve_fake_engine(port: int, containers: int, interval: float,
-                             events_per_second: float) -> None:
+                             events_per_second: float, churn_per_second: float) -> None:
     engine = FakeEngine(sample_interval=interval)
     for i in range(containers):
         engine.add(f"bench_{i}")
     url = await engine.start(port=port)
     print(f"fake engine at {url} with {containers} containers", flush=True)
-    if events_per_second <= 0:
-        await asyncio.Event().wait()
-    # A steady stream of events that change no state (like `docker exec`), each with
-    # the wall time it was sent, for the event-to-syslog latency bench.
     boxes = list(engine.containers.values())
-    step, seq = 1.0 / events_per_second, 0
-    next_at = time.monotonic()
-    while True:
-        c = boxes[seq % len(boxes)]
-        c.labels["sent_ns"] = str(time.time_ns())
-        engine.emit(c, "exec_create: true")
-        seq += 1
-        next_at += step
-        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+    loops = []
+    if events_per_second > 0:
+        # Events that change no state (like `docker exec`), each with the wall time it
+        # was sent, for the event-to-syslog latency bench.
+        def exec_event(n: int) -> None:
+            c = boxes[n % len(boxes)]
+            c.labels["sent_ns"] = str(time.time_ns())
+            engine.emit(c, "exec_create: true")
+
+        loops.append(_steady(events_per_second, exec_event))
+    if churn_per_second > 0:
+        # Churn for the soak bench: alternately create a container (it starts and
+        # streams) and destroy the oldest one created so.
+        churned: list[FakeContainer] = []
+
+        def churn(n: int) -> None:
+            if n % 2 == 0 or not churned:
+                churned.append(engine.add(f"churn_{n}",
+                                          labels={"sent_ns": str(time.time_ns())}))
+            else:
+                engine.set_state(churned[0], "exited", "die")
+                engine.remove(churned.pop(0))
+
+        loops.append(_steady(churn_per_second, churn))
+    await asyncio.gather(*loops, asyncio.Event().wait())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -287,10 +312,12 @@ def main(argv: list[str] | None = None) -> None:
     fe.add_argument("--containers", type=int, default=100)
     fe.add_argument("--interval", type=float, default=1.0)
     fe.add_argument("--events-per-second", type=float, default=0.0)
+    fe.add_argument("--churn-per-second", type=float, default=0.0,
+                    help="creates and destroys per second (alternating)")
     args = p.parse_args(argv)
     raise_fd_limit()
     asyncio.run(_serve_fake_engine(args.port, args.containers, args.interval,
-                                   args.events_per_second))
+                                   args.events_per_second, args.churn_per_second))
 
 
 if __name__ == "__main__":
