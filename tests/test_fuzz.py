@@ -1,0 +1,73 @@
+"""Bad input, fuzzed: events, client arguments and configs either parse or give the
+one clear error their layer promises; nothing else escapes."""
+
+from __future__ import annotations
+
+import json
+import string
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hinedockd.client.args import Spec, parse
+from hinedockd.client.transport import ClientError
+from hinedockd.config import ConfigError, parse_config
+from hinedockd.model import event_from_json
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=8), kids,
+                                                               max_size=4),
+    max_leaves=15,
+)
+EVENT_KEYS = st.sampled_from(["Type", "Action", "Actor", "timeNano", "time", "ID",
+                              "Attributes", "status", "id"])
+
+
+@given(st.dictionaries(EVENT_KEYS, JSON, max_size=6) | JSON)
+def test_events(doc: Any) -> None:
+    try:
+        ev = event_from_json(doc)
+    except ValueError:
+        return
+    assert isinstance(ev.type, str) and isinstance(ev.time_nano, int)
+    assert all(isinstance(v, str) for v in ev.attributes.values())
+
+
+SPEC = Spec("prog", "about", "cpu", flags={"--core": ("core", "1"), "--all": ("core", "0")},
+            values={"-i": "host", "-c": "id", "-n": "name", "--window": "window"})
+WORDS = st.sampled_from(["-i", "-c", "-n", "--window", "--window=5", "--core", "--all", "-x",
+                         "--", "web*", "", "-", "日本", "\n", "--core=1"])
+
+
+@given(st.lists(WORDS | st.text(max_size=6), max_size=8))
+def test_client_arguments(argv: list[str]) -> None:
+    try:
+        params = parse(SPEC, argv)
+    except ClientError as e:
+        assert str(e)
+        return
+    assert set(params) <= {"host", "id", "name", "window", "core"}
+
+
+KEYS = st.sampled_from(["socket", "state_dir", "retention_seconds", "default_window_seconds",
+                        "cpu_scale", "relist_seconds", "log_format", "prometheus", "typo"])
+VALUES = st.one_of(st.integers(-5, 10**6), st.booleans(),
+                   st.text(alphabet=string.ascii_letters + string.digits + ":/._ -", max_size=12))
+
+
+@settings(max_examples=200)
+@given(st.dictionaries(KEYS, VALUES, max_size=5), st.booleans())
+def test_configs(daemon: dict[str, Any], with_host: bool) -> None:
+    lines = ["[daemon]"] + [f"{k} = {json.dumps(v)}" for k, v in daemon.items()]
+    if with_host:
+        lines += ["[[hosts]]", 'facility_id = "h1"', 'url = "tcp://10.0.0.1:2375"',
+                  'address = "10.0.0.1"']
+    try:
+        cfg = parse_config("\n".join(lines), "fuzz.toml")
+    except ConfigError as e:
+        assert str(e).startswith("fuzz.toml: ")
+        return
+    assert with_host and "typo" not in daemon
+    assert cfg.daemon.retention_seconds >= 60
