@@ -168,3 +168,36 @@ async def test_a_failing_listener_does_not_stop_the_host(engine: FakeEngine) -> 
     await eventually(lambda: seen == ["create", "start"] and a.id in w.containers)
     assert w.status.connected and w.status.reconnects == 0
     await stop(task)
+
+
+async def test_a_slow_manager_gets_coalesced_passes_not_a_queue(engine: FakeEngine) -> None:
+    from hinedockd.config import HinemosConfig
+    from hinedockd.hinemos.reconciler import Reconciler
+    from hinedockd.hinemos.rest import RestBackend
+    from hinedockd.hinemos.sync import HostSync
+    from hinedockd.testing.hinemos import FakeRestManager
+
+    manager = FakeRestManager()
+    base = await manager.start()
+    manager.delay = 0.3  # every call
+    backend = RestBackend(HinemosConfig(api="rest", url=f"{base}/HinemosWeb/api"), "hinemos")
+    await backend.start()
+    w, task = await watch(engine)
+    sync = HostSync(w, Reconciler(backend, HinemosConfig()), full_sync_seconds=3600)
+    sync.poke(full=True)
+    sync_task = asyncio.create_task(sync.run())
+    boxes = []
+    for i in range(12):  # 24 lifecycle events while passes take seconds each
+        boxes.append(engine.add(f"slow{i}"))
+        await asyncio.sleep(0.25)
+    expected = {"fake1", *(f"fake1-slow{i}" for i in range(12))}
+    await eventually(lambda: set(manager.repo.nodes()) == expected, within=120)
+    assert sync.passes < 12  # coalesced: far fewer passes than events
+    engine.remove(boxes[0])
+    await eventually(lambda: "fake1-slow0" not in manager.repo.nodes(), within=60)
+    assert set(manager.repo.nodes()) == expected - {"fake1-slow0"}  # nothing else deleted
+    sync_task.cancel()
+    await asyncio.gather(sync_task, return_exceptions=True)
+    await stop(task)
+    await backend.close()
+    await manager.stop()
