@@ -398,27 +398,25 @@ class LocalApi:
             host_figures = (source.figures(window, now) if source else
                             {"error": f"{w.host.facility_id}: no SNMP configured for this host "
                                       "([hosts.snmp] in the daemon's config)"})
-        return {"host": w.host.facility_id, "window_requested": window, "connected":
-                w.status.connected, "host_figures": host_figures,
-                "all_running": self._host_totals(w, window, now, scale) if host_figures
-                else None,
-                "containers": [container_figures(c, w.series.get(c.id), window=window, now=now,
-                                                 host_memory=host_memory, scale=scale,
-                                                 memory_detail=detail) for c in selected]}
 
-    @staticmethod
-    def _host_totals(w: HostWatcher, window: float, now: float, scale: str) -> dict[str, float]:
-        """Σ over every running container (for the host's share outside them)."""
-        cpu = rss = 0.0
-        for c in w.containers.values():
-            if c.state not in STATS_STATES:
-                continue
-            f = container_figures(c, w.series.get(c.id), window=window, now=now,
-                                  host_memory=w.status.mem_total, scale=scale)
-            if f.get("window"):
-                cpu += f["cpu"]["percent"]
-                rss += f["memory"]["rss"]
-        return {"cpu_percent": cpu, "rss": rss}
+        def figures(c: Container) -> dict[str, Any]:
+            return container_figures(c, w.series.get(c.id), window=window, now=now,
+                                     host_memory=host_memory, scale=scale,
+                                     memory_detail=detail)
+
+        selected_figures = {c.id: figures(c) for c in selected}
+        all_running = None
+        if host_figures is not None:
+            # Σ over every running container, for the host's share outside them; the
+            # figures already made for the selection are reused, not made again.
+            running = [selected_figures.get(c.id) or figures(c) for c in w.containers.values()
+                       if c.state in STATS_STATES]
+            with_window = [f for f in running if f.get("window")]
+            all_running = {"cpu_percent": sum(f["cpu"]["percent"] for f in with_window),
+                           "rss": sum(f["memory"]["rss"] for f in with_window)}
+        return {"host": w.host.facility_id, "window_requested": window, "connected":
+                w.status.connected, "host_figures": host_figures, "all_running": all_running,
+                "containers": list(selected_figures.values())}
 
     async def events(self, w: HostWatcher, q: Query) -> Any:
         """Events since the previous call with `key` (first call: the default window), for

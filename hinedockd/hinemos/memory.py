@@ -165,8 +165,5 @@ class MemoryRepository:
             self._node(fid, "HinemosUnknown")
         scope["members"].update(fids)
 
-    def release(self, sid: str, fids: Sequence[str]) -> None:
-        self._scope(sid, "InvalidSetting")["members"].difference_update(fids)
-
     def nodes(self) -> list[str]:
         return sorted(k for k, f in self.facilities.items() if f["facilityType"] == 1)
