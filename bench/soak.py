@@ -120,6 +120,10 @@ target = "udp://127.0.0.1:{receiver.getsockname()[1]}"
         "minutes": args.minutes, "containers": args.containers, "churn/s": args.churn,
         "rss MB start→end": f"{first['rss_mb']}→{last['rss_mb']}",
         "rss growth %": round(100 * (last["rss_mb"] - first["rss_mb"]) / first["rss_mb"], 1),
+        # a leak grows in every quarter; allocator arenas grow early and then stay flat
+        "rss MB at each quarter": "/".join(
+            str(after_warmup[min(len(after_warmup) - 1, len(after_warmup) * q // 4)]["rss_mb"])
+            for q in range(1, 5)),
         "tasks start→end (max)": f"{first['tasks']}→{last['tasks']} "
                                  f"({max(s['tasks'] for s in after_warmup)})",
         "fds start→end (max)": f"{first['fds']}→{last['fds']} "

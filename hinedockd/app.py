@@ -63,20 +63,44 @@ def raise_fd_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-async def persist(watchers: list[HostWatcher], state_dir: str, every: float = 1.0) -> None:
-    """Save each host's cursor and reported states when they change, at most every
-    `every` seconds; after a crash at most that much is replayed (and deduplicated by
-    the engine's `since=`), nothing is lost."""
-    while True:
-        await asyncio.sleep(every)
-        for w in watchers:
+class Persister:
+    """Saves each host's cursor and reported states when they change, at most every
+    second, and only once the syslog messages they account for have left (see
+    `state.Checkpoints`): after a crash, what was queued is replayed from the engine
+    (`since=`), never lost; what was sent in the last second may be sent again."""
+
+    def __init__(self, watchers: list[HostWatcher], state_dir: str, hub: SyslogHub) -> None:
+        self.watchers, self.state_dir, self.hub = watchers, state_dir, hub
+        self.checkpoints = {w.host.facility_id: state.Checkpoints() for w in watchers}
+
+    def _save(self, w: HostWatcher, saved: state.HostState) -> None:
+        try:
+            state.save(self.state_dir, w.host.facility_id, saved)
+        except OSError as e:
+            w.dirty = True  # try again with the next checkpoint
+            log.error("cannot save state", host=w.host.facility_id, error=str(e))
+
+    def _settled(self) -> list[tuple[HostWatcher, state.HostState]]:
+        sent, out = self.hub.sent(), []
+        for w in self.watchers:
+            points = self.checkpoints[w.host.facility_id]
             if w.dirty:
-                try:
-                    await asyncio.to_thread(state.save, state_dir, w.host.facility_id,
-                                            w.saved_state())
-                except OSError as e:
-                    w.dirty = True
-                    log.error("cannot save state", host=w.host.facility_id, error=str(e))
+                points.add(w.saved_state(), self.hub.marks())
+            saved = points.take_settled(sent)
+            if saved is not None:
+                out.append((w, saved))
+        return out
+
+    async def run(self, every: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(every)
+            for w, saved in self._settled():
+                await asyncio.to_thread(self._save, w, saved)
+
+    def save_now(self) -> None:
+        """At a clean stop, after the hub has drained what it could."""
+        for w, saved in self._settled():
+            self._save(w, saved)
 
 
 async def start_syncs(backend: Backend, syncs: list[HostSync]) -> None:
@@ -135,9 +159,10 @@ async def serve(cfg: Config) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(w.run(), name=f"host:{w.host.facility_id}") for w in watchers]
-    tasks.append(asyncio.create_task(hub.run(), name="syslog"))
+    hub_task = asyncio.create_task(hub.run(), name="syslog")
+    persister = Persister(watchers, state_dir, hub)
     tasks.append(asyncio.create_task(start_syncs(backend, list(syncs.values())), name="hinemos"))
-    tasks.append(asyncio.create_task(persist(watchers, state_dir), name="persist"))
+    tasks.append(asyncio.create_task(persister.run(), name="persist"))
     tasks += [asyncio.create_task(source.run(), name=f"snmp:{hid}") for hid, source in snmp.items()]
     tasks.append(asyncio.create_task(watchdog(watchers), name="watchdog"))
     log.info("hinedockd started", version=__version__, config=cfg.path,
@@ -151,9 +176,12 @@ async def serve(cfg: Config) -> None:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for w in watchers:
-            with contextlib.suppress(OSError):
-                state.save(state_dir, w.host.facility_id, w.saved_state())
+        with contextlib.suppress(TimeoutError):  # no new messages now: let queued ones leave
+            async with asyncio.timeout(3.0):
+                await hub.drain()
+        hub_task.cancel()
+        await asyncio.gather(hub_task, return_exceptions=True)
+        persister.save_now()
         await api.stop()
         if metrics_runner is not None:
             await metrics_runner.cleanup()

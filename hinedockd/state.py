@@ -60,3 +60,31 @@ def save(state_dir: str, facility_id: str, state: HostState) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+@dataclass
+class Checkpoints:
+    """States waiting for their messages to leave. A state is saved only once every
+    syslog message submitted before it was taken has been handed to the OS, so that a
+    crash replays (from the saved cursor) what was still queued instead of losing it.
+    `marks` are the sinks' accepted counts when the state was taken."""
+
+    keep: int = 32
+    pending: list[tuple[HostState, tuple[int, ...]]] = field(default_factory=list)
+
+    def add(self, state: HostState, marks: tuple[int, ...]) -> None:
+        self.pending.append((state, marks))
+        if len(self.pending) > self.keep:
+            # Thin out the middle: saving an older state costs replays, never messages.
+            del self.pending[len(self.pending) // 2]
+
+    def take_settled(self, sent: tuple[int, ...]) -> HostState | None:
+        """The newest state whose messages have all been sent (`sent` per sink); it
+        and everything older leave the list."""
+        ready = [i for i, (_, marks) in enumerate(self.pending)
+                 if all(s >= m for s, m in zip(sent, marks, strict=True))]
+        if not ready:
+            return None
+        state = self.pending[ready[-1]][0]
+        del self.pending[:ready[-1] + 1]
+        return state

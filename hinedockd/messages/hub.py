@@ -85,6 +85,18 @@ class SyslogHub:
         log.info("container state", host=w.host.facility_id, container=short,
                  name=sanitize(name), state=state)
 
+    def marks(self) -> tuple[int, ...]:
+        return tuple(s.accepted for s in self.sinks)
+
+    def sent(self) -> tuple[int, ...]:
+        return tuple(s.sent for s in self.sinks)
+
+    async def drain(self) -> None:
+        """Until every queued message has been sent (bound it with a timeout): on a
+        clean stop, queued messages leave before the cursor is saved past them."""
+        for sink in self.sinks:
+            await sink.queue.join()
+
     def events_since(self, facility_id: str, since_ns: int) -> list[tuple[int, str]]:
         return [(t, text) for t, text in self.history[facility_id] if t > since_ns]
 

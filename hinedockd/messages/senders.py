@@ -27,7 +27,8 @@ class Sink:
     def __init__(self, target: SyslogTarget) -> None:
         self.target = target
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=target.queue_size)
-        self.sent = 0
+        self.accepted = 0  # queued; messages leave in this order, so sent >= n says
+        self.sent = 0      # that the first n accepted have all left
         self.dropped = 0
         self.errors = 0
         self.connected = False
@@ -37,6 +38,7 @@ class Sink:
     def submit(self, message: str) -> None:
         try:
             self.queue.put_nowait(message)
+            self.accepted += 1
         except asyncio.QueueFull:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
@@ -89,6 +91,7 @@ class UdpSink(Sink):
                 self.connected = True
                 transport.sendto(message.encode())
                 self.sent += 1
+                self.queue.task_done()
         finally:
             transport.close()
 
@@ -115,6 +118,7 @@ class TcpSink(Sink):
                         await writer.drain()
                     pending = None
                     self.sent += 1
+                    self.queue.task_done()
             except (OSError, TimeoutError) as e:
                 if self.connected:
                     self.log.warning("syslog connection lost, reconnecting", error=str(e))
@@ -145,6 +149,8 @@ class FileSink(Sink):
                     await asyncio.to_thread(_append, path, text)
                     self.connected = True
                     self.sent += len(batch)
+                    for _ in batch:
+                        self.queue.task_done()
                     backoff.reset()
                     break
                 except OSError as e:

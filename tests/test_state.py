@@ -1,0 +1,106 @@
+"""What survives a restart: the state file, and the rule that a cursor is saved only
+once the syslog messages it accounts for have left (else a crash would lose them)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+from hinedockd import state
+from hinedockd.app import Persister
+from hinedockd.config import parse_config
+from hinedockd.docker.host import HostWatcher
+from hinedockd.messages.hub import SyslogHub
+from hinedockd.state import Checkpoints, HostState
+from hinedockd.testing import FakeEngine
+from tests.conftest import eventually
+
+
+def test_checkpoints_give_the_newest_settled_state_once() -> None:
+    points = Checkpoints()
+    points.add(HostState(1), (10, 5))
+    points.add(HostState(2), (20, 5))
+    points.add(HostState(3), (30, 6))
+    assert points.take_settled((9, 9)) is None  # the first sink has not sent its 10th
+    assert points.take_settled((15, 5)) == HostState(1)  # 2 is waiting on the first sink
+    assert points.take_settled((15, 5)) is None
+    assert points.take_settled((30, 6)) == HostState(3)  # 2 is skipped: 3 is newer
+    assert points.pending == []
+
+
+def test_checkpoints_stay_bounded_while_a_target_is_stuck() -> None:
+    points = Checkpoints(keep=4)
+    for n in range(1, 101):
+        points.add(HostState(n), (n,))
+    assert len(points.pending) == 4
+    assert points.pending[0][0] == HostState(1) and points.pending[-1][0] == HostState(100)
+    assert points.take_settled((60,)) is not None
+    assert points.take_settled((100,)) == HostState(100)
+
+
+def test_state_file_round_trip_and_a_damaged_file_set_aside(tmp_path: Path) -> None:
+    saved = HostState(1_700_000_000_123_456_789, {"a" * 64: "running"})
+    state.save(str(tmp_path), "h1", saved)
+    assert state.load(str(tmp_path), "h1") == saved
+    assert state.load(str(tmp_path), "other") == HostState()
+    state.state_file(str(tmp_path), "h1").write_text('{"cursor_ns": "x"')
+    assert state.load(str(tmp_path), "h1") == HostState()
+    assert (tmp_path / "host-h1.damaged").exists()
+    assert list(tmp_path.glob("*.tmp")) == []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_a_cursor_is_saved_only_after_its_messages_left(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    url = await engine.start()
+    port = free_port()  # nobody listens yet: the TCP target holds its messages
+    cfg = parse_config(f"""
+[daemon]
+socket = "{tmp_path}/s"
+state_dir = "{tmp_path}/state"
+[[hosts]]
+facility_id = "h1"
+url = "{url}"
+address = "127.0.0.1"
+[[syslog]]
+target = "tcp://127.0.0.1:{port}"
+""")
+    w = HostWatcher(cfg.hosts[0], cfg.daemon)
+    hub = SyslogHub(cfg)
+    hub.attach(w)
+    persister = Persister([w], cfg.daemon.state_dir, hub)
+    tasks = [asyncio.create_task(c) for c in (w.run(), hub.run(), persister.run(every=0.1))]
+    received: list[bytes] = []
+
+    async def receive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            received.append(data)
+        writer.close()
+
+    server = None
+    try:
+        await eventually(lambda: w.status.connected)
+        c = engine.add("web1")  # create and start: two events, two state messages
+        await eventually(lambda: w.cursor_ns == engine.history[-1]["timeNano"])
+        await asyncio.sleep(1.0)
+        saved = state.load(cfg.daemon.state_dir, "h1")
+        assert saved.cursor_ns < engine.history[0]["timeNano"], "saved past unsent messages"
+        assert c.id not in saved.states
+        server = await asyncio.start_server(receive, "127.0.0.1", port)
+        await eventually(lambda: state.load(cfg.daemon.state_dir, "h1").cursor_ns
+                         == engine.history[-1]["timeNano"], within=20)
+        assert state.load(cfg.daemon.state_dir, "h1").states == {c.id: "running"}
+        assert b"container start id=" + c.id[:12].encode() in b"".join(received)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if server is not None:
+            server.close()
+        await engine.stop()
