@@ -23,6 +23,7 @@ from hinedockd.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_conf
 from hinedockd.docker.host import HostWatcher
 from hinedockd.hinemos.backend import Backend, HinemosError, HinemosUnavailable
 from hinedockd.hinemos.backends import make_backend, read_password
+from hinedockd.hinemos.claims import Claims
 from hinedockd.hinemos.reconciler import Reconciler
 from hinedockd.hinemos.sync import HostSync
 from hinedockd.logs import configure
@@ -142,7 +143,8 @@ async def serve(cfg: Config) -> None:
     for w in watchers:
         hub.attach(w)
     backend = make_backend(cfg.hinemos)
-    reconciler = Reconciler(backend, cfg.hinemos)
+    reconciler = Reconciler(backend, cfg.hinemos,
+                            claims=Claims(Path(state_dir) / "hinemos-claims.json"))
     syncs = {w.host.facility_id: HostSync(w, reconciler, cfg.hinemos.full_sync_seconds)
              for w in watchers}
     snmp = {h.facility_id: SnmpSource(h, h.snmp, cfg.daemon.retention_seconds)

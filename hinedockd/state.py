@@ -46,10 +46,14 @@ def load(state_dir: str, facility_id: str) -> HostState:
 
 
 def save(state_dir: str, facility_id: str, state: HostState) -> None:
-    path = state_file(state_dir, facility_id)
+    write_atomic(state_file(state_dir, facility_id),
+                 json.dumps({"cursor_ns": state.cursor_ns, "states": state.states},
+                            separators=(",", ":")))
+
+
+def write_atomic(path: Path, data: str) -> None:
+    """Write, fsync, rename: a crash leaves the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps({"cursor_ns": state.cursor_ns, "states": state.states},
-                      separators=(",", ":"))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -5,13 +5,15 @@ an operator's own edits, and a manager that goes away."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from hinedockd.config import HinemosConfig, HostConfig
-from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable
+from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable, node_fields
+from hinedockd.hinemos.claims import Claims
 from hinedockd.hinemos.desired import desired, safe_facility_id
 from hinedockd.hinemos.dryrun import MemoryBackend
 from hinedockd.hinemos.memory import MemoryRepository
@@ -305,3 +307,27 @@ async def test_a_fault_during_node_writes_surfaces_as_itself(
     with pytest.raises(HinemosError) as e:
         await r.reconcile(H1, [box(f"n{i}") for i in range(10)], full=False)
     assert e.value.kind == "HinemosUnknown"
+
+
+class DiesBeforeAssigning(MemoryBackend):
+    """A pass cut (the daemon killed, the manager gone) after its adds."""
+
+    async def assign(self, scope_id: str, facility_ids: Sequence[str]) -> None:
+        raise HinemosUnavailable("cut here")
+
+
+async def test_a_node_added_by_a_cut_pass_is_not_orphaned(tmp_path: Path) -> None:
+    repo, path = MemoryRepository(), tmp_path / "claims.json"
+    operator_node = desired(H1, [box("ops")], CFG).nodes["docker_host1-ops"]
+    repo.add_node(node_fields(operator_node))  # ours by its name, but never claimed
+    cut = Reconciler(DiesBeforeAssigning(repo, log_writes=False), CFG, claims=Claims(path))
+    with pytest.raises(HinemosUnavailable):
+        await cut.reconcile(H1, [box("a"), box("b")])
+    assert {"docker_host1-a", "docker_host1-b"} <= set(repo.facilities)  # in no scope yet
+    # A new process (same claims file); "a" went while it was down.
+    later = Reconciler(MemoryBackend(repo, log_writes=False), CFG, claims=Claims(path))
+    await later.reconcile(H1, [box("b")])
+    assert "docker_host1-a" not in repo.facilities
+    assert "docker_host1-b" in repo.facilities["docker_host1_scope"]["members"]
+    assert "docker_host1-ops" in repo.facilities  # not claimed: never deleted
+    assert json.loads(path.read_text()) == {}  # every claim settled

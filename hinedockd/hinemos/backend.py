@@ -86,7 +86,7 @@ def node_fields(spec: NodeSpec) -> Node:
     }
 
 
-def _variables(node: Node) -> dict[str, str]:
+def variables(node: Node) -> dict[str, str]:
     return {str(v.get("nodeVariableName")): str(v.get("nodeVariableValue"))
             for v in node.get("nodeVariableInfo") or [] if v.get("nodeVariableName")}
 
@@ -106,7 +106,7 @@ def differences(current: Node, spec: NodeSpec) -> set[str]:
         diff.add("ipAddressVersion")
     if _hostnames(current) != set(spec.hostnames):
         diff.add("nodeHostnameInfo")
-    if _variables(current) != dict(spec.variables):
+    if variables(current) != dict(spec.variables):
         diff.add("nodeVariableInfo")
     return diff
 

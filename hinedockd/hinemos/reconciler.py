@@ -6,8 +6,9 @@ diff with the desired state, apply the fewest calls.
 - a node that differs only in `valid` gets setValid; otherwise read-modify-write of
   the whole node (modifyNode overwrites every field and list);
 - scope memberships added, never released (an operator's assignments stay);
-- deleted: only nodes the daemon owns (in `H_scope`, ID from the template) whose
-  container is gone, and only after every read of the pass succeeded.
+- deleted: only nodes the daemon owns (in `H_scope`, or claimed before their add and
+  carrying this host's DOCKER_HOST; ID from the template) whose container is gone,
+  and only after every read of the pass succeeded.
 
 A full pass reads everything; an incremental pass (after container events) trusts
 what the previous passes read and wrote, and reads only what it has not seen.
@@ -23,7 +24,16 @@ from typing import Any
 import structlog
 
 from hinedockd.config import HinemosConfig, HostConfig
-from hinedockd.hinemos.backend import Backend, HinemosError, Node, differences, merged, node_fields
+from hinedockd.hinemos.backend import (
+    Backend,
+    HinemosError,
+    Node,
+    differences,
+    merged,
+    node_fields,
+    variables,
+)
+from hinedockd.hinemos.claims import Claims
 from hinedockd.hinemos.desired import Desired, NodeSpec, desired, host_scope
 from hinedockd.model import Container
 
@@ -64,10 +74,13 @@ async def _all(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
 
 class Reconciler:
     def __init__(self, backend: Backend, cfg: HinemosConfig,
-                 kinds: frozenset[str] = ALL_KINDS, progress: Progress | None = None) -> None:
+                 kinds: frozenset[str] = ALL_KINDS, progress: Progress | None = None,
+                 claims: Claims | None = None) -> None:
         """`kinds` limits a pass to adding, updating and/or deleting (the report's three
-        commands each do one); `progress` hears of every write."""
+        commands each do one); `progress` hears of every write; `claims` (kept on disk
+        by the daemon) outlive a crash between a node's add and its assignment."""
         self.backend = backend
+        self.claims = claims or Claims()
         self.cfg = cfg
         self.kinds = kinds
         self.progress = progress or (lambda what, facility_id: None)
@@ -89,9 +102,11 @@ class Reconciler:
         try:
             await self._scopes(want, cache)
             await self._members(want, cache, full, result)
+            await self._claim(want, cache)
             await self._nodes(want, cache, full)
             await self._assign(want, cache)
             await self._delete(want, cache)
+            await self._release(want, cache)
         except BaseException:
             self.forget(host.facility_id)
             raise
@@ -219,6 +234,24 @@ class Reconciler:
                     self.progress(f"assigned to {scope}", fid)
                 log.info("nodes assigned", scope=scope, nodes=missing)
 
+    async def _claim(self, want: Desired, cache: HostCache) -> None:
+        """Write down the nodes that may be added now, before adding them."""
+        prefix = want.owned_prefix
+        if "add" not in self.kinds or not prefix:
+            return  # without the template's prefix nothing is deleted: nothing to claim
+        owned = cache.members.get(host_scope(want.host_id), set())
+        adds = {fid for fid in want.nodes if fid.startswith(prefix) and fid not in owned}
+        await self.claims.set(want.host_id, self.claims.of(want.host_id) | adds)
+
+    async def _release(self, want: Desired, cache: HostCache) -> None:
+        """Nodes now in the host scope are owned through it; claims of gone containers
+        were settled by `_delete` (deleted, or found absent or not ours)."""
+        owned = cache.members.get(host_scope(want.host_id), set())
+        settled = "delete" in self.kinds
+        await self.claims.set(want.host_id, {
+            fid for fid in self.claims.of(want.host_id) - owned
+            if fid in want.nodes or not settled})
+
     async def _delete(self, want: Desired, cache: HostCache) -> None:
         if "delete" not in self.kinds:
             return
@@ -226,6 +259,7 @@ class Reconciler:
         mine = cache.members.get(host_scope(want.host_id), set())
         stale = sorted(fid for fid in mine
                        if fid not in want.nodes and prefix and fid.startswith(prefix))
+        stale += await self._orphans(want, mine)
         if not stale:
             return
         await self.backend.delete_nodes(stale)
@@ -235,3 +269,14 @@ class Reconciler:
             for members in cache.members.values():
                 members.discard(fid)
         log.info("nodes deleted", nodes=stale)
+
+    async def _orphans(self, want: Desired, mine: set[str]) -> list[str]:
+        """Claimed nodes outside the host scope whose container is gone: added by a
+        pass that never reached the assignment. Deleted only if they exist and carry
+        this host's DOCKER_HOST (else the add never happened or the node is not ours)."""
+        out = []
+        for fid in sorted(self.claims.of(want.host_id) - mine - set(want.nodes)):
+            node = await self.backend.get_node(fid)
+            if node is not None and variables(node).get("DOCKER_HOST") == want.host_id:
+                out.append(fid)
+        return out

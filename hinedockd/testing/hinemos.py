@@ -34,6 +34,7 @@ class FakeManager:
         self.fail_rate = 0.0  # share of calls answered with HinemosUnknown
         self.calls: list[str] = []  # operation names, in order
         self.writes: list[str] = []
+        self.refused_writes: list[str] = []  # writes the repository answered with a fault
         self.runner: web.AppRunner | None = None
         self.site: web.TCPSite | None = None
         self.port = 0
@@ -81,7 +82,12 @@ class FakeManager:
         self.calls.append(name)
         if self.fail_rate and random.random() < self.fail_rate:
             raise HinemosError("HinemosUnknown", "injected fault")
-        result = op()
+        try:
+            result = op()
+        except HinemosError:
+            if write:
+                self.refused_writes.append(name)
+            raise
         if write:
             self.writes.append(name)
         return result

@@ -1,0 +1,200 @@
+"""Faults with everything real that can be: the daemon killed (SIGKILL) in the middle of
+an event burst and of a large reconcile, dockerd stopped while containers change
+through another path, a manager that takes seconds per call. Each test says what may
+be repeated and proves that nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from hinedockd.testing import FakeEngine
+from hinedockd.testing.hinemos import FakeManager, FakeSoapManager
+from tests.conftest import eventually
+from tests.realparts import (
+    DOCKER_SOCK,
+    Daemon,
+    Rsyslog,
+    docker,
+    rsyslog_available,
+    run_container,
+)
+
+# The daemon saves its cursor every second once the messages before it have left; a
+# crash may repeat what was sent since (and a little more while a save was due).
+CURSOR_ALLOWANCE_S = 3.0
+
+
+@pytest.fixture(scope="module")
+def rsyslog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rsyslog]:
+    yield from rsyslog_available(tmp_path_factory.mktemp("rsyslog-faults"))
+
+
+def daemon_at(d: Path, host_url: str, extra: str = "") -> Daemon:
+    """A daemon (not started) for one host; `extra` adds syslog or hinemos tables."""
+    d.mkdir(parents=True, exist_ok=True)
+    cfg = d / "config.toml"
+    cfg.write_text(f"""
+[daemon]
+socket = "{d}/h.sock"
+state_dir = "{d}/state"
+log_format = "console"
+[[hosts]]
+facility_id = "docker_host1"
+url = "{host_url}"
+address = "127.0.0.1"
+{extra}""")
+    return Daemon(f"{d}/h.sock", cfg, d / "daemon.log")
+
+
+def rfc5424_events(lines: list[str], hostname: str, text: str, having: str) -> list[str]:
+    """Timestamps (microseconds, from the engine's timeNano) of RFC 5424 messages from
+    `hostname` whose text starts with `text` and holds `having`."""
+    out = []
+    for line in lines:
+        parts = line.split(" ", 7)  # <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG
+        if (len(parts) == 8 and parts[2] == hostname and parts[7].startswith(text)
+                and having in parts[7]):
+            out.append(parts[1])
+    return out
+
+
+async def execs(cid: str, n: int, done: list[int]) -> None:
+    """`n` runs of `true` in the container straight through the engine's API (a second
+    path beside the daemon's jobs): two events each (exec_create, exec_start; this
+    engine sends no exec_die), as fast as it takes them."""
+    conn = aiohttp.UnixConnector(path=DOCKER_SOCK)
+    async with aiohttp.ClientSession(connector=conn) as http:
+        for _ in range(n):
+            async with http.post(f"http://docker/containers/{cid}/exec",
+                                 json={"Cmd": ["true"]}) as r:
+                assert r.status == 201, await r.text()
+                exec_id = (await r.json())["Id"]
+            async with http.post(f"http://docker/exec/{exec_id}/start",
+                                 json={"Detach": False, "Tty": False}) as r:
+                assert r.status == 200, await r.text()
+                await r.read()
+            done.append(1)
+
+
+async def test_sigkill_during_an_event_burst_loses_no_event(
+        engine: None, rsyslog: Rsyslog, tmp_path: Path) -> None:
+    daemon = daemon_at(tmp_path, f"unix://{DOCKER_SOCK}", f"""
+[[syslog]]
+target = "tcp://127.0.0.1:{rsyslog.port}"
+format = "rfc5424"
+""")
+    await asyncio.to_thread(daemon.start)
+    cid = await asyncio.to_thread(run_container, "burst", "sleep", "3600")
+    short, runs = cid[:12], 100
+    done: list[int] = []
+    actions = ("exec_create:", "exec_start:")  # the command follows the colon
+    try:
+        burst = asyncio.create_task(execs(cid, runs, done))
+        await eventually(lambda: len(done) >= runs // 3, within=60)
+        killed_at = time.time()
+        assert daemon.proc is not None
+        daemon.proc.send_signal(signal.SIGKILL)
+        daemon.proc.wait()
+        await asyncio.to_thread(daemon.start)  # the burst goes on meanwhile
+        await burst
+
+        def seen(action: str) -> list[str]:
+            return rfc5424_events(rsyslog.lines(), "docker_host1", f"container {action}",
+                                  f" id={short} ")
+
+        await eventually(lambda: all(len(set(seen(a))) >= runs for a in actions), within=60)
+        await asyncio.sleep(2)  # anything late would show up now
+        for action in actions:
+            stamps = seen(action)
+            assert len(set(stamps)) == runs, f"{action}: an event was lost or invented"
+            assert all(n <= 2 for n in Counter(stamps).values())
+            for stamp in (s for s, n in Counter(stamps).items() if n > 1):
+                # Repeated: only what the saved cursor had not yet covered.
+                at = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+                assert killed_at - CURSOR_ALLOWANCE_S <= at <= killed_at + 1, stamp
+        print("repeated after the crash:",
+              {a: len(seen(a)) - runs for a in actions}, f"of {runs} each")
+    finally:
+        daemon.stop()
+        await asyncio.to_thread(docker, "rm", "-f", cid)
+
+
+# ---- Hinemos: a large reconcile cut by SIGKILL ------------------------------------
+
+
+def container_nodes(manager: FakeManager) -> dict[str, dict[str, Any]]:
+    return {fid: f for fid, f in manager.repo.facilities.items()
+            if f["facilityType"] == 1 and fid != "docker_host1"}
+
+
+def out_of_step(manager: FakeManager, engine: FakeEngine) -> str:
+    """What the repository lacks or has too much of, compared with the engine ('' if
+    nothing)."""
+    want = {f"docker_host1-{c.name}": c.id[:12] for c in engine.containers.values()}
+    have = {fid: n["nodeName"] for fid, n in container_nodes(manager).items()}
+    unassigned = [fid for fid in want for s in ("docker_container", "docker_host1_scope")
+                  if fid not in manager.repo.facilities.get(s, {}).get("members", ())]
+    diff = set(want.items()) ^ set(have.items())
+    return f"differ: {sorted(diff)[:5]} unassigned: {unassigned[:5]}" if diff or unassigned else ""
+
+
+def hinemos_table(manager: FakeManager, d: Path) -> str:
+    (d / "password").write_text("hinemos\n")
+    return f"""
+[hinemos]
+api = "soap"
+url = "http://127.0.0.1:{manager.port}/HinemosWS"
+password_file = "{d}/password"
+"""
+
+
+async def test_sigkill_during_a_large_reconcile_converges(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    for i in range(300):
+        engine.add(f"big_{i:03d}")
+    url = await engine.start()
+    manager = FakeSoapManager()
+    await manager.start()
+    manager.delay = 0.01
+    daemon = daemon_at(tmp_path, url, hinemos_table(manager, tmp_path))
+    try:
+        await asyncio.to_thread(daemon.start)
+        await eventually(lambda: len(container_nodes(manager)) >= 100, within=120)
+        assert daemon.proc is not None
+        daemon.proc.send_signal(signal.SIGKILL)  # in the middle of the start-up pass
+        daemon.proc.wait()
+        partial = len(container_nodes(manager))
+        assert partial < 300, "the pass was over before the kill: make it larger"
+        boxes = list(engine.containers.values())
+        for c in boxes[:10]:  # removed while the daemon is down
+            engine.set_state(c, "exited", "die")
+            engine.remove(c)
+        for i in range(5):
+            engine.add(f"late_{i}")
+        await asyncio.to_thread(daemon.start)
+        try:
+            await eventually(lambda: not out_of_step(manager, engine), within=180)
+        except AssertionError:
+            raise AssertionError(out_of_step(manager, engine)) from None
+        print(f"killed with {partial} of 300 nodes written; "
+              f"{len(manager.writes)} writes in all")
+        assert manager.refused_writes == [], "a duplicate add or a write to a missing node"
+        # The host and each container once: no duplicate, and no node wrongly deleted
+        # (it would have been added again).
+        assert manager.writes.count("addNode") == 1 + 300 + 5
+        assert "deleteNode" in manager.writes
+    finally:
+        daemon.stop()
+        print(daemon.log.read_text()[-3000:])
+        await manager.stop()
+        await engine.stop()
