@@ -87,6 +87,7 @@ class HinemosConfig:
     container_facility_id: str = "{host}-{name}"
     label_scopes: tuple[str, ...] = ("*",)
     full_sync_seconds: int = 300
+    timeout_seconds: float = 30.0  # per call; a write answered later is found by the next pass
 
 
 @dataclass(frozen=True)
@@ -273,6 +274,7 @@ def _hinemos(t: _Table) -> HinemosConfig:
         container_facility_id=template,
         label_scopes=tuple(scopes),
         full_sync_seconds=t.number("full_sync_seconds", int, d.full_sync_seconds, 10),
+        timeout_seconds=t.number("timeout_seconds", float, d.timeout_seconds, 1),
     )
     t.done()
     return cfg

@@ -57,6 +57,7 @@ address = "10.0.200.123"
     ("[daemon]\ncpu_scale = 'cores'\n" + GOOD, "daemon.cpu_scale: must be one of host, core"),
     ("[daemon]\nsocket = 5\n" + GOOD, "daemon.socket: must be str, got 5"),
     ("", "hosts: at least one [[hosts]] entry is required"),
+    (GOOD + "[hinemos]\ntimeout_seconds = 0.5\n", "hinemos.timeout_seconds: must be >= 1"),
     (GOOD.replace('"docker_host1"', '"bad id!"'), "hosts[0].facility_id: 'bad id!'"),
     (GOOD.replace("tcp://10.0.200.123:2375", "ftp://x"), "hosts[0].url: must be"),
     (GOOD.replace('address = "10.0.200.123"', 'address = "host1"'),

@@ -198,3 +198,62 @@ async def test_sigkill_during_a_large_reconcile_converges(tmp_path: Path) -> Non
         print(daemon.log.read_text()[-3000:])
         await manager.stop()
         await engine.stop()
+
+
+# ---- Hinemos: seconds per call, and past the call timeout -------------------------
+
+
+async def test_a_manager_slow_by_seconds_then_past_the_timeout_converges(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    for i in range(20):
+        engine.add(f"slow_{i:02d}")
+    url = await engine.start()
+    manager = FakeSoapManager()
+    await manager.start()
+    manager.delay = 2.0  # every call, reads and writes
+    daemon = daemon_at(tmp_path, url, hinemos_table(manager, tmp_path)
+                       + "timeout_seconds = 3\n")
+    try:
+        await asyncio.to_thread(daemon.start)
+        await eventually(lambda: len(manager.writes) > 0, within=60)
+        # Churn while the start-up pass crawls: 10 runs and 5 removals, 30 events.
+        boxes = list(engine.containers.values())
+        for i in range(10):
+            engine.add(f"churn_{i}")
+        for c in boxes[:5]:
+            engine.set_state(c, "exited", "die")
+            engine.remove(c)
+        # The daemon itself is not held up by the manager: it already knows.
+        status = await asyncio.to_thread(daemon.status)
+        assert status["containers"] == 25 and out_of_step(manager, engine)
+        await eventually(lambda: not out_of_step(manager, engine), within=240)
+        passes = (await asyncio.to_thread(daemon.status))["hinemos"]["passes"]  # type: ignore[index]
+        assert passes <= 10, f"{passes} passes for 30 events: they should coalesce"
+
+        # Writes slower than the daemon waits: they time out, but the manager still
+        # applies them afterwards. The passes that follow must find those writes, not
+        # repeat them.
+        manager.delay, manager.write_delay = 0.1, 4.0
+        for i in range(3):
+            engine.add(f"late_{i}")
+        engine.remove(boxes[5])
+        await eventually(lambda: "addNode: no answer within 3 s" in daemon.log.read_text(),
+                         within=60)
+        await asyncio.sleep(8)  # the late answers land meanwhile
+        manager.write_delay = 0.0
+        try:
+            await eventually(lambda: not out_of_step(manager, engine), within=240)
+        except AssertionError:
+            raise AssertionError(out_of_step(manager, engine)) from None
+        added = Counter(c for c in manager.writes if c == "addNode")
+        print(f"{passes} passes at 2 s per call; writes {Counter(manager.writes)}; "
+              f"refused {Counter(manager.refused_writes)}")
+        # Each node added once (the host, 20, 10 churned, 3 late); a retried add of a
+        # node the manager had taken after the timeout is refused as a duplicate and read.
+        assert added["addNode"] == 1 + 20 + 10 + 3
+        assert set(manager.refused_writes) <= {"addNode"}
+    finally:
+        daemon.stop()
+        print(daemon.log.read_text()[-3000:])
+        await manager.stop()
+        await engine.stop()

@@ -18,7 +18,6 @@ from hinedockd.config import HinemosConfig
 from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable, Node, unless_not_found
 from hinedockd.hinemos.desired import ScopeSpec
 
-TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5)
 REPO = "RepositoryRestEndpoints/repository"
 STATUS_FAULTS = {400: "InvalidSetting", 401: "InvalidUserPass", 403: "InvalidRole",
                  404: "FacilityNotFound", 409: "FacilityDuplicate", 500: "HinemosUnknown"}
@@ -42,13 +41,15 @@ class RestBackend:
         self.base = cfg.url.rstrip("/")
         self.user, self._password = cfg.user, password
         self.session: aiohttp.ClientSession | None = None
+        self.timeout = aiohttp.ClientTimeout(total=cfg.timeout_seconds,
+                                             connect=min(5.0, cfg.timeout_seconds))
         self.token = ""
         self.reads = 0
         self.writes = 0
 
     async def start(self) -> None:
         if self.session is None:
-            self.session = aiohttp.ClientSession(timeout=TIMEOUT)
+            self.session = aiohttp.ClientSession(timeout=self.timeout)
         await self._login()
 
     async def close(self) -> None:
@@ -74,8 +75,11 @@ class RestBackend:
                 if resp.status // 100 == 2:
                     return await resp.json(content_type=None) if text.strip() else None
                 status = resp.status
-        except (aiohttp.ClientError, TimeoutError, OSError) as e:
-            raise HinemosUnavailable(f"{method} {path}: {e or type(e).__name__}") from e
+        except TimeoutError as e:
+            raise HinemosUnavailable(f"{method} {path}: no answer within "
+                                     f"{self.timeout.total:g} s") from e
+        except (aiohttp.ClientError, OSError) as e:
+            raise HinemosUnavailable(f"{method} {path}: {str(e) or type(e).__name__}") from e
         message = text
         with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
             message = str(orjson.loads(text).get("message", text))

@@ -27,7 +27,6 @@ from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable, Node, un
 from hinedockd.hinemos.desired import ScopeSpec
 
 NS = "http://repository.ws.clustercontrol.com"
-TIMEOUT = 30.0
 
 
 def fault_kind(fault: zeep.exceptions.Fault) -> str:
@@ -54,6 +53,7 @@ class SoapBackend:
     def __init__(self, cfg: HinemosConfig, password: str) -> None:
         self.endpoint = f"{cfg.url.rstrip('/')}/RepositoryEndpoint"
         self.auth = httpx.BasicAuth(cfg.user, password)
+        self.timeout = cfg.timeout_seconds
         self.client: zeep.AsyncClient | None = None
         self.service: Any = None
         self._http: httpx.AsyncClient | None = None
@@ -63,7 +63,7 @@ class SoapBackend:
     async def start(self) -> None:
         if self.service is not None:
             return
-        self._http = httpx.AsyncClient(auth=self.auth, timeout=TIMEOUT)
+        self._http = httpx.AsyncClient(auth=self.auth, timeout=self.timeout)
         try:
             self.client = await asyncio.to_thread(self._load, self._http)
         except (httpx.HTTPError, OSError, zeep.exceptions.Error) as e:
@@ -73,7 +73,7 @@ class SoapBackend:
 
     def _load(self, http: httpx.AsyncClient) -> zeep.AsyncClient:
         """Fetch and parse the WSDL (synchronous in zeep: run in a thread)."""
-        with httpx.Client(auth=self.auth, timeout=TIMEOUT) as wsdl_http:
+        with httpx.Client(auth=self.auth, timeout=self.timeout) as wsdl_http:
             transport = zeep.transports.AsyncTransport(client=http, wsdl_client=wsdl_http)
             return zeep.AsyncClient(f"{self.endpoint}?wsdl", transport=transport)
 
@@ -95,8 +95,10 @@ class SoapBackend:
             if e.status_code == 401:
                 raise HinemosError("InvalidUserPass", "HTTP 401") from None
             raise HinemosUnavailable(f"{op}: HTTP {e.status_code}") from e
+        except httpx.TimeoutException as e:
+            raise HinemosUnavailable(f"{op}: no answer within {self.timeout:g} s") from e
         except (httpx.HTTPError, OSError) as e:
-            raise HinemosUnavailable(f"{op}: {e or type(e).__name__}") from e
+            raise HinemosUnavailable(f"{op}: {str(e) or type(e).__name__}") from e
         except zeep.exceptions.Error as e:  # e.g. an HTML error page from a proxy
             raise HinemosUnavailable(f"{op}: unexpected answer: {e}") from e
 

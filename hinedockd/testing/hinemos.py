@@ -31,6 +31,7 @@ class FakeManager:
     def __init__(self, repo: MemoryRepository | None = None) -> None:
         self.repo = repo or MemoryRepository()
         self.delay = 0.0  # seconds added to every call
+        self.write_delay = 0.0  # and to every write, before it is applied
         self.fail_rate = 0.0  # share of calls answered with HinemosUnknown
         self.calls: list[str] = []  # operation names, in order
         self.writes: list[str] = []
@@ -77,8 +78,8 @@ class FakeManager:
 
     async def operate(self, name: str, write: bool, op: Callable[[], Any]) -> Any:
         """Every operation goes through here: delay, random faults, the call log."""
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        if self.delay or (write and self.write_delay):
+            await asyncio.sleep(self.delay + (self.write_delay if write else 0.0))
         self.calls.append(name)
         if self.fail_rate and random.random() < self.fail_rate:
             raise HinemosError("HinemosUnknown", "injected fault")
