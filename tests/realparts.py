@@ -72,6 +72,19 @@ class Daemon:
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)  # type: ignore[no-any-return]
 
+    def api(self, path: str) -> Any:
+        """GET one local-API path, the JSON answer (HTTP/1.0 over the unix socket)."""
+        import socket
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(self.socket)
+            s.sendall(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert b" 200 " in head.split(b"\r\n")[0], data[:300]
+        return json.loads(body)
+
     def env(self) -> dict[str, str]:
         return {**os.environ, "HINEDOCK_SOCKET": self.socket}
 

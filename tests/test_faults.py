@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import os
 import signal
 import time
 from collections import Counter
@@ -25,8 +26,10 @@ from tests.realparts import (
     Daemon,
     Rsyslog,
     docker,
+    restart_engine,
     rsyslog_available,
     run_container,
+    wait_for,
 )
 
 # The daemon saves its cursor every second once the messages before it have left; a
@@ -257,3 +260,96 @@ async def test_a_manager_slow_by_seconds_then_past_the_timeout_converges(tmp_pat
         print(daemon.log.read_text()[-3000:])
         await manager.stop()
         await engine.stop()
+
+
+# ---- the engine stopped while containers change through another path ---------------
+
+
+def states_told(rsyslog: Rsyslog, short: str) -> list[str]:
+    """The states told for one container, in order (RFC 5424 lines, HOSTNAME = ID)."""
+    return [line.split(" ", 7)[7].split(" ", 1)[1] for line in rsyslog.lines()
+            if len(line.split(" ", 7)) == 8 and line.split(" ", 7)[2] == short]
+
+
+@pytest.mark.skipif(os.environ.get("HINEDOCK_TEST_ENGINE_RESTART") != "1",
+                    reason="restarts dockerd: set HINEDOCK_TEST_ENGINE_RESTART=1 (.ci/run does)")
+async def test_engine_stopped_while_containers_change_elsewhere(
+        engine: None, rsyslog: Rsyslog, tmp_path: Path) -> None:
+    manager = FakeSoapManager()
+    await manager.start()
+    daemon = daemon_at(tmp_path, f"unix://{DOCKER_SOCK}", hinemos_table(manager, tmp_path) + f"""
+[[syslog]]
+target = "tcp://127.0.0.1:{rsyslog.port}"
+format = "rfc5424"
+""")
+
+    def run(name: str) -> str:
+        return run_container(name, "sleep", "3600")[:12]
+
+    ids = {n: await asyncio.to_thread(run, n) for n in ("es_a", "es_b", "es_c", "es_d")}
+    try:
+        await asyncio.to_thread(daemon.start)
+        await eventually(lambda: all(f"docker_host1-hdt_{n}" in manager.repo.facilities
+                                     for n in ids), within=60)
+        # Just before the stop, through the CLI: a stopped, b removed.
+        await asyncio.to_thread(docker, "stop", "-t", "1", ids["es_a"])
+        await asyncio.to_thread(docker, "rm", "-f", ids["es_b"])
+
+        def while_down() -> None:
+            wait_for(lambda: not daemon.status()["connected"], within=60,
+                     what="the daemon sees the engine gone")
+
+        # dockerd stops (c and d stop with it) and comes back; at once, racing the
+        # daemon's reconnect (so by replay or live): a started again, c removed, e run.
+        await asyncio.to_thread(restart_engine, while_down)
+        back_at = time.time()
+        await asyncio.to_thread(docker, "start", ids["es_a"])
+        await asyncio.to_thread(docker, "rm", "-f", ids["es_c"])
+        ids["es_e"] = await asyncio.to_thread(run, "es_e")
+        final = {"es_a": "running", "es_b": "removed", "es_c": "removed",
+                 "es_d": "exited", "es_e": "running"}
+
+        def told_right() -> bool:
+            return all(states_told(rsyslog, ids[n])[-1:] == [s] for n, s in final.items())
+
+        await eventually(told_right, within=120)
+        # Each change on the way told once, in order (a: running, exited, running).
+        assert states_told(rsyslog, ids["es_a"]) == ["running", "exited", "running"]
+        assert states_told(rsyslog, ids["es_b"]) == ["running", "exited", "removed"]
+        assert states_told(rsyslog, ids["es_d"]) == ["running", "exited"]
+        # e's create and start race the daemon's reconnect: a list between them shows
+        # it created first.
+        assert states_told(rsyslog, ids["es_e"]) in (["running"], ["created", "running"])
+        # The changes made after the restart reach syslog as events too.
+        for short, action in ((ids["es_a"], "start"), (ids["es_c"], "destroy"),
+                              (ids["es_e"], "create")):
+            assert rfc5424_events(rsyslog.lines(), "docker_host1", f"container {action}",
+                                  f" id={short} "), (short, action)
+
+        def repository_in_step() -> bool:
+            nodes = {fid: variables(f) for fid, f in manager.repo.facilities.items()
+                     if fid.startswith("docker_host1-hdt_es_")}
+            return {fid[len("docker_host1-hdt_"):]: v.get("DOCKER_STATUS")
+                    for fid, v in nodes.items()} == {
+                        "es_a": "running", "es_d": "exited", "es_e": "running"}
+
+        await eventually(repository_in_step, within=120)
+
+        def metrics_fresh() -> bool:
+            answer = daemon.api("/v1/hosts/docker_host1/metrics?name=hdt_es_*&window=5")
+            running = {c["name"]: c for c in answer["containers"] if c["state"] == "running"}
+            return set(running) == {"hdt_es_a", "hdt_es_e"} and all(
+                c["window"] and c["window"]["end"] > back_at for c in running.values())
+
+        await eventually(metrics_fresh, within=60)  # streams reopened after the restart
+    finally:
+        daemon.stop()
+        print(daemon.log.read_text()[-3000:])
+        await manager.stop()
+        for short in ids.values():
+            await asyncio.to_thread(docker, "rm", "-f", short, check=False)
+
+
+def variables(node: dict[str, Any]) -> dict[str, str]:
+    return {v["nodeVariableName"]: v["nodeVariableValue"]
+            for v in node.get("nodeVariableInfo") or []}
