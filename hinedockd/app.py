@@ -81,21 +81,30 @@ class Persister:
             w.dirty = True  # try again with the next checkpoint
             log.error("cannot save state", host=w.host.facility_id, error=str(e))
 
-    def _settled(self) -> list[tuple[HostWatcher, state.HostState]]:
+    def _settled(self, take: bool = True) -> list[tuple[HostWatcher, state.HostState]]:
+        """Checkpoints that may be saved now; with `take`, first a new one per changed host."""
         sent, out = self.hub.sent(), []
         for w in self.watchers:
             points = self.checkpoints[w.host.facility_id]
-            if w.dirty:
+            if take and w.dirty:
                 points.add(w.saved_state(), self.hub.marks())
             saved = points.take_settled(sent)
             if saved is not None:
                 out.append((w, saved))
         return out
 
-    async def run(self, every: float = 1.0) -> None:
+    async def run(self, every: float = 1.0, poll: float = 0.05) -> None:
+        """A checkpoint every `every` seconds; while one waits for its messages, a look
+        every `poll` seconds, so that it is saved as soon as they have left."""
+        loop = asyncio.get_running_loop()
+        next_take = loop.time() + every
         while True:
-            await asyncio.sleep(every)
-            for w, saved in self._settled():
+            waiting = any(p.pending for p in self.checkpoints.values())
+            await asyncio.sleep(poll if waiting else max(0.0, next_take - loop.time()))
+            take = loop.time() >= next_take
+            if take:
+                next_take = loop.time() + every
+            for w, saved in self._settled(take):
                 await asyncio.to_thread(self._save, w, saved)
 
     def save_now(self) -> None:

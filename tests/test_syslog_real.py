@@ -3,6 +3,7 @@ reads RFC 3164 with the right HOSTNAME, survive receiver outages and daemon rest
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -121,6 +122,10 @@ def test_no_state_change_lost_across_a_daemon_restart(
         daemon: Daemon, rsyslog: Rsyslog) -> None:
     keep = run_container("keep", "sleep", "3600")
     wait_for(lambda: len(received(rsyslog, keep[:12], f"{keep[:12]} running")) == 2)
+    # Its cursor saved (within a second of the messages leaving), then a crash.
+    saved = daemon.config.parent / "state" / "host-docker_host1.json"
+    wait_for(lambda: saved.exists() and keep in json.loads(saved.read_text())["states"],
+             what="the daemon's state saved")
     daemon.stop(signal.SIGKILL)  # a crash, not a clean stop
     docker("stop", "-t", "1", keep)
     new = run_container("whiledown", "sleep", "3600")
