@@ -4,6 +4,7 @@ once the syslog messages it accounts for have left (else a crash would lose them
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from pathlib import Path
 
@@ -104,3 +105,44 @@ target = "tcp://127.0.0.1:{port}"
         if server is not None:
             server.close()
         await engine.stop()
+
+
+async def test_drain_waits_for_queued_messages_and_no_longer(tmp_path: Path) -> None:
+    port = free_port()  # the TCP target has nobody to send to
+    cfg = parse_config(f"""
+[[hosts]]
+facility_id = "h1"
+url = "tcp://127.0.0.1:1"
+address = "127.0.0.1"
+[[syslog]]
+target = "file://{tmp_path}/messages.log"
+[[syslog]]
+target = "tcp://127.0.0.1:{port}"
+""")
+    hub = SyslogHub(cfg)
+    for n in range(500):
+        hub.emit("h1", f"message {n}", "info")
+    task = asyncio.create_task(hub.run())
+    got: list[bytes] = []
+
+    async def receive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            got.append(data)
+        writer.close()
+
+    server = None
+    try:
+        await asyncio.wait_for(hub.sinks[0].queue.join(), 10)
+        assert len((tmp_path / "messages.log").read_text().splitlines()) == 500
+        assert hub.sent() == (500, 0) and hub.marks() == (500, 500)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(hub.drain(), 0.5)
+            raise AssertionError("drained with 500 messages still queued for TCP")
+        server = await asyncio.start_server(receive, "127.0.0.1", port)
+        await asyncio.wait_for(hub.drain(), 20)  # the TCP target reconnects and sends all
+        assert hub.sent() == (500, 500)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        if server is not None:
+            server.close()
