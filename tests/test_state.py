@@ -57,6 +57,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def tcp_receiver(port: int, into: list[bytes]) -> asyncio.Server:
+    """A syslog receiver that only collects what arrives."""
+    async def receive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            into.append(data)
+        writer.close()
+
+    return await asyncio.start_server(receive, "127.0.0.1", port)
+
+
 async def test_a_cursor_is_saved_only_after_its_messages_left(tmp_path: Path) -> None:
     engine = FakeEngine()
     url = await engine.start()
@@ -78,12 +88,6 @@ target = "tcp://127.0.0.1:{port}"
     persister = Persister([w], cfg.daemon.state_dir, hub)
     tasks = [asyncio.create_task(c) for c in (w.run(), hub.run(), persister.run(every=0.1))]
     received: list[bytes] = []
-
-    async def receive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while data := await reader.read(65536):
-            received.append(data)
-        writer.close()
-
     server = None
     try:
         await eventually(lambda: w.status.connected)
@@ -93,7 +97,7 @@ target = "tcp://127.0.0.1:{port}"
         saved = state.load(cfg.daemon.state_dir, "h1")
         assert saved.cursor_ns < engine.history[0]["timeNano"], "saved past unsent messages"
         assert c.id not in saved.states
-        server = await asyncio.start_server(receive, "127.0.0.1", port)
+        server = await tcp_receiver(port, received)
         await eventually(lambda: state.load(cfg.daemon.state_dir, "h1").cursor_ns
                          == engine.history[-1]["timeNano"], within=20)
         assert state.load(cfg.daemon.state_dir, "h1").states == {c.id: "running"}
@@ -123,13 +127,6 @@ target = "tcp://127.0.0.1:{port}"
     for n in range(500):
         hub.emit("h1", f"message {n}", "info")
     task = asyncio.create_task(hub.run())
-    got: list[bytes] = []
-
-    async def receive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while data := await reader.read(65536):
-            got.append(data)
-        writer.close()
-
     server = None
     try:
         await asyncio.wait_for(hub.sinks[0].queue.join(), 10)
@@ -138,7 +135,7 @@ target = "tcp://127.0.0.1:{port}"
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(hub.drain(), 0.5)
             raise AssertionError("drained with 500 messages still queued for TCP")
-        server = await asyncio.start_server(receive, "127.0.0.1", port)
+        server = await tcp_receiver(port, [])
         await asyncio.wait_for(hub.drain(), 20)  # the TCP target reconnects and sends all
         assert hub.sent() == (500, 500)
     finally:
