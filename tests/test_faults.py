@@ -203,6 +203,52 @@ async def test_sigkill_during_a_large_reconcile_converges(tmp_path: Path) -> Non
         await engine.stop()
 
 
+# ---- Hinemos: down for minutes while containers come and go ------------------------
+
+
+async def test_a_manager_down_for_minutes_costs_nothing_and_converges(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    for i in range(10):
+        engine.add(f"away_{i}")
+    url = await engine.start()
+    manager = FakeSoapManager()
+    await manager.start()
+    daemon = daemon_at(tmp_path, url, hinemos_table(manager, tmp_path))
+    try:
+        await asyncio.to_thread(daemon.start)
+        await eventually(lambda: not out_of_step(manager, engine), within=60)
+        before = await asyncio.to_thread(daemon.status_all)
+        await manager.go_down()
+        calls_before = len(manager.calls)
+        boxes = list(engine.containers.values())
+        # 150 s away; a container comes every 10 s and every other one goes again.
+        for i in range(15):
+            await asyncio.sleep(10)
+            c = engine.add(f"while_away_{i}")
+            if i % 2:
+                engine.set_state(c, "exited", "die")
+                engine.remove(c)
+        engine.remove(boxes[0])
+        during = await asyncio.to_thread(daemon.status_all)
+        assert len(manager.calls) == calls_before  # it was really away
+        passes = during["hosts"][0]["hinemos"]["passes"] - before["hosts"][0]["hinemos"]["passes"]
+        # Retries back off to one every 30 s; events while away do not add passes.
+        assert passes <= 12, f"{passes} attempts in 150 s"
+        assert during["process"]["tasks"] <= before["process"]["tasks"] + 10
+        assert during["hosts"][0]["containers"] == 10 - 1 + 8  # the daemon itself is current
+        await manager.come_back()
+        await eventually(lambda: not out_of_step(manager, engine), within=90)
+        print(f"{passes} attempts while away; tasks {before['process']['tasks']} -> "
+              f"{during['process']['tasks']}")
+        assert manager.refused_writes == []
+        assert manager.writes.count("addNode") == 1 + 10 + 8  # each node once
+    finally:
+        daemon.stop()
+        print(daemon.log.read_text()[-2000:])
+        await manager.stop()
+        await engine.stop()
+
+
 # ---- Hinemos: seconds per call, and past the call timeout -------------------------
 
 

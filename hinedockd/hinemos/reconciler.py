@@ -17,9 +17,9 @@ what the previous passes read and wrote, and reads only what it has not seen.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -38,7 +38,8 @@ from hinedockd.hinemos.desired import Desired, NodeSpec, desired, host_scope
 from hinedockd.model import Container
 
 log = structlog.get_logger("hinedockd.hinemos")
-READ_CONCURRENCY = 8  # calls in flight to the manager during a pass
+CONCURRENCY = 8  # calls in flight to the manager during a pass
+T = TypeVar("T")
 ALL_KINDS = frozenset({"add", "update", "delete"})
 # (what was done, to which facility) for the report's one-shot commands' progress lines
 Progress = Callable[[str, str], None]
@@ -70,6 +71,18 @@ async def _all(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
                 tg.create_task(coro)
     except BaseExceptionGroup as group:
         raise group.exceptions[0] from None
+
+
+async def _pool(work: Callable[[T], Awaitable[None]], items: list[T]) -> None:
+    """`work` on each item, CONCURRENCY at a time: that many tasks, not one per item
+    (a full pass over 1,000 nodes would otherwise hold 1,000 tasks at once)."""
+    queue = iter(items)
+
+    async def worker() -> None:
+        for item in queue:  # shared: each worker takes the next item
+            await work(item)
+
+    await _all(worker() for _ in range(min(CONCURRENCY, len(items))))
 
 
 class Reconciler:
@@ -153,26 +166,22 @@ class Reconciler:
             cache.members[scope] = found
 
     async def _nodes(self, want: Desired, cache: HostCache, full: bool) -> None:
-        sem = asyncio.Semaphore(READ_CONCURRENCY)
-
         async def read(fid: str) -> None:
-            async with sem:
-                node = await self.backend.get_node(fid)
+            node = await self.backend.get_node(fid)
             if node is None:
                 cache.nodes.pop(fid, None)
             else:
                 cache.nodes[fid] = node
 
         async def write(spec: NodeSpec) -> None:
-            async with sem:
-                await self._node(spec, cache, spec.facility_id in fresh)
+            await self._node(spec, cache, spec.facility_id in fresh)
 
         todo = [fid for fid in want.nodes if full or fid not in cache.nodes]
         fresh = set(todo)
         # Independent nodes, a few calls in flight: 500 containers at 20 ms per call
         # sync in seconds, not minutes. A failure cancels the rest of the pass.
-        await _all(read(fid) for fid in todo)
-        await _all(write(spec) for spec in want.nodes.values())
+        await _pool(read, todo)
+        await _pool(write, list(want.nodes.values()))
 
     async def _node(self, spec: NodeSpec, cache: HostCache, fresh: bool) -> None:
         current = cache.nodes.get(spec.facility_id)
