@@ -9,9 +9,12 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.realparts import Rsyslog
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -64,3 +67,11 @@ def engine() -> Iterator[None]:
     from tests.realparts import engine_available
 
     yield from engine_available()
+
+
+@pytest.fixture(scope="module")
+def rsyslog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rsyslog]:
+    """A real rsyslogd receiving UDP and TCP (skipped where not installed, failed under CI)."""
+    from tests.realparts import rsyslog_available
+
+    yield from rsyslog_available(tmp_path_factory.mktemp("rsyslog"))

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from hinedockd.client import transport
 from hinedockd.testing import IMAGE, ensure_image
 from tests.conftest import assert_hinemos_lines, require_docker
 
@@ -73,18 +74,11 @@ class Daemon:
         assert r.returncode == 0, r.stderr
         return json.loads(r.stdout)  # type: ignore[no-any-return]
 
-    def api(self, path: str) -> Any:
-        """GET one local-API path, the JSON answer (HTTP/1.0 over the unix socket)."""
-        import socket
-        with socket.socket(socket.AF_UNIX) as s:
-            s.connect(self.socket)
-            s.sendall(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
-            data = b""
-            while chunk := s.recv(65536):
-                data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        assert b" 200 " in head.split(b"\r\n")[0], data[:300]
-        return json.loads(body)
+    def api(self, path: str, **params: str) -> Any:
+        """GET one local-API path through the client's transport; the JSON answer."""
+        answer = transport.get(path, params, self.socket)
+        assert answer.status == 200, answer.body[:300]
+        return json.loads(answer.body)
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "HINEDOCK_SOCKET": self.socket}
@@ -114,24 +108,43 @@ def wait_for(check: Callable[[], bool], within: float = 20.0, what: str = "") ->
         time.sleep(0.2)
 
 
-def start_daemon(d: Path, extra: str = "", daemon_extra: str = "") -> Iterator[Daemon]:
-    """Fixture body: the daemon as its own process on the local engine, config in `d`."""
+def daemon_in(d: Path, extra: str = "", daemon_extra: str = "",
+              host_url: str = f"unix://{DOCKER_SOCK}") -> Daemon:
+    """The daemon (not started) for one host, `docker_host1` (the local engine unless
+    `host_url` says otherwise), with its config and state in `d`; `extra` follows the
+    host's table (more of it, or [hinemos], [[syslog]] tables)."""
+    d.mkdir(parents=True, exist_ok=True)
     cfg = d / "config.toml"
     cfg.write_text(f"""
 [daemon]
 socket = "{d}/hinedockd.sock"
 state_dir = "{d}/state"
-retention_seconds = 900
 log_format = "console"
 {daemon_extra}
 
 [[hosts]]
 facility_id = "docker_host1"
-url = "unix://{DOCKER_SOCK}"
+url = "{host_url}"
 address = "127.0.0.1"
 {extra}
 """)
-    dm = Daemon(f"{d}/hinedockd.sock", cfg, d / "daemon.log")
+    return Daemon(f"{d}/hinedockd.sock", cfg, d / "daemon.log")
+
+
+def hinemos_table(d: Path, api: str, url: str) -> str:
+    """A [hinemos] table for a manager at `url`, its password file written in `d`."""
+    (d / "password").write_text("hinemos\n")
+    return f"""
+[hinemos]
+api = "{api}"
+url = "{url}"
+password_file = "{d}/password"
+"""
+
+
+def start_daemon(d: Path, extra: str = "", daemon_extra: str = "") -> Iterator[Daemon]:
+    """Fixture body: the daemon as its own process on the local engine, config in `d`."""
+    dm = daemon_in(d, extra, "retention_seconds = 900\n" + daemon_extra)
     dm.start()
     try:
         yield dm

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import contextlib
 import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from hinedockd.hinemos.backend import variables
 from hinedockd.testing import FakeEngine
 from hinedockd.testing.hinemos import FakeManager, FakeSoapManager
 from tests.conftest import eventually
@@ -25,9 +27,10 @@ from tests.realparts import (
     DOCKER_SOCK,
     Daemon,
     Rsyslog,
+    daemon_in,
     docker,
+    hinemos_table,
     restart_engine,
-    rsyslog_available,
     run_container,
     wait_for,
 )
@@ -37,38 +40,36 @@ from tests.realparts import (
 CURSOR_ALLOWANCE_S = 3.0
 
 
-@pytest.fixture(scope="module")
-def rsyslog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rsyslog]:
-    yield from rsyslog_available(tmp_path_factory.mktemp("rsyslog-faults"))
+def rfc5424_syslog(rsyslog: Rsyslog) -> str:
+    """A [[syslog]] table: TCP to the real rsyslog, RFC 5424 (microsecond timestamps,
+    the engine's own for events, tell one event from another)."""
+    return f"""
+[[syslog]]
+target = "tcp://127.0.0.1:{rsyslog.port}"
+format = "rfc5424"
+"""
 
 
-def daemon_at(d: Path, host_url: str, extra: str = "") -> Daemon:
-    """A daemon (not started) for one host; `extra` adds syslog or hinemos tables."""
-    d.mkdir(parents=True, exist_ok=True)
-    cfg = d / "config.toml"
-    cfg.write_text(f"""
-[daemon]
-socket = "{d}/h.sock"
-state_dir = "{d}/state"
-log_format = "console"
-[[hosts]]
-facility_id = "docker_host1"
-url = "{host_url}"
-address = "127.0.0.1"
-{extra}""")
-    return Daemon(f"{d}/h.sock", cfg, d / "daemon.log")
-
-
-def rfc5424_events(lines: list[str], hostname: str, text: str, having: str) -> list[str]:
-    """Timestamps (microseconds, from the engine's timeNano) of RFC 5424 messages from
-    `hostname` whose text starts with `text` and holds `having`."""
+def received(rsyslog: Rsyslog) -> list[tuple[str, str, str]]:
+    """(TIMESTAMP, HOSTNAME, MSG) of every RFC 5424 message rsyslog has written."""
     out = []
-    for line in lines:
+    for line in rsyslog.lines():
         parts = line.split(" ", 7)  # <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG
-        if (len(parts) == 8 and parts[2] == hostname and parts[7].startswith(text)
-                and having in parts[7]):
-            out.append(parts[1])
+        if len(parts) == 8:
+            out.append((parts[1], parts[2], parts[7]))
     return out
+
+
+def event_stamps(rsyslog: Rsyslog, text: str, having: str) -> list[str]:
+    """Timestamps of the host's event messages whose text starts with `text` and holds
+    `having`."""
+    return [stamp for stamp, host, msg in received(rsyslog)
+            if host == "docker_host1" and msg.startswith(text) and having in msg]
+
+
+def states_told(rsyslog: Rsyslog, short: str) -> list[str]:
+    """The states told for one container, in order (HOSTNAME = its ID)."""
+    return [msg.split(" ", 1)[1] for _, host, msg in received(rsyslog) if host == short]
 
 
 async def execs(cid: str, n: int, done: list[int]) -> None:
@@ -91,11 +92,7 @@ async def execs(cid: str, n: int, done: list[int]) -> None:
 
 async def test_sigkill_during_an_event_burst_loses_no_event(
         engine: None, rsyslog: Rsyslog, tmp_path: Path) -> None:
-    daemon = daemon_at(tmp_path, f"unix://{DOCKER_SOCK}", f"""
-[[syslog]]
-target = "tcp://127.0.0.1:{rsyslog.port}"
-format = "rfc5424"
-""")
+    daemon = daemon_in(tmp_path, rfc5424_syslog(rsyslog))
     await asyncio.to_thread(daemon.start)
     cid = await asyncio.to_thread(run_container, "burst", "sleep", "3600")
     short, runs = cid[:12], 100
@@ -112,8 +109,7 @@ format = "rfc5424"
         await burst
 
         def seen(action: str) -> list[str]:
-            return rfc5424_events(rsyslog.lines(), "docker_host1", f"container {action}",
-                                  f" id={short} ")
+            return event_stamps(rsyslog, f"container {action}", f" id={short} ")
 
         await eventually(lambda: all(len(set(seen(a))) >= runs for a in actions), within=60)
         await asyncio.sleep(2)  # anything late would show up now
@@ -151,26 +147,41 @@ def out_of_step(manager: FakeManager, engine: FakeEngine) -> str:
     return f"differ: {sorted(diff)[:5]} unassigned: {unassigned[:5]}" if diff or unassigned else ""
 
 
-def hinemos_table(manager: FakeManager, d: Path) -> str:
-    (d / "password").write_text("hinemos\n")
-    return f"""
-[hinemos]
-api = "soap"
-url = "http://127.0.0.1:{manager.port}/HinemosWS"
-password_file = "{d}/password"
-"""
+async def converged(manager: FakeManager, engine: FakeEngine, within: float) -> None:
+    """Until the repository matches the engine; else fail saying how it differs."""
+    try:
+        await eventually(lambda: not out_of_step(manager, engine), within=within)
+    except AssertionError:
+        raise AssertionError(out_of_step(manager, engine)) from None
 
 
-async def test_sigkill_during_a_large_reconcile_converges(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def fake_world(d: Path, names: list[str], extra: str = ""
+                     ) -> AsyncIterator[tuple[FakeEngine, FakeSoapManager, Daemon]]:
+    """The fake engine with these containers, the fake SOAP manager, and a daemon
+    between them (not started; `extra` adds to its [hinemos] table); all stopped after."""
     engine = FakeEngine()
-    for i in range(300):
-        engine.add(f"big_{i:03d}")
+    for name in names:
+        engine.add(name)
     url = await engine.start()
     manager = FakeSoapManager()
     await manager.start()
-    manager.delay = 0.01
-    daemon = daemon_at(tmp_path, url, hinemos_table(manager, tmp_path))
+    url_ws = f"http://127.0.0.1:{manager.port}/HinemosWS"
+    daemon = daemon_in(d, hinemos_table(d, "soap", url_ws) + extra, host_url=url)
     try:
+        yield engine, manager, daemon
+    finally:
+        daemon.stop()
+        if daemon.log.exists():
+            print(daemon.log.read_text()[-3000:])
+        await manager.stop()
+        await engine.stop()
+
+
+async def test_sigkill_during_a_large_reconcile_converges(tmp_path: Path) -> None:
+    names = [f"big_{i:03d}" for i in range(300)]
+    async with fake_world(tmp_path, names) as (engine, manager, daemon):
+        manager.delay = 0.01
         await asyncio.to_thread(daemon.start)
         await eventually(lambda: len(container_nodes(manager)) >= 100, within=120)
         assert daemon.proc is not None
@@ -185,10 +196,7 @@ async def test_sigkill_during_a_large_reconcile_converges(tmp_path: Path) -> Non
         for i in range(5):
             engine.add(f"late_{i}")
         await asyncio.to_thread(daemon.start)
-        try:
-            await eventually(lambda: not out_of_step(manager, engine), within=180)
-        except AssertionError:
-            raise AssertionError(out_of_step(manager, engine)) from None
+        await converged(manager, engine, within=180)
         print(f"killed with {partial} of 300 nodes written; "
               f"{len(manager.writes)} writes in all")
         assert manager.refused_writes == [], "a duplicate add or a write to a missing node"
@@ -196,27 +204,16 @@ async def test_sigkill_during_a_large_reconcile_converges(tmp_path: Path) -> Non
         # (it would have been added again).
         assert manager.writes.count("addNode") == 1 + 300 + 5
         assert "deleteNode" in manager.writes
-    finally:
-        daemon.stop()
-        print(daemon.log.read_text()[-3000:])
-        await manager.stop()
-        await engine.stop()
 
 
 # ---- Hinemos: down for minutes while containers come and go ------------------------
 
 
 async def test_a_manager_down_for_minutes_costs_nothing_and_converges(tmp_path: Path) -> None:
-    engine = FakeEngine()
-    for i in range(10):
-        engine.add(f"away_{i}")
-    url = await engine.start()
-    manager = FakeSoapManager()
-    await manager.start()
-    daemon = daemon_at(tmp_path, url, hinemos_table(manager, tmp_path))
-    try:
+    async with fake_world(tmp_path, [f"away_{i}" for i in range(10)]) as (engine, manager,
+                                                                            daemon):
         await asyncio.to_thread(daemon.start)
-        await eventually(lambda: not out_of_step(manager, engine), within=60)
+        await converged(manager, engine, within=60)
         before = await asyncio.to_thread(daemon.status_all)
         await manager.go_down()
         calls_before = len(manager.calls)
@@ -239,32 +236,21 @@ async def test_a_manager_down_for_minutes_costs_nothing_and_converges(tmp_path: 
         more = during["hosts"][0]["containers"] - before["hosts"][0]["containers"]
         assert during["process"]["tasks"] - before["process"]["tasks"] <= more
         await manager.come_back()
-        await eventually(lambda: not out_of_step(manager, engine), within=90)
+        await converged(manager, engine, within=90)
         print(f"{passes} attempts while away; tasks {before['process']['tasks']} -> "
               f"{during['process']['tasks']}")
         assert manager.refused_writes == []
         assert manager.writes.count("addNode") == 1 + 10 + 8  # each node once
-    finally:
-        daemon.stop()
-        print(daemon.log.read_text()[-2000:])
-        await manager.stop()
-        await engine.stop()
 
 
 # ---- Hinemos: seconds per call, and past the call timeout -------------------------
 
 
 async def test_a_manager_slow_by_seconds_then_past_the_timeout_converges(tmp_path: Path) -> None:
-    engine = FakeEngine()
-    for i in range(20):
-        engine.add(f"slow_{i:02d}")
-    url = await engine.start()
-    manager = FakeSoapManager()
-    await manager.start()
-    manager.delay = 2.0  # every call, reads and writes
-    daemon = daemon_at(tmp_path, url, hinemos_table(manager, tmp_path)
-                       + "timeout_seconds = 3\n")
-    try:
+    names = [f"slow_{i:02d}" for i in range(20)]
+    async with fake_world(tmp_path, names, "timeout_seconds = 3\n") as (engine, manager,
+                                                                         daemon):
+        manager.delay = 2.0  # every call, reads and writes
         await asyncio.to_thread(daemon.start)
         await eventually(lambda: len(manager.writes) > 0, within=60)
         # Churn while the start-up pass crawls: 10 runs and 5 removals, 30 events.
@@ -277,7 +263,7 @@ async def test_a_manager_slow_by_seconds_then_past_the_timeout_converges(tmp_pat
         # The daemon itself is not held up by the manager: it already knows.
         status = await asyncio.to_thread(daemon.status)
         assert status["containers"] == 25 and out_of_step(manager, engine)
-        await eventually(lambda: not out_of_step(manager, engine), within=240)
+        await converged(manager, engine, within=240)
         passes = (await asyncio.to_thread(daemon.status))["hinemos"]["passes"]  # type: ignore[index]
         assert passes <= 10, f"{passes} passes for 30 events: they should coalesce"
 
@@ -292,10 +278,7 @@ async def test_a_manager_slow_by_seconds_then_past_the_timeout_converges(tmp_pat
                          within=60)
         await asyncio.sleep(8)  # the late answers land meanwhile
         manager.write_delay = 0.0
-        try:
-            await eventually(lambda: not out_of_step(manager, engine), within=240)
-        except AssertionError:
-            raise AssertionError(out_of_step(manager, engine)) from None
+        await converged(manager, engine, within=240)
         added = Counter(c for c in manager.writes if c == "addNode")
         print(f"{passes} passes at 2 s per call; writes {Counter(manager.writes)}; "
               f"refused {Counter(manager.refused_writes)}")
@@ -303,20 +286,9 @@ async def test_a_manager_slow_by_seconds_then_past_the_timeout_converges(tmp_pat
         # node the manager had taken after the timeout is refused as a duplicate and read.
         assert added["addNode"] == 1 + 20 + 10 + 3
         assert set(manager.refused_writes) <= {"addNode"}
-    finally:
-        daemon.stop()
-        print(daemon.log.read_text()[-3000:])
-        await manager.stop()
-        await engine.stop()
 
 
 # ---- the engine stopped while containers change through another path ---------------
-
-
-def states_told(rsyslog: Rsyslog, short: str) -> list[str]:
-    """The states told for one container, in order (RFC 5424 lines, HOSTNAME = ID)."""
-    return [line.split(" ", 7)[7].split(" ", 1)[1] for line in rsyslog.lines()
-            if len(line.split(" ", 7)) == 8 and line.split(" ", 7)[2] == short]
 
 
 @pytest.mark.skipif(os.environ.get("HINEDOCK_TEST_ENGINE_RESTART") != "1",
@@ -325,11 +297,9 @@ async def test_engine_stopped_while_containers_change_elsewhere(
         engine: None, rsyslog: Rsyslog, tmp_path: Path) -> None:
     manager = FakeSoapManager()
     await manager.start()
-    daemon = daemon_at(tmp_path, f"unix://{DOCKER_SOCK}", hinemos_table(manager, tmp_path) + f"""
-[[syslog]]
-target = "tcp://127.0.0.1:{rsyslog.port}"
-format = "rfc5424"
-""")
+    url_ws = f"http://127.0.0.1:{manager.port}/HinemosWS"
+    daemon = daemon_in(tmp_path, hinemos_table(tmp_path, "soap", url_ws)
+                       + rfc5424_syslog(rsyslog))
 
     def run(name: str) -> str:
         return run_container(name, "sleep", "3600")[:12]
@@ -371,8 +341,8 @@ format = "rfc5424"
         # The changes made after the restart reach syslog as events too.
         for short, action in ((ids["es_a"], "start"), (ids["es_c"], "destroy"),
                               (ids["es_e"], "create")):
-            assert rfc5424_events(rsyslog.lines(), "docker_host1", f"container {action}",
-                                  f" id={short} "), (short, action)
+            found = event_stamps(rsyslog, f"container {action}", f" id={short} ")
+            assert found, (short, action)
 
         def repository_in_step() -> bool:
             nodes = {fid: variables(f) for fid, f in manager.repo.facilities.items()
@@ -384,7 +354,7 @@ format = "rfc5424"
         await eventually(repository_in_step, within=120)
 
         def metrics_fresh() -> bool:
-            answer = daemon.api("/v1/hosts/docker_host1/metrics?name=hdt_es_*&window=5")
+            answer = daemon.api("/v1/hosts/docker_host1/metrics", name="hdt_es_*", window="5")
             running = {c["name"]: c for c in answer["containers"] if c["state"] == "running"}
             return set(running) == {"hdt_es_a", "hdt_es_e"} and all(
                 c["window"] and c["window"]["end"] > back_at for c in running.values())
@@ -397,7 +367,3 @@ format = "rfc5424"
         for short in ids.values():
             await asyncio.to_thread(docker, "rm", "-f", short, check=False)
 
-
-def variables(node: dict[str, Any]) -> dict[str, str]:
-    return {v["nodeVariableName"]: v["nodeVariableValue"]
-            for v in node.get("nodeVariableInfo") or []}

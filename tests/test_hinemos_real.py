@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from hinedockd.hinemos.backend import variables
 from hinedockd.testing.hinemos import FakeManager, FakeRestManager, FakeSoapManager
 from tests.conftest import eventually
-from tests.realparts import DOCKER_SOCK, docker, run_container
+from tests.realparts import daemon_in, docker, hinemos_table, run_container
 
 API_PATHS = {"soap": "HinemosWS", "rest": "HinemosWeb/api"}
 
@@ -33,24 +34,7 @@ async def manager(engine: None, request: pytest.FixtureRequest) -> AsyncIterator
 
 def write_config(d: Path, api: str, url: str) -> Path:
     """The daemon's config for the local engine and a manager at `url`."""
-    (d / "password").write_text("hinemos\n")
-    cfg = d / "config.toml"
-    cfg.write_text(f"""
-[daemon]
-socket = "{d}/h.sock"
-state_dir = "{d}/state"
-log_format = "console"
-[[hosts]]
-facility_id = "docker_host1"
-url = "unix://{DOCKER_SOCK}"
-address = "127.0.0.1"
-[hinemos]
-api = "{api}"
-url = "{url}"
-password_file = "{d}/password"
-full_sync_seconds = 10
-""")
-    return cfg
+    return daemon_in(d, hinemos_table(d, api, url) + "full_sync_seconds = 10\n").config
 
 
 def manager_url(manager: FakeManager) -> str:
@@ -68,10 +52,6 @@ def daemon(manager: FakeManager, tmp_path: Path) -> Iterator[subprocess.Popen[by
     proc.wait(15)
     log.close()
     print((tmp_path / "daemon.log").read_text()[-4000:])
-
-
-def variables(node: dict[str, Any]) -> dict[str, str]:
-    return {v["nodeVariableName"]: v["nodeVariableValue"] for v in node["nodeVariableInfo"]}
 
 
 async def sh(*args: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from pathlib import Path
 
 from hinedockd import state
@@ -16,6 +15,7 @@ from hinedockd.messages.hub import SyslogHub
 from hinedockd.state import Checkpoints, HostState
 from hinedockd.testing import FakeEngine
 from tests.conftest import eventually
+from tests.realparts import free_port
 
 
 def test_checkpoints_give_the_newest_settled_state_once() -> None:
@@ -49,12 +49,6 @@ def test_state_file_round_trip_and_a_damaged_file_set_aside(tmp_path: Path) -> N
     assert state.load(str(tmp_path), "h1") == HostState()
     assert (tmp_path / "host-h1.damaged").exists()
     assert list(tmp_path.glob("*.tmp")) == []
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def tcp_receiver(port: int, into: list[bytes]) -> asyncio.Server:

@@ -19,16 +19,10 @@ from tests.realparts import (
     Rsyslog,
     docker,
     restart_engine,
-    rsyslog_available,
     run_container,
     start_daemon,
     wait_for,
 )
-
-
-@pytest.fixture(scope="module")
-def rsyslog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rsyslog]:
-    yield from rsyslog_available(tmp_path_factory.mktemp("rsyslog"))
 
 
 @pytest.fixture(scope="module")
