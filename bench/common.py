@@ -77,13 +77,17 @@ def client_calls(sock: str, argv: list[str], n: int) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
-def start_daemon(config_text: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_daemon(config_text: str, code: Path | None = None
+                 ) -> tuple[subprocess.Popen[bytes], str]:
+    """The daemon in its own process; `code`: another checkout's source tree to run
+    instead of this one (first on PYTHONPATH), for side-by-side runs."""
     tmp = Path(tempfile.mkdtemp(prefix="hinedockd-bench-"))
     sock = str(tmp / "h.sock")
     (tmp / "config.toml").write_text(f'[daemon]\nsocket = "{sock}"\n'
                                      f'state_dir = "{tmp}/state"\n' + config_text)
+    env = {**os.environ, "PYTHONPATH": str(code)} if code else None
     proc = subprocess.Popen([sys.executable, "-m", "hinedockd.app", "--config",
-                             str(tmp / "config.toml")], stdout=subprocess.DEVNULL)
+                             str(tmp / "config.toml")], stdout=subprocess.DEVNULL, env=env)
     return proc, sock
 
 

@@ -28,8 +28,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import free_port, table
-from hinedockd.testing import IMAGE, ensure_image
 from hinedockd.testing.hinemos import FakeSoapManager
+from tests.realparts import IMAGE, ensure_image
 
 
 async def run(*argv: str) -> str:

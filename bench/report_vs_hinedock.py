@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import client_calls, http_get, start_daemon, table, wait_streams, wheel_venv
-from hinedockd.testing import IMAGE, ensure_image
+from tests.realparts import IMAGE, ensure_image
 
 DOCKER_SOCK = "/var/run/docker.sock"
 

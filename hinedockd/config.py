@@ -13,16 +13,22 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, cast, get_args
 
 from hinedockd.messages.framing import FACILITIES
+from hinedockd.metrics.figures import CpuScale
+from hinedockd.model import FACILITY_ID_MAX, FACILITY_ID_RE
 
 DEFAULT_CONFIG_PATH = "/etc/hinedockd/config.toml"
 SOCKET_ENV = "HINEDOCK_SOCKET"
 STATE_DIR_ENV = "HINEDOCK_STATE_DIR"
-# Hinemos facility IDs (HINEMOS.md §1.5).
-FACILITY_ID_RE = re.compile(r"^[A-Za-z0-9_.@-]+$")
-FACILITY_ID_MAX = 512
+LogFormat = Literal["json", "console"]
+LogTarget = Literal["auto", "journal", "stdout"]
+StatsMode = Literal["stream", "poll"]
+SnmpVersion = Literal["1", "2c"]
+HinemosApi = Literal["dry-run", "soap", "rest"]
+SyslogFormat = Literal["rfc3164", "rfc5424"]
+TcpFraming = Literal["octet-counting", "lf"]
 
 
 class ConfigError(Exception):
@@ -36,19 +42,19 @@ class DaemonConfig:
     state_dir: str = "/var/lib/hinedockd"
     retention_seconds: int = 900
     default_window_seconds: int = 60
-    cpu_scale: str = "host"  # "host": % of the whole host (0-100); "core": % of one core
+    cpu_scale: CpuScale = "host"  # "host": % of the whole host (0-100); "core": % of one core
     size_cache_seconds: int = 300
     stats_silence_seconds: float = 3.0
     relist_seconds: int = 60  # full container re-list, a safety net beside the events
     state_report_seconds: int = 0  # every container's state to syslog this often; 0 = off
-    log_format: str = "json"  # "json" or "console", when not writing to the journal
+    log_format: LogFormat = "json"  # when not writing to the journal
     prometheus: str = ""  # "host:port" for a /metrics endpoint; "" = off
-    log_target: str = "auto"  # "journal" (native fields), "stdout", "auto": journal under systemd
+    log_target: LogTarget = "auto"  # "journal" (native fields); "auto": journal under systemd
 
 
 @dataclass(frozen=True)
 class SnmpConfig:
-    version: str = "2c"
+    version: SnmpVersion = "2c"
     community: str = "public"
     port: int = 161
     poll_seconds: float = 10.0
@@ -61,7 +67,7 @@ class HostConfig:
     facility_id: str
     url: str
     address: str
-    stats: str = "stream"  # or "poll"
+    stats: StatsMode = "stream"
     poll_interval_seconds: float = 10.0
     poll_concurrency: int = 8
     tls_ca: str | None = None
@@ -79,7 +85,7 @@ class HostConfig:
 
 @dataclass(frozen=True)
 class HinemosConfig:
-    api: str = "dry-run"
+    api: HinemosApi = "dry-run"
     url: str = "http://127.0.0.1:8080/HinemosWS"
     user: str = "hinemos"
     password_file: str | None = "/etc/hinedockd/hinemos.password"
@@ -93,9 +99,9 @@ class HinemosConfig:
 @dataclass(frozen=True)
 class SyslogTarget:
     target: str
-    format: str = "rfc3164"  # the only format Hinemos parses
+    format: SyslogFormat = "rfc3164"  # the only format Hinemos parses
     facility: str = "user"
-    tcp_framing: str = "octet-counting"  # RFC 6587 §3.4.1, or "lf" (§3.4.2)
+    tcp_framing: TcpFraming = "octet-counting"  # RFC 6587 §3.4.1, or "lf" (§3.4.2)
     queue_size: int = 10_000  # messages waiting for a slow receiver; the rest are dropped
 
 
@@ -119,6 +125,7 @@ class Config:
 
 
 T = TypeVar("T")
+C = TypeVar("C", bound=str)
 
 
 class _Table:
@@ -158,11 +165,11 @@ class _Table:
             self.fail(key, f"must be >= {minimum}, got {value!r}")
         return value
 
-    def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
+    def choice(self, key: str, default: C, allowed: tuple[C, ...]) -> C:
         value = self.get(key, str, default)
         if value not in allowed:
             self.fail(key, f"must be one of {', '.join(allowed)}; got {value!r}")
-        return value
+        return cast(C, value)
 
     def optional_str(self, key: str, default: str | None = None) -> str | None:
         value = self.get(key, str, default or "")
@@ -181,15 +188,17 @@ def _daemon(t: _Table) -> DaemonConfig:
         socket_group=t.optional_str("socket_group"),
         state_dir=t.get("state_dir", str, d.state_dir),
         retention_seconds=t.number("retention_seconds", int, d.retention_seconds, 60),
-        default_window_seconds=t.number("default_window_seconds", int, 60, 1),
-        cpu_scale=t.choice("cpu_scale", d.cpu_scale, ("host", "core")),
+        default_window_seconds=t.number("default_window_seconds", int,
+                                        d.default_window_seconds, 1),
+        cpu_scale=t.choice("cpu_scale", d.cpu_scale, get_args(CpuScale)),
         size_cache_seconds=t.number("size_cache_seconds", int, d.size_cache_seconds, 0),
-        stats_silence_seconds=t.number("stats_silence_seconds", float, 3.0, 0.5),
+        stats_silence_seconds=t.number("stats_silence_seconds", float,
+                                       d.stats_silence_seconds, 0.5),
         relist_seconds=t.number("relist_seconds", int, d.relist_seconds, 5),
-        state_report_seconds=t.number("state_report_seconds", int, 0, 0),
-        log_format=t.choice("log_format", d.log_format, ("json", "console")),
-        log_target=t.choice("log_target", d.log_target, ("auto", "journal", "stdout")),
-        prometheus=t.get("prometheus", str, ""),
+        state_report_seconds=t.number("state_report_seconds", int, d.state_report_seconds, 0),
+        log_format=t.choice("log_format", d.log_format, get_args(LogFormat)),
+        log_target=t.choice("log_target", d.log_target, get_args(LogTarget)),
+        prometheus=t.get("prometheus", str, d.prometheus),
     )
     if cfg.default_window_seconds > cfg.retention_seconds:
         t.fail("default_window_seconds", "must not exceed retention_seconds")
@@ -205,13 +214,14 @@ def _check_url(t: _Table, url: str) -> None:
 
 
 def _snmp(t: _Table) -> SnmpConfig:
+    d = SnmpConfig()
     cfg = SnmpConfig(
-        version=t.choice("version", "2c", ("1", "2c")),
-        community=t.get("community", str, "public"),
-        port=t.number("port", int, 161, 1),
-        poll_seconds=t.number("poll_seconds", float, 10.0, 1),
-        timeout_seconds=t.number("timeout_seconds", float, 2.0, 0.1),
-        retries=t.number("retries", int, 1, 0),
+        version=t.choice("version", d.version, get_args(SnmpVersion)),
+        community=t.get("community", str, d.community),
+        port=t.number("port", int, d.port, 1),
+        poll_seconds=t.number("poll_seconds", float, d.poll_seconds, 1),
+        timeout_seconds=t.number("timeout_seconds", float, d.timeout_seconds, 0.1),
+        retries=t.number("retries", int, d.retries, 0),
     )
     t.done()
     return cfg
@@ -238,14 +248,16 @@ def _host(t: _Table) -> HostConfig:
         t.fail("url", "tls_* settings need an https:// URL (tcp:// would talk plain HTTP)")
     if bool(tls["tls_cert"]) != bool(tls["tls_key"]):
         t.fail("tls_cert", "tls_cert and tls_key go together")
+    d = HostConfig(facility_id, url, address)
     cfg = HostConfig(
         facility_id=facility_id,
         url=url,
         address=address,
-        stats=t.choice("stats", "stream", ("stream", "poll")),
-        poll_interval_seconds=t.number("poll_interval_seconds", float, 10.0, 1),
-        poll_concurrency=t.number("poll_concurrency", int, 8, 1),
-        tls_verify=t.get("tls_verify", bool, True),
+        stats=t.choice("stats", d.stats, get_args(StatsMode)),
+        poll_interval_seconds=t.number("poll_interval_seconds", float,
+                                       d.poll_interval_seconds, 1),
+        poll_concurrency=t.number("poll_concurrency", int, d.poll_concurrency, 1),
+        tls_verify=t.get("tls_verify", bool, d.tls_verify),
         snmp=snmp,
         **tls,
     )
@@ -266,7 +278,7 @@ def _hinemos(t: _Table) -> HinemosConfig:
     except (KeyError, IndexError, ValueError) as e:
         t.fail("container_facility_id", f"bad template ({e}); fields: {{host}} {{name}} {{id}}")
     cfg = HinemosConfig(
-        api=t.choice("api", d.api, ("dry-run", "soap", "rest")),
+        api=t.choice("api", d.api, get_args(HinemosApi)),
         url=t.get("url", str, d.url),
         user=t.get("user", str, d.user),
         password_file=t.optional_str("password_file", d.password_file),
@@ -285,12 +297,13 @@ def _syslog(t: _Table) -> SyslogTarget:
     if not re.match(r"^(udp|tcp)://[^/:\s]+:\d+$|^file:///\S+$", target):
         t.fail("target", "must be udp://host:port, tcp://host:port or file:///path; "
                f"got {target!r}")
+    d = SyslogTarget(target)
     cfg = SyslogTarget(
         target=target,
-        format=t.choice("format", "rfc3164", ("rfc3164", "rfc5424")),
-        facility=t.choice("facility", "user", tuple(FACILITIES)),
-        tcp_framing=t.choice("tcp_framing", "octet-counting", ("octet-counting", "lf")),
-        queue_size=t.number("queue_size", int, 10_000, 1),
+        format=t.choice("format", d.format, get_args(SyslogFormat)),
+        facility=t.choice("facility", d.facility, tuple(FACILITIES)),
+        tcp_framing=t.choice("tcp_framing", d.tcp_framing, get_args(TcpFraming)),
+        queue_size=t.number("queue_size", int, d.queue_size, 1),
     )
     t.done()
     return cfg

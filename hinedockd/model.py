@@ -5,11 +5,28 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-STATES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
+
+class ContainerState(StrEnum):
+    """The engine's `State` (SPEC §2), in the order the report's monitors list them."""
+
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    RESTARTING = "restarting"
+    REMOVING = "removing"
+    EXITED = "exited"
+    DEAD = "dead"
+
+
+# A Hinemos facility ID (HINEMOS.md §1.5: the manager's RepositoryValidator).
+FACILITY_ID_RE = re.compile(r"^[A-Za-z0-9_.@-]+$")
+FACILITY_ID_MAX = 512
+
 # States in which the engine serves a live stats stream worth reading.
-STATS_STATES = frozenset({"running", "paused"})
+STATS_STATES = frozenset({ContainerState.RUNNING, ContainerState.PAUSED})
 # Container actions that change what we know about a container (SPEC §3 triggers).
 LIFECYCLE_ACTIONS = frozenset({
     "create", "start", "die", "stop", "kill", "pause", "unpause", "restart",
@@ -22,33 +39,33 @@ class StateError(ValueError):
 
 
 _STATUS_RULES = (
-    (re.compile(r"^Exited"), "exited"),
-    (re.compile(r"^Restarting"), "restarting"),
-    (re.compile(r"^Up .*\(Paused\)$"), "paused"),
-    (re.compile(r"^Up"), "running"),
-    (re.compile(r"^Created"), "created"),
-    (re.compile(r"^Dead"), "dead"),
-    (re.compile(r"^Removal In Progress"), "removing"),
+    (re.compile(r"^Exited"), ContainerState.EXITED),
+    (re.compile(r"^Restarting"), ContainerState.RESTARTING),
+    (re.compile(r"^Up .*\(Paused\)$"), ContainerState.PAUSED),
+    (re.compile(r"^Up"), ContainerState.RUNNING),
+    (re.compile(r"^Created"), ContainerState.CREATED),
+    (re.compile(r"^Dead"), ContainerState.DEAD),
+    (re.compile(r"^Removal In Progress"), ContainerState.REMOVING),
 )
 
 
-def state_from_status(status: str) -> str:
+def state_from_status(status: str) -> ContainerState:
     """Old engines only give the human `Status` text (SPEC §2)."""
     if not status.strip():
-        return "exited"
+        return ContainerState.EXITED
     for rule, state in _STATUS_RULES:
         if rule.search(status):
             return state
     raise StateError(f"unknown container status text {status!r}")
 
 
-def container_state(state: Any, status: Any) -> str:
+def container_state(state: Any, status: Any) -> ContainerState:
     """`State` wins; the `Status` text is the fallback for engines without it."""
     if isinstance(state, str) and state:
-        s = state.lower()
-        if s not in STATES:
-            raise StateError(f"unknown container state {state!r}")
-        return s
+        try:
+            return ContainerState(state.lower())
+        except ValueError:
+            raise StateError(f"unknown container state {state!r}") from None
     return state_from_status(status if isinstance(status, str) else "")
 
 
@@ -56,7 +73,7 @@ def container_state(state: Any, status: Any) -> str:
 class Container:
     id: str
     name: str
-    state: str
+    state: ContainerState
     image: str = ""
     command: str = ""
     ports: tuple[str, ...] = ()

@@ -7,16 +7,28 @@ Keys and formats are defined here once, for `hinedock` and the report's commands
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
 
+from hinedockd.answers import (
+    ContainersAnswer,
+    CountsAnswer,
+    HostFigures,
+    MetricsAnswer,
+    PingAnswer,
+    ProcessesAnswer,
+    SizeAnswer,
+)
+from hinedockd.metrics.figures import Measured
+from hinedockd.model import ContainerState
 from hinedockd.output import Lines
 
-REPORT_STATES = ("running", "restarting", "paused", "exited")
-ALL_STATES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
+REPORT_STATES = (ContainerState.RUNNING, ContainerState.RESTARTING, ContainerState.PAUSED,
+                 ContainerState.EXITED)
 # `hinedock states`: a number per state so that a numeric monitor can alert on it.
-STATE_CODES = {s: i for i, s in enumerate(("running", "paused", "restarting", "created",
-                                           "exited", "dead", "removing"))}
+STATE_CODES = {s: i for i, s in enumerate((
+    ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.RESTARTING,
+    ContainerState.CREATED, ContainerState.EXITED, ContainerState.DEAD,
+    ContainerState.REMOVING))}
 
 Options = Mapping[str, str]
 
@@ -42,82 +54,87 @@ def _selected(opts: Options) -> bool:
     return bool(opts.get("id") or opts.get("name"))
 
 
-def usable_figures(data: Mapping[str, Any], opts: Options) -> tuple[list[dict[str, Any]],
-                                                                      list[str]]:
-    """Containers with figures, and a note for each without (just started, stopped)."""
+def usable_figures(data: MetricsAnswer, opts: Options) -> tuple[list[tuple[str, str, Measured]],
+                                                                 list[str]]:
+    """(id, name, figures) of the containers with figures, and a note for each
+    without (just started, stopped)."""
     ok, notes = [], []
-    for c in data["containers"]:
-        if c.get("window"):
-            ok.append(c)
+    for c in data.containers:
+        if c.figures is not None:
+            ok.append((c.id, c.name, c.figures))
         else:
-            notes.append(f"{c['id'][:12]} {c['name']}: {c.get('error', 'no data')}")
-    if not data.get("connected"):
-        notes.append(f"{data['host']}: not connected to the engine; figures may be stale")
+            notes.append(f"{c.id[:12]} {c.name}: {c.error or 'no data'}")
+    if not data.connected:
+        notes.append(f"{data.host}: not connected to the engine; figures may be stale")
     if _selected(opts) and not ok:
         raise MonitorError("; ".join(notes) or "no running container selected")
     return ok, notes
 
 
-def host_status(data: Mapping[str, Any], opts: Options) -> Result:
+def host_status(data: PingAnswer, opts: Options) -> Result:
     lines = Lines()
-    lines.add("Status", int(data["status"]))
+    lines.add("Status", data.status)
     return Result(lines)
 
 
-def _states(opts: Options) -> Iterable[str]:
-    return REPORT_STATES if opts.get("states") == "report" else ALL_STATES
+def _states(opts: Options) -> Iterable[ContainerState]:
+    return REPORT_STATES if opts.get("states") == "report" else ContainerState
 
 
-def host_count(data: Mapping[str, Any], opts: Options) -> Result:
+def host_count(data: CountsAnswer, opts: Options) -> Result:
     lines = Lines()
     for s in _states(opts):
-        lines.add(s, int(data["counts"].get(s, 0)))
+        lines.add(s.value, data.counts.get(s, 0))
     return Result(lines)
 
 
-def host_size(data: Mapping[str, Any], opts: Options) -> Result:
-    sizes = data["sizes"]
+def host_size(data: SizeAnswer, opts: Options) -> Result:
     lines = Lines()
-    lines.add("image", int(sizes["image"]))
+    lines.add("image", data.sizes["image"])
     for s in _states(opts):
-        lines.add(s, int(sizes.get(s, 0)))
+        lines.add(s.value, data.sizes.get(s, 0))
     return Result(lines)
 
 
-def _host_figures(data: Mapping[str, Any], opts: Options) -> Mapping[str, Any]:
-    """The SNMP figures for --with-host, or why there are none (the report forbids
-    --with-host with a selection or per core: the host's share needs every container)."""
+def _host_figures(data: MetricsAnswer, opts: Options) -> tuple[HostFigures, float, int]:
+    """The SNMP figures for --with-host and the running containers' CPU and rss sums,
+    or why there are none (the report forbids --with-host with a selection or per
+    core: the host's share needs every container)."""
     if _selected(opts) or _flag(opts, "core") or opts.get("of", "host") != "host":
         raise MonitorError("--with-host cannot be used with -c, -n, --core, --container or "
                            "--all")
     if opts.get("scale") == "core":
         raise MonitorError("--with-host needs the host scale (percent of the whole host)")
-    host = data.get("host_figures") or {"error": "no host figures"}
-    if host.get("error"):
-        raise MonitorError(str(host["error"]))
-    return host
+    host, running = data.host_figures, data.all_running
+    if host is None or running is None:
+        raise MonitorError("no host figures")
+    if host.error:
+        raise MonitorError(host.error)
+    return host, running.cpu_percent, running.rss
 
 
-def cpu(data: Mapping[str, Any], opts: Options) -> Result:
+def cpu(data: MetricsAnswer, opts: Options) -> Result:
     host = _host_figures(data, opts) if _flag(opts, "with_host") else None
     figs, notes = usable_figures(data, opts)
     lines = Lines()
-    for c in figs:
+    for _cid, name, f in figs:
         if not _flag(opts, "core"):
-            lines.add(f"cpu_usage:{c['name']}", c["cpu"]["percent"])
-        elif c["cpu"]["per_core"] is None:
-            raise MonitorError(f"{c['name']}: {c['cpu']['per_core_error']}")
+            lines.add(f"cpu_usage:{name}", f.cpu.percent)
+        elif f.cpu.per_core is None:
+            raise MonitorError(f"{name}: {f.cpu.per_core_error}")
         else:
-            for i, v in enumerate(c["cpu"]["per_core"]):
-                lines.add(f"cpu_usage#{i}:{c['name']}", v)
+            for i, v in enumerate(f.cpu.per_core):
+                lines.add(f"cpu_usage#{i}:{name}", v)
     if host is not None:
+        figures, containers_cpu, _rss = host
+        if figures.cpu_percent is None:
+            raise MonitorError("no host CPU figures over SNMP yet")
         # The host's CPU not used by containers: host % minus the sum of the containers.
-        lines.add("cpu_usage:host", max(0.0, host["cpu_percent"] -
-                                        data["all_running"]["cpu_percent"]))
+        lines.add("cpu_usage:host", max(0.0, figures.cpu_percent - containers_cpu))
     return Result(lines, notes)
 
 
-def memory(data: Mapping[str, Any], opts: Options) -> Result:
+def memory(data: MetricsAnswer, opts: Options) -> Result:
     """of = "host" (% of host memory), "limit" (% of the container's limit) or
     "detail" (every memory_stats.stats key; bare keys for one container as in the
     report, `key:<id8>` when several are selected so keys stay unique)."""
@@ -127,83 +144,82 @@ def memory(data: Mapping[str, Any], opts: Options) -> Result:
     host = _host_figures(data, opts) if _flag(opts, "with_host") else None
     figs, notes = usable_figures(data, opts)
     lines = Lines()
-    for c in figs:
-        m = c["memory"]
+    for cid, _name, f in figs:
+        m = f.memory
         if of == "detail":
-            suffix = "" if len(figs) == 1 else f":{c['id'][:8]}"
-            for k, v in m["detail"].items():
+            suffix = "" if len(figs) == 1 else f":{cid[:8]}"
+            for k, v in (m.detail or {}).items():
                 if isinstance(v, int | float) and not isinstance(v, bool):
                     lines.add(f"{k}{suffix}", v)
         else:
-            lines.add(f"host_mem_usage:{c['id'][:8]}",
-                      m["host_percent"] if of == "host" else m["limit_percent"])
+            lines.add(f"host_mem_usage:{cid[:8]}",
+                      m.host_percent if of == "host" else m.limit_percent)
     if host is not None:
-        mem = host["memory"]
-        if not mem or not mem["total"]:
+        figures, _cpu, containers_rss = host
+        mem = figures.memory
+        if not mem or not mem.total:
             raise MonitorError("no host memory figures over SNMP yet")
         # Used (not free, buffers or cache) minus the containers' rss, of the total.
-        outside = max(0.0, mem["used"] - data["all_running"]["rss"])
-        lines.add("host_mem_usage:host", 100.0 * outside / mem["total"])
+        outside = max(0.0, mem.used - containers_rss)
+        lines.add("host_mem_usage:host", 100.0 * outside / mem.total)
     return Result(lines, notes)
 
 
-def disk(data: Mapping[str, Any], opts: Options) -> Result:
+def disk(data: MetricsAnswer, opts: Options) -> Result:
     figs, notes = usable_figures(data, opts)
-    both = not (_flag(opts, "read") or _flag(opts, "write"))
-    unit = "_per_second" if _flag(opts, "per_second") else "_bytes"
+    read, write = _flag(opts, "read"), _flag(opts, "write")
+    both = not (read or write)
+    per_second = _flag(opts, "per_second")
     lines = Lines()
-    for c in figs:
-        for op in ("read", "write"):
-            if both or _flag(opts, op):
-                lines.add(f"disk_{op}:{c['id'][:8]}", c["disk"][f"{op}{unit}"])
+    for cid, _name, f in figs:
+        d = f.disk
+        if both or read:
+            lines.add(f"disk_read:{cid[:8]}", d.read_per_second if per_second else d.read_bytes)
+        if both or write:
+            lines.add(f"disk_write:{cid[:8]}",
+                      d.write_per_second if per_second else d.write_bytes)
     return Result(lines, notes)
 
 
-def network(data: Mapping[str, Any], opts: Options) -> Result:
+def network(data: MetricsAnswer, opts: Options) -> Result:
     figs, notes = usable_figures(data, opts)
     packets = _flag(opts, "packets")
-    kinds = [("kb", "bytes")] if _flag(opts, "bytes") or not packets else []
-    kinds += [("pck", "packets")] if packets else []
-    both = not (_flag(opts, "rx") or _flag(opts, "tx"))
-    suffix = "_per_second" if _flag(opts, "per_second") else ""
+    bytes_too = _flag(opts, "bytes") or not packets
+    rx, tx = _flag(opts, "rx"), _flag(opts, "tx")
+    both = not (rx or tx)
+    per_second = _flag(opts, "per_second")
     lines = Lines()
-    for c in figs:
-        for label, field in kinds:
-            for d in ("rx", "tx"):
-                if both or _flag(opts, d):
-                    lines.add(f"nw_{d}{label}:{c['id'][:8]}", c["net"][f"{d}_{field}{suffix}"])
+    for cid, _name, f in figs:
+        n = f.net
+        # (key, total over the window, per second), in the report's order
+        figures = []
+        if bytes_too:
+            figures += [("nw_rxkb", n.rx_bytes, n.rx_bytes_per_second, both or rx),
+                        ("nw_txkb", n.tx_bytes, n.tx_bytes_per_second, both or tx)]
+        if packets:
+            figures += [("nw_rxpck", n.rx_packets, n.rx_packets_per_second, both or rx),
+                        ("nw_txpck", n.tx_packets, n.tx_packets_per_second, both or tx)]
+        for key, total, rate, wanted in figures:
+            if wanted:
+                lines.add(f"{key}:{cid[:8]}", rate if per_second else total)
     return Result(lines, notes)
 
 
-def processes(data: Mapping[str, Any], opts: Options) -> Result:
+def processes(data: ProcessesAnswer, opts: Options) -> Result:
     label = " ".join(p for p in (opts.get("prog"), opts.get("args")) if p) or ".*"
     lines, notes = Lines(), []
-    for c in data["containers"]:
-        if "error" in c:
-            notes.append(f"{c['id'][:12]} {c['name']}: {c['error']}")
+    for c in data.containers:
+        if c.count is None:
+            notes.append(f"{c.id[:12]} {c.name}: {c.error}")
         else:
-            lines.add(f"{label}:{c['id'][:12]}", int(c["count"]))
+            lines.add(f"{label}:{c.id[:12]}", c.count)
     if _selected(opts) and not lines.lines:
         raise MonitorError("; ".join(notes) or "no running container selected")
     return Result(lines, notes)
 
 
-def states(data: Mapping[str, Any], opts: Options) -> Result:
+def states(data: ContainersAnswer, opts: Options) -> Result:
     lines = Lines()
-    for c in data["containers"]:
-        lines.add(f"state:{c['id'][:12]}", STATE_CODES.get(c["state"], len(STATE_CODES)))
+    for c in data.containers:
+        lines.add(f"state:{c.id[:12]}", STATE_CODES[c.state])
     return Result(lines)
-
-
-# monitor name -> (the API data it formats, formatter)
-MONITORS: dict[str, tuple[str, Callable[[Mapping[str, Any], Options], Result]]] = {
-    "status": ("ping", host_status),
-    "count": ("counts", host_count),
-    "size": ("size", host_size),
-    "cpu": ("metrics", cpu),
-    "mem": ("metrics", memory),
-    "disk": ("metrics", disk),
-    "net": ("metrics", network),
-    "proc": ("processes", processes),
-    "states": ("containers", states),
-}

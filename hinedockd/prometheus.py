@@ -6,7 +6,7 @@ and everything else stay on the unix socket."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import structlog
 from aiohttp import web
@@ -14,18 +14,18 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from hinedockd.docker.host import HostWatcher
+from hinedockd.docker.view import HostView
 from hinedockd.messages.hub import SyslogHub
-from hinedockd.metrics.figures import container_figures
+from hinedockd.metrics.figures import CpuScale, container_figures
 from hinedockd.model import STATS_STATES
 
 log = structlog.get_logger("hinedockd.prometheus")
 
 
 class DaemonCollector(Collector):
-    def __init__(self, watchers: list[HostWatcher], hub: SyslogHub | None, window: float,
-                 scale: str) -> None:
-        self.watchers, self.hub, self.window, self.scale = watchers, hub, window, scale
+    def __init__(self, hosts: Sequence[HostView], hub: SyslogHub | None, window: float,
+                 scale: CpuScale) -> None:
+        self.hosts, self.hub, self.window, self.scale = hosts, hub, window, scale
 
     def collect(self) -> Iterator[Metric]:
         connected = GaugeMetricFamily("hinedockd_host_connected",
@@ -50,37 +50,38 @@ class DaemonCollector(Collector):
                  for k in ("disk_read_bytes", "disk_write_bytes", "net_rx_bytes",
                            "net_tx_bytes")}
         now = time.time()
-        for w in self.watchers:
-            h = w.host.facility_id
-            connected.add_metric([h], 1 if w.status.connected else 0)
-            events.add_metric([h], w.status.events)
-            samples.add_metric([h], w.status.samples)
-            bad.add_metric([h], w.status.bad_samples)
-            for state, n in w.snapshot()["states"].items():
+        for view in self.hosts:
+            h = view.host.facility_id
+            connected.add_metric([h], 1 if view.status.connected else 0)
+            events.add_metric([h], view.status.events)
+            samples.add_metric([h], view.status.samples)
+            bad.add_metric([h], view.status.bad_samples)
+            for state, n in view.snapshot().states.items():
                 states.add_metric([h, state], n)
-            for c in w.containers.values():
+            for c in view.containers.values():
                 if c.state not in STATS_STATES:
                     continue
-                f = container_figures(c, w.series.get(c.id), window=self.window, now=now,
-                                      host_memory=w.status.mem_total, scale=self.scale)
-                if not f.get("window"):
+                f = container_figures(c, view.series(c.id), window=self.window, now=now,
+                                      host_memory=view.status.mem_total,
+                                      scale=self.scale).figures
+                if f is None:
                     continue
                 key = [h, c.name, c.short_id]
-                cpu.add_metric(key, f["cpu"]["percent"])
-                rss.add_metric(key, f["memory"]["rss"])
-                rates["disk_read_bytes"].add_metric(key, f["disk"]["read_per_second"])
-                rates["disk_write_bytes"].add_metric(key, f["disk"]["write_per_second"])
-                rates["net_rx_bytes"].add_metric(key, f["net"]["rx_bytes_per_second"])
-                rates["net_tx_bytes"].add_metric(key, f["net"]["tx_bytes_per_second"])
+                cpu.add_metric(key, f.cpu.percent)
+                rss.add_metric(key, f.memory.rss)
+                rates["disk_read_bytes"].add_metric(key, f.disk.read_per_second)
+                rates["disk_write_bytes"].add_metric(key, f.disk.write_per_second)
+                rates["net_rx_bytes"].add_metric(key, f.net.rx_bytes_per_second)
+                rates["net_tx_bytes"].add_metric(key, f.net.tx_bytes_per_second)
         yield from (connected, events, samples, bad, states, cpu, rss, *rates.values())
         if self.hub is not None:
             sent = CounterMetricFamily("hinedockd_syslog_sent", "messages sent",
                                        labels=["target"])
             dropped = CounterMetricFamily("hinedockd_syslog_dropped",
                                           "messages dropped (queue full)", labels=["target"])
-            for s in self.hub.snapshot():
-                sent.add_metric([s["target"]], s["sent"])
-                dropped.add_metric([s["target"]], s["dropped"])
+            for t in self.hub.snapshot():
+                sent.add_metric([t.target], t.sent)
+                dropped.add_metric([t.target], t.dropped)
             yield from (sent, dropped)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 from pysnmp.hlapi.v3arch.asyncio import (
@@ -24,6 +23,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     get_cmd,
 )
 
+from hinedockd.answers import HostFigures, HostMemoryFigures
 from hinedockd.config import HostConfig, SnmpConfig
 from hinedockd.metrics.hostcpu import HostCpuSeries
 
@@ -113,19 +113,18 @@ class SnmpSource:
                 log.exception("SNMP poll failed unexpectedly", host=self.host.facility_id)
             await asyncio.sleep(self.cfg.poll_seconds)
 
-    def figures(self, window: float, now: float) -> dict[str, Any]:
+    def figures(self, window: float, now: float) -> HostFigures:
         """The host's CPU percent over the window and its memory, or why not."""
-        out: dict[str, Any] = {"error": self.last_error or None}
+        error = self.last_error or None
         stale = not self.last_ok_at or now - self.last_ok_at > 3 * self.cfg.poll_seconds + 10
         if stale and not self.last_error:
-            out["error"] = f"{self.host.facility_id}: no SNMP answer yet"
+            error = f"{self.host.facility_id}: no SNMP answer yet"
         cpu = self.cpu.percent(window, now)
-        out["cpu_percent"], out["cpu_seconds"] = cpu if cpu else (None, None)
         m = self.memory
-        out["memory"] = None if m is None else {"total": m.total, "used": m.used,
-                                                "free": m.free, "buffers": m.buffers,
-                                                "cached": m.cached}
-        if out["error"] is None and cpu is None:
-            out["error"] = (f"{self.host.facility_id}: host CPU needs two SNMP samples; "
-                            f"the next comes within {self.cfg.poll_seconds:g} s")
-        return out
+        memory = None if m is None else HostMemoryFigures(
+            total=m.total, used=m.used, free=m.free, buffers=m.buffers, cached=m.cached)
+        if error is None and cpu is None:
+            error = (f"{self.host.facility_id}: host CPU needs two SNMP samples; "
+                     f"the next comes within {self.cfg.poll_seconds:g} s")
+        return HostFigures(error=error, cpu_percent=cpu[0] if cpu else None,
+                           cpu_seconds=cpu[1] if cpu else None, memory=memory)

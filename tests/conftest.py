@@ -14,15 +14,20 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from tests.realparts import Rsyslog
+    from tests.realparts import Daemon, Rsyslog
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 
 def fixture_json(name: str) -> Any:
-    """Samples in tests/data (copies of shared/fixtures recorded from a real engine)."""
-    return json.loads((DATA / name).read_text())
+    """Samples in tests/data, or shipped with the fakes (hinedockd/testing/data: the
+    stats sample the fake engine serves); copies of shared/fixtures, recorded from a
+    real engine, or documented shapes."""
+    path = DATA / name
+    if not path.exists():
+        path = ROOT / "hinedockd" / "testing" / "data" / name
+    return json.loads(path.read_text())
 
 
 def fixture_events() -> list[Any]:
@@ -61,12 +66,29 @@ def require_docker() -> bool:
     return os.environ.get("HINEDOCK_REQUIRE_DOCKER") == "1"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the real engine (the `engine` fixture, directly or through a
+    daemon) is in the `engine` tier."""
+    for item in items:
+        if "engine" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.engine)
+
+
 @pytest.fixture(scope="module")
 def engine() -> Iterator[None]:
     """The real Docker engine: skipped where there is none (failed under CI)."""
     from tests.realparts import engine_available
 
     yield from engine_available()
+
+
+@pytest.fixture(scope="module")
+def daemon(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """The daemon as its own process on the local engine, one per test module (a
+    module that needs more in its config defines its own `daemon`)."""
+    from tests.realparts import start_daemon
+
+    yield from start_daemon(tmp_path_factory.mktemp("hinedockd"))
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,27 @@ from typing import Any, TypeVar
 import pytest
 
 from hinedockd.client import transport
-from hinedockd.testing import IMAGE, ensure_image
 from tests.conftest import assert_hinemos_lines, require_docker
 
 PREFIX = "hdt_"
 BIN = Path(sys.executable).parent
 DOCKER_SOCK = "/var/run/docker.sock"
+IMAGE = "localbusybox:latest"
+
+
+def ensure_image() -> None:
+    """No registry is reachable here: the test image is busybox-static as a root fs
+    (`python -m tests.realparts` makes it, as CI does before the tests)."""
+    have = subprocess.run(["docker", "images", "-q", IMAGE], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    if have:
+        return
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    subprocess.run(["sh", "-c", f"""set -e; d=$(mktemp -d); mkdir -p $d/bin $d/tmp $d/root $d/www
+        cp {busybox} $d/bin/busybox
+        for c in sh ls cat sleep ps top find httpd yes dd echo tar wget sync; do
+          ln -sf busybox $d/bin/$c; done
+        tar -C $d -c . | docker import - {IMAGE} >/dev/null; rm -rf $d"""], check=True)
 
 
 def docker(*args: str, check: bool = True) -> str:
@@ -282,3 +297,7 @@ class Snmpd:
 
 def snmpd_available(workdir: Path) -> Iterator[Snmpd]:
     yield from service_running("snmpd", lambda: Snmpd(workdir))
+
+
+if __name__ == "__main__":
+    ensure_image()

@@ -35,6 +35,8 @@ from tests.realparts import (
     wait_for,
 )
 
+pytestmark = pytest.mark.slow
+
 # The daemon saves its cursor every second once the messages before it have left; a
 # crash may repeat what was sent since (and a little more while a save was due).
 CURSOR_ALLOWANCE_S = 3.0
@@ -291,6 +293,7 @@ async def test_a_manager_slow_by_seconds_then_past_the_timeout_converges(tmp_pat
 # ---- the engine stopped while containers change through another path ---------------
 
 
+@pytest.mark.root
 @pytest.mark.skipif(os.environ.get("HINEDOCK_TEST_ENGINE_RESTART") != "1",
                     reason="restarts dockerd: set HINEDOCK_TEST_ENGINE_RESTART=1 (.ci/run does)")
 async def test_engine_stopped_while_containers_change_elsewhere(
@@ -357,7 +360,8 @@ async def test_engine_stopped_while_containers_change_elsewhere(
             answer = daemon.api("/v1/hosts/docker_host1/metrics", name="hdt_es_*", window="5")
             running = {c["name"]: c for c in answer["containers"] if c["state"] == "running"}
             return set(running) == {"hdt_es_a", "hdt_es_e"} and all(
-                c["window"] and c["window"]["end"] > back_at for c in running.values())
+                c["figures"] and c["figures"]["window"]["end"] > back_at
+                for c in running.values())
 
         await eventually(metrics_fresh, within=60)  # streams reopened after the restart
     finally:

@@ -20,7 +20,7 @@ from hinedockd.hinemos.memory import MemoryRepository
 from hinedockd.hinemos.reconciler import Reconciler
 from hinedockd.hinemos.rest import RestBackend
 from hinedockd.hinemos.soap import SoapBackend
-from hinedockd.model import Container
+from hinedockd.model import Container, ContainerState
 from hinedockd.testing.hinemos import FakeRestManager, FakeSoapManager
 
 H1 = HostConfig(facility_id="docker_host1", url="tcp://10.0.200.123:2375", address="10.0.200.123")
@@ -28,7 +28,8 @@ H2 = HostConfig(facility_id="docker_host2", url="tcp://10.0.200.204:2375", addre
 CFG = HinemosConfig(label_scopes=("web*",))
 
 
-def box(name: str, state: str = "running", cid: str = "", **kw: object) -> Container:
+def box(name: str, state: ContainerState = ContainerState.RUNNING, cid: str = "",
+        **kw: object) -> Container:
     cid = cid or (name.encode().hex() * 64)[:64]
     return Container(id=cid, name=name, state=state, image="httpd:2.4",
                      command="httpd -D FOREGROUND", **kw)  # type: ignore[arg-type]
@@ -37,7 +38,7 @@ def box(name: str, state: str = "running", cid: str = "", **kw: object) -> Conta
 def test_desired_state_follows_the_spec_table() -> None:
     a = box("conteiner_A", ports=("0.0.0.0:8080->80/tcp",), labels={"hinemosAssignScopeId":
                                                                     " web1 , web2,REGISTERED"})
-    b = box("conteiner_B", state="exited")
+    b = box("conteiner_B", state=ContainerState.EXITED)
     d = desired(H1, [a, b], CFG)
     host = d.nodes["docker_host1"]
     assert (host.node_name, host.ip_v4, host.valid, host.hostnames) == (
@@ -101,7 +102,7 @@ async def test_create_update_delete_and_idempotence(memory: MemoryBackend) -> No
     assert repo.facilities["docker_host1_scope"]["parent"] == "docker_map"
     again = await r.reconcile(H1, [a, b])
     assert again.writes == 0  # a second full sync writes nothing
-    paused = dataclasses.replace(a, state="paused")
+    paused = dataclasses.replace(a, state=ContainerState.PAUSED)
     await r.reconcile(H1, [paused, b], full=False)
     node = repo.get_node("docker_host1-conteiner_A")
     assert node["valid"] is False
@@ -242,15 +243,15 @@ async def test_soap_backend_syncs_like_the_others(
     a = box("a", labels={"hinemosAssignScopeId": "web1"})
     fake.repo.add_scope("", {"facilityId": "web1", "facilityName": "web1", "facilityType": 0,
                              "ownerRoleId": "ALL_USERS"})
-    await r.reconcile(H1, [a, box("b", state="exited")])
+    await r.reconcile(H1, [a, box("b", state=ContainerState.EXITED)])
     node = fake.repo.get_node("docker_host1-a")
     assert node["nodeName"] == a.id[:12] and node["valid"] is True
     assert not fake.repo.get_node("docker_host1-b")["valid"]
     assert "docker_host1-a" in fake.repo.facilities["web1"]["members"]
     writes = len(fake.writes)
-    await r.reconcile(H1, [a, box("b", state="exited")])
+    await r.reconcile(H1, [a, box("b", state=ContainerState.EXITED)])
     assert len(fake.writes) == writes  # idempotent over SOAP too
-    await r.reconcile(H1, [dataclasses.replace(a, state="paused")], full=False)
+    await r.reconcile(H1, [dataclasses.replace(a, state=ContainerState.PAUSED)], full=False)
     # valid and DOCKER_STATUS change together: one whole-node write; b is gone: one delete.
     assert fake.writes[writes:] == ["modifyNode", "deleteNode"]
     assert fake.repo.get_node("docker_host1-a")["valid"] is False

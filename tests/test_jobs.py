@@ -6,17 +6,9 @@ from __future__ import annotations
 
 import os
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.realparts import Daemon, docker, run_container, start_daemon, wait_for
-
-
-@pytest.fixture(scope="module")
-def daemon(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    yield from start_daemon(tmp_path_factory.mktemp("hinedockd-jobs"))
+from tests.realparts import Daemon, docker, run_container, wait_for
 
 
 def rss_mb(pid: int) -> float:

@@ -6,15 +6,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hinedockd.metrics.figures import PERCPU_UNAVAILABLE, KeyCursors, container_figures
+from hinedockd.metrics.figures import (
+    PERCPU_UNAVAILABLE,
+    KeyCursors,
+    container_figures,
+    key_window,
+)
 from hinedockd.metrics.sample import Sample
 from hinedockd.metrics.series import Series
-from hinedockd.model import Container
+from hinedockd.model import Container, ContainerState
 
 BASE = Sample(t=1000.0, cpu_total=0, percpu=(0, 0), online_cpus=2, rss=1 << 20,
               mem_limit=8 << 30, mem_stats={"rss": 1 << 20}, cgroup=1, blk_read=0,
               blk_write=0, rx_bytes=0, tx_bytes=0, rx_packets=0, tx_packets=0)
-RUNNING = Container(id="a" * 64, name="web1", state="running")
+RUNNING = Container(id="a" * 64, name="web1", state=ContainerState.RUNNING)
 
 
 def feed(series: Series, seconds: int, cpu_per_s: int = 500_000_000, io_per_s: int = 100,
@@ -28,16 +33,19 @@ def feed(series: Series, seconds: int, cpu_per_s: int = 500_000_000, io_per_s: i
 def test_rates_over_a_window() -> None:
     s = Series(retention=900)
     feed(s, 300)
-    f = container_figures(RUNNING, s, window=60, now=None, host_memory=16 << 30, scale="host")
-    assert f["window"]["seconds"] == 60
-    assert f["cpu"]["percent"] == pytest.approx(25.0)  # half a core of two
-    assert f["cpu"]["per_core"] == pytest.approx([50.0, 0.0])
-    assert f["disk"]["write_bytes"] == 6000
-    assert f["disk"]["write_per_second"] == pytest.approx(100)
-    assert f["net"]["rx_bytes_per_second"] == pytest.approx(200)
-    assert f["memory"]["host_percent"] == pytest.approx(100 / 16384)
-    core = container_figures(RUNNING, s, window=60, now=None, host_memory=16 << 30, scale="core")
-    assert core["cpu"]["percent"] == pytest.approx(50.0)
+    f = container_figures(RUNNING, s, window=60, now=None, host_memory=16 << 30,
+                          scale="host").figures
+    assert f is not None
+    assert f.window.seconds == 60
+    assert f.cpu.percent == pytest.approx(25.0)  # half a core of two
+    assert f.cpu.per_core == pytest.approx([50.0, 0.0])
+    assert f.disk.write_bytes == 6000
+    assert f.disk.write_per_second == pytest.approx(100)
+    assert f.net.rx_bytes_per_second == pytest.approx(200)
+    assert f.memory.host_percent == pytest.approx(100 / 16384)
+    core = container_figures(RUNNING, s, window=60, now=None, host_memory=16 << 30,
+                             scale="core").figures
+    assert core is not None and core.cpu.percent == pytest.approx(50.0)
 
 
 def test_long_windows_come_from_the_coarse_ring() -> None:
@@ -70,7 +78,7 @@ def test_one_snapshot_is_not_enough() -> None:
     s = Series(retention=900)
     s.push(BASE)
     f = container_figures(RUNNING, s, window=60, now=None, host_memory=1, scale="host")
-    assert f["window"] is None and f["error"] == "no stats yet"
+    assert f.figures is None and f.error == "no stats yet"
 
 
 def test_cgroup_v2_per_core_is_an_error_not_zeros() -> None:
@@ -78,9 +86,10 @@ def test_cgroup_v2_per_core_is_an_error_not_zeros() -> None:
     for i in range(3):
         s.push(BASE._replace(t=1000.0 + i, percpu=None, cgroup=2,
                                    cpu_total=i * 10**9))
-    f = container_figures(RUNNING, s, window=60, now=None, host_memory=1 << 30, scale="host")
-    assert f["cpu"]["per_core"] is None
-    assert f["cpu"]["per_core_error"] == PERCPU_UNAVAILABLE
+    f = container_figures(RUNNING, s, window=60, now=None, host_memory=1 << 30,
+                          scale="host").figures
+    assert f is not None and f.cpu.per_core is None
+    assert f.cpu.per_core_error == PERCPU_UNAVAILABLE
 
 
 def test_memory_is_bounded_for_the_whole_retention() -> None:
@@ -92,13 +101,15 @@ def test_memory_is_bounded_for_the_whole_retention() -> None:
 
 
 def test_key_cursors() -> None:
-    k = KeyCursors(max_keys=2)
-    assert k.window("a", 100.0, default=60, retention=900) == 60  # first call
-    assert k.window("a", 400.0, default=60, retention=900) == 300
-    assert k.window("a", 5000.0, default=60, retention=900) == 900  # capped
-    k.window("b", 5000.0, 60, 900)
-    k.window("c", 5000.0, 60, 900)  # evicts "a"
-    assert k.window("a", 5100.0, default=60, retention=900) == 60
+    k: KeyCursors[float] = KeyCursors(max_keys=2)
+    assert key_window(k, "a", 100.0, default=60, retention=900) == 60  # first call
+    assert key_window(k, "a", 400.0, default=60, retention=900) == 300
+    assert key_window(k, "a", 5000.0, default=60, retention=900) == 900  # capped
+    assert key_window(k, "a", 4000.0, default=60, retention=900) == 60  # clock went back
+    key_window(k, "b", 5000.0, 60, 900)
+    key_window(k, "c", 5000.0, 60, 900)  # evicts "a"
+    assert key_window(k, "a", 5100.0, default=60, retention=900) == 60
+    assert k.swap("c", 1.0) == 5000.0
 
 
 @given(st.lists(st.tuples(st.floats(0.1, 5), st.integers(-10**9, 10**9)), min_size=2,
@@ -118,6 +129,6 @@ def test_rates_are_never_negative(steps: list[tuple[float, int]], window: float)
 def test_a_stopped_container_has_no_figures_even_with_history() -> None:
     s = Series(retention=900)
     feed(s, 30)
-    stopped = dataclasses.replace(RUNNING, state="exited")
+    stopped = dataclasses.replace(RUNNING, state=ContainerState.EXITED)
     f = container_figures(stopped, s, window=60, now=None, host_memory=1 << 30, scale="host")
-    assert f["window"] is None and f["error"] == "not running (exited)"
+    assert f.figures is None and f.error == "not running (exited)"

@@ -4,6 +4,7 @@ import pytest
 
 from hinedockd.model import (
     Container,
+    ContainerState,
     StateError,
     container_from_list,
     container_state,
@@ -53,7 +54,7 @@ def test_recorded_events_parse() -> None:
 
 
 def test_selection_by_id_name_and_prefix() -> None:
-    c = Container(id="4dfd0a12b9de" + "0" * 52, name="conteiner_B", state="running")
+    c = Container(id="4dfd0a12b9de" + "0" * 52, name="conteiner_B", state=ContainerState.RUNNING)
     assert matches(c, None, None)
     assert matches(c, "4dfd0a12b9de", None) and matches(c, "4dfd*", None)
     assert not matches(c, "4dfd", None)

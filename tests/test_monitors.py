@@ -1,37 +1,56 @@
-"""Formatting of the report's monitors (pure) and the client's option parser."""
+"""Formatting of the report's monitors (pure) and the client's option parser. The
+figures come from real series fed with known counters, as the daemon makes them."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 
 from hinedockd import monitors as m
+from hinedockd.answers import (
+    CountsAnswer,
+    MetricsAnswer,
+    PingAnswer,
+    ProcessCount,
+    ProcessesAnswer,
+)
 from hinedockd.client.args import Spec, parse
 from hinedockd.client.transport import ClientError, parse_answer, request_bytes
+from hinedockd.metrics.figures import ContainerFigures, container_figures
+from hinedockd.metrics.sample import Sample
+from hinedockd.metrics.series import Series
+from hinedockd.model import Container, ContainerState
 from hinedockd.output import Lines, OutputError, number
 from tests.conftest import assert_hinemos_lines
 
-
-def fig(name: str, cid: str, **over: Any) -> dict[str, Any]:
-    f: dict[str, Any] = {
-        "id": cid * 64, "name": name, "state": "running",
-        "window": {"start": 0, "end": 60, "seconds": 60},
-        "cpu": {"percent": 12.3456, "per_core": [20.0, 4.69], "per_core_error": None},
-        "memory": {"host_percent": 0.24, "limit_percent": 50.0,
-                   "detail": {"rss": 8556544, "total_rss": 8556544, "swap": 0}},
-        "disk": {"read_bytes": 0.0, "write_bytes": 6000.0, "read_per_second": 0.0,
-                 "write_per_second": 100.0},
-        "net": {k: 1.0 for k in ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets",
-                                 "rx_bytes_per_second", "tx_bytes_per_second",
-                                 "rx_packets_per_second", "tx_packets_per_second")},
-    }
-    f.update(over)
-    return f
+HOST_MEMORY = 4 << 30
+# Per second: CPU 0.2469 of a core (12.35 % of a 2-core host; 40 % and 9.38 % per
+# core), 100 bytes written, 1 packet and 10 bytes received, 5 bytes sent. Memory:
+# rss 8 MiB (0.20 % of the host, 50 % of a 16 MiB limit).
+BASE = Sample(t=1000.0, cpu_total=0, percpu=(0, 0), online_cpus=2, rss=8 << 20,
+              mem_limit=16 << 20, mem_stats={"rss": 8 << 20, "total_rss": 8 << 20, "swap": 0},
+              cgroup=1, blk_read=0, blk_write=0, rx_bytes=0, tx_bytes=0, rx_packets=0,
+              tx_packets=0)
 
 
-DATA: dict[str, Any] = {"host": "h", "connected": True,
-                        "containers": [fig("web1", "a"), fig("web2", "b")]}
+def figures(name: str, cid: str, seconds: int = 60, v2: bool = False) -> ContainerFigures:
+    """A container's figures over 60 s from a series fed once a second."""
+    series = Series(retention=900)
+    for i in range(seconds + 1):
+        series.push(BASE._replace(
+            t=1000.0 + i, cpu_total=246_912_000 * i,
+            percpu=None if v2 else (400_000_000 * i, 93_824_000 * i),
+            blk_write=100 * i, rx_bytes=10 * i, tx_bytes=5 * i, rx_packets=i))
+    c = Container(id=cid * 64, name=name, state=ContainerState.RUNNING)
+    return container_figures(c, series, window=60, now=None, host_memory=HOST_MEMORY,
+                             scale="host", memory_detail=True)
+
+
+def answer(*containers: ContainerFigures) -> MetricsAnswer:
+    return MetricsAnswer(host="h", window_requested=60, connected=True, host_figures=None,
+                         all_running=None, containers=list(containers))
+
+
+DATA = answer(figures("web1", "a"), figures("web2", "b"))
 
 
 def text(result: m.Result) -> str:
@@ -42,42 +61,46 @@ def text(result: m.Result) -> str:
 
 def test_report_keys_and_formats() -> None:
     assert text(m.cpu(DATA, {})) == "cpu_usage:web1,12.35\ncpu_usage:web2,12.35\n"
-    assert text(m.cpu(DATA, {"core": "1"})).splitlines()[:2] == ["cpu_usage#0:web1,20.00",
-                                                                 "cpu_usage#1:web1,4.69"]
-    assert text(m.memory(DATA, {})) == ("host_mem_usage:aaaaaaaa,0.24\n"
-                                        "host_mem_usage:bbbbbbbb,0.24\n")
+    assert text(m.cpu(DATA, {"core": "1"})).splitlines()[:2] == ["cpu_usage#0:web1,40.00",
+                                                                 "cpu_usage#1:web1,9.38"]
+    assert text(m.memory(DATA, {})) == ("host_mem_usage:aaaaaaaa,0.20\n"
+                                        "host_mem_usage:bbbbbbbb,0.20\n")
     assert "host_mem_usage:aaaaaaaa,50.00" in text(m.memory(DATA, {"of": "limit"}))
-    one = {**DATA, "containers": [fig("web1", "a")]}
-    assert text(m.memory(one, {"of": "detail"})) == "rss,8556544\ntotal_rss,8556544\nswap,0\n"
-    assert "rss:bbbbbbbb,8556544" in text(m.memory(DATA, {"of": "detail"}))
+    one = answer(figures("web1", "a"))
+    assert text(m.memory(one, {"of": "detail"})) == "rss,8388608\ntotal_rss,8388608\nswap,0\n"
+    assert "rss:bbbbbbbb,8388608" in text(m.memory(DATA, {"of": "detail"}))
     assert text(m.disk(one, {"write": "1"})) == "disk_write:aaaaaaaa,6000.00\n"
     assert text(m.disk(one, {"per_second": "1"})) == ("disk_read:aaaaaaaa,0.00\n"
                                                       "disk_write:aaaaaaaa,100.00\n")
-    assert text(m.network(one, {"packets": "1", "rx": "1"})) == "nw_rxpck:aaaaaaaa,1.00\n"
-    assert len(text(m.network(one, {})).splitlines()) == 2
-    counts = {"counts": {"running": 3, "dead": 1}}
+    assert text(m.network(one, {"packets": "1", "rx": "1"})) == "nw_rxpck:aaaaaaaa,60.00\n"
+    assert text(m.network(one, {})) == "nw_rxkb:aaaaaaaa,600.00\nnw_txkb:aaaaaaaa,300.00\n"
+    assert text(m.network(one, {"bytes": "1", "packets": "1", "tx": "1",
+                                "per_second": "1"})) == ("nw_txkb:aaaaaaaa,5.00\n"
+                                                         "nw_txpck:aaaaaaaa,0.00\n")
+    counts = CountsAnswer(host="h", counts={"running": 3, "dead": 1})
     assert text(m.host_count(counts, {"states": "report"})) == (
         "running,3\nrestarting,0\npaused,0\nexited,0\n")
-    assert text(m.host_status({"status": 1}, {})) == "Status,1\n"
-    procs = {"containers": [{"id": "c" * 64, "name": "x", "count": 4}]}
+    assert text(m.host_count(counts, {})).splitlines()[-1] == "dead,1"
+    ping = PingAnswer(status=1, ping_ok=False, stream_connected=False, since=0, last_error="")
+    assert text(m.host_status(ping, {})) == "Status,1\n"
+    procs = ProcessesAnswer(host="h", containers=[ProcessCount("c" * 64, "x", 4)])
     assert text(m.processes(procs, {"prog": "httpd"})) == "httpd:cccccccccccc,4\n"
     assert text(m.processes(procs, {})) == ".*:cccccccccccc,4\n"
 
 
 def test_containers_without_figures_become_notes() -> None:
-    data = {**DATA, "containers": [fig("new", "c", window=None, error="no stats yet"),
-                                   fig("web1", "a")]}
-    r = m.cpu(data, {})
+    new = figures("new", "c", seconds=0)  # one sample: no window yet
+    assert new.figures is None and new.error == "no stats yet"
+    r = m.cpu(answer(new, figures("web1", "a")), {})
     assert text(r) == "cpu_usage:web1,12.35\n"
     assert r.notes == ["cccccccccccc new: no stats yet"]
     with pytest.raises(m.MonitorError, match="no stats yet"):
-        m.cpu({**data, "containers": data["containers"][:1]}, {"name": "new"})
+        m.cpu(answer(new), {"name": "new"})
 
 
 def test_cgroup_v2_per_core_is_an_error() -> None:
-    v2 = fig("w", "a", cpu={"percent": 1.0, "per_core": None, "per_core_error": "not here"})
-    with pytest.raises(m.MonitorError, match="not here"):
-        m.cpu({**DATA, "containers": [v2]}, {"core": "1"})
+    with pytest.raises(m.MonitorError, match="cgroup v2 has no percpu_usage"):
+        m.cpu(answer(figures("w", "a", v2=True)), {"core": "1"})
 
 
 def test_lines_refuse_what_hinemos_rejects() -> None:

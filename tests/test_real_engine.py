@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -24,10 +23,6 @@ from tests.realparts import (
     wait_for,
 )
 
-
-@pytest.fixture(scope="module")
-def daemon(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    yield from start_daemon(tmp_path_factory.mktemp("hinedockd"))
 
 def values(pairs: list[tuple[str, float]]) -> dict[str, float]:
     return dict(pairs)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hinedockd.config import HostConfig, SnmpConfig
+from hinedockd.config import HostConfig, SnmpConfig, SnmpVersion
 from hinedockd.metrics.hostcpu import WRAP, HostCpuSeries
 from hinedockd.snmp import SnmpError, SnmpSource
 from tests.realparts import Daemon, Snmpd, run_container, snmpd_available, start_daemon, wait_for
@@ -33,7 +33,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpd]:
     yield from snmpd_available(tmp_path_factory.mktemp("snmpd"))
 
 
-def host(port: int, version: str = "2c", community: str = "public") -> tuple[HostConfig,
+def host(port: int, version: SnmpVersion = "2c", community: str = "public") -> tuple[HostConfig,
                                                                                   SnmpConfig]:
     snmp = SnmpConfig(version=version, community=community, port=port, timeout_seconds=0.5,
                       retries=0, poll_seconds=1)
@@ -57,7 +57,7 @@ def proc_stat_busy() -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("version", ["1", "2c"])
-async def test_figures_match_the_kernel(agent: Snmpd, version: str) -> None:
+async def test_figures_match_the_kernel(agent: Snmpd, version: SnmpVersion) -> None:
     h, cfg = host(agent.port, version)
     source = SnmpSource(h, cfg, retention=900)
     await source.poll_once()
@@ -91,7 +91,7 @@ async def test_wrong_community_and_dead_agent_say_so(agent: Snmpd) -> None:
         await asyncio.sleep(0.8)
         task.cancel()
         f = source.figures(60, time.time())
-        assert "wrong community" in f["error"] and f["cpu_percent"] is None
+        assert f.error is not None and "wrong community" in f.error and f.cpu_percent is None
 
 
 @pytest.fixture(scope="module")

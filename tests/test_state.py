@@ -7,12 +7,11 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from hinedockd import state
-from hinedockd.app import Persister
+from hinedockd import persist
 from hinedockd.config import parse_config
-from hinedockd.docker.host import HostWatcher
+from hinedockd.docker.host import Host
 from hinedockd.messages.hub import SyslogHub
-from hinedockd.state import Checkpoints, HostState
+from hinedockd.persist import Checkpoints, HostState, Persister
 from hinedockd.testing import FakeEngine
 from tests.conftest import eventually
 from tests.realparts import free_port
@@ -42,11 +41,11 @@ def test_checkpoints_stay_bounded_while_a_target_is_stuck() -> None:
 
 def test_state_file_round_trip_and_a_damaged_file_set_aside(tmp_path: Path) -> None:
     saved = HostState(1_700_000_000_123_456_789, {"a" * 64: "running"})
-    state.save(str(tmp_path), "h1", saved)
-    assert state.load(str(tmp_path), "h1") == saved
-    assert state.load(str(tmp_path), "other") == HostState()
-    state.state_file(str(tmp_path), "h1").write_text('{"cursor_ns": "x"')
-    assert state.load(str(tmp_path), "h1") == HostState()
+    persist.save(str(tmp_path), "h1", saved)
+    assert persist.load(str(tmp_path), "h1") == saved
+    assert persist.load(str(tmp_path), "other") == HostState()
+    persist.state_file(str(tmp_path), "h1").write_text('{"cursor_ns": "x"')
+    assert persist.load(str(tmp_path), "h1") == HostState()
     assert (tmp_path / "host-h1.damaged").exists()
     assert list(tmp_path.glob("*.tmp")) == []
 
@@ -76,25 +75,25 @@ address = "127.0.0.1"
 [[syslog]]
 target = "tcp://127.0.0.1:{port}"
 """)
-    w = HostWatcher(cfg.hosts[0], cfg.daemon)
-    hub = SyslogHub(cfg)
-    hub.attach(w)
-    persister = Persister([w], cfg.daemon.state_dir, hub)
+    w = Host(cfg.hosts[0], cfg.daemon)
+    hub = SyslogHub(cfg, [w])
+    w.subscribe(hub)
+    persister = Persister({"h1": w}, cfg.daemon.state_dir, hub)
     tasks = [asyncio.create_task(c) for c in (w.run(), hub.run(), persister.run(every=0.1))]
     received: list[bytes] = []
     server = None
     try:
         await eventually(lambda: w.status.connected)
         c = engine.add("web1")  # create and start: two events, two state messages
-        await eventually(lambda: w.cursor_ns == engine.history[-1]["timeNano"])
+        await eventually(lambda: w.cursor.ns == engine.history[-1]["timeNano"])
         await asyncio.sleep(1.0)
-        saved = state.load(cfg.daemon.state_dir, "h1")
+        saved = persist.load(cfg.daemon.state_dir, "h1")
         assert saved.cursor_ns < engine.history[0]["timeNano"], "saved past unsent messages"
         assert c.id not in saved.states
         server = await tcp_receiver(port, received)
-        await eventually(lambda: state.load(cfg.daemon.state_dir, "h1").cursor_ns
+        await eventually(lambda: persist.load(cfg.daemon.state_dir, "h1").cursor_ns
                          == engine.history[-1]["timeNano"], within=20)
-        assert state.load(cfg.daemon.state_dir, "h1").states == {c.id: "running"}
+        assert persist.load(cfg.daemon.state_dir, "h1").states == {c.id: "running"}
         assert b"container start id=" + c.id[:12].encode() in b"".join(received)
     finally:
         for t in tasks:

@@ -160,6 +160,7 @@ def test_report_commands_for_events_and_states(daemon: Daemon, rsyslog: Rsyslog,
     subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
 
 
+@pytest.mark.root
 @pytest.mark.skipif(os.environ.get("HINEDOCK_TEST_ENGINE_RESTART") != "1",
                     reason="restarts dockerd: set HINEDOCK_TEST_ENGINE_RESTART=1 (.ci/run does)")
 def test_no_state_change_lost_across_an_engine_restart(daemon: Daemon,

@@ -134,11 +134,12 @@ def top_table(data: dict[str, object]) -> str:
             f"{'NET RX/s':>10} {'NET TX/s':>10} {'BLK R/s':>10} {'BLK W/s':>10}"]
     containers = data.get("containers")
     for c in containers if isinstance(containers, list) else []:
-        if not c.get("window"):
-            rows.append(f"{c['id'][:12]:<13} {c['name'][:24]:<24} {c.get('error', '')}")
+        f = c.get("figures")
+        if not f:
+            rows.append(f"{c['id'][:12]:<13} {c['name'][:24]:<24} {c.get('error') or ''}")
             continue
-        m, n, d = c["memory"], c["net"], c["disk"]
-        rows.append(f"{c['id'][:12]:<13} {c['name'][:24]:<24} {c['cpu']['percent']:>7.2f} "
+        m, n, d = f["memory"], f["net"], f["disk"]
+        rows.append(f"{c['id'][:12]:<13} {c['name'][:24]:<24} {f['cpu']['percent']:>7.2f} "
                     f"{_human(m['rss']):>9} {m['host_percent']:>6.2f} "
                     f"{_human(n['rx_bytes_per_second']):>10} "
                     f"{_human(n['tx_bytes_per_second']):>10} "

@@ -4,8 +4,10 @@ API versioning and errors; raw responses for the two long-lived streams)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import resource
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -14,10 +16,27 @@ import aiohttp
 import orjson
 
 from hinedockd.config import HostConfig
-from hinedockd.docker.lines import JsonLinesProtocol, StreamError
+from hinedockd.docker.jsonstream import JsonLinesProtocol, StreamError
 
 QUERY_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5)
 OPEN_TIMEOUT = 10.0  # connect and get the answer's headers
+
+
+def raise_fd_limit() -> None:
+    """One stats stream is one connection: hundreds of containers need more than the
+    usual soft limit of 1024 descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _text(e: BaseException) -> str:
+    return getattr(e, "message", None) or str(e) or type(e).__name__
+
+
+def _status(e: BaseException) -> int:
+    return getattr(e, "status", 0) or 0
 
 
 class EngineError(Exception):
@@ -59,7 +78,7 @@ def _endpoint(url: str) -> tuple[str, str, int]:
 
 class Engine:
     """One engine: queries through aiodocker (a small pooled connector); the
-    long-lived streams on their own connections (one per stream, see lines.py)."""
+    long-lived streams on their own connections (one per stream, see jsonstream.py)."""
 
     def __init__(self, host: HostConfig) -> None:
         self.host = host
@@ -79,18 +98,31 @@ class Engine:
         await self._connector.close()
 
     def _error(self, what: str, e: BaseException) -> EngineError:
-        status = getattr(e, "status", 0) or 0
-        text = getattr(e, "message", None) or str(e) or type(e).__name__
-        return EngineError(f"{self.host.facility_id}: {what}: {text}", status)
+        return EngineError(f"{self.host.facility_id}: {what}: {_text(e)}", _status(e))
+
+    @contextlib.asynccontextmanager
+    async def request(self, path: str, *, method: str = "GET",
+                      params: Mapping[str, Any] | None = None,
+                      timeout: aiohttp.ClientTimeout = QUERY_TIMEOUT,  # noqa: ASYNC109
+                      versioned: bool = True) -> AsyncIterator[aiohttp.ClientResponse]:
+        """One call to the engine's API, the answer's body to be read inside. The only
+        place that relies on aiodocker's `_query` (the API version prefix, an error
+        answer as DockerError); every failure, also while reading, is an EngineError
+        with the engine's own message."""
+        try:
+            async with self.docker._query(path, method=method, params=dict(params or {}),
+                                          timeout=timeout, versioned_api=versioned) as resp:
+                yield resp
+        except (aiodocker.DockerError, aiohttp.ClientError, OSError, TimeoutError) as e:
+            raise EngineError(_text(e), _status(e)) from e
 
     async def get_json(self, path: str, params: Mapping[str, Any] | None = None,
                        versioned: bool = True) -> Any:
         try:
-            async with self.docker._query(path, params=dict(params or {}),
-                                          versioned_api=versioned) as resp:
+            async with self.request(path, params=params, versioned=versioned) as resp:
                 body = await resp.read()
-        except (aiodocker.DockerError, aiohttp.ClientError, OSError, TimeoutError) as e:
-            raise self._error(f"GET /{path}", e) from e
+        except EngineError as e:
+            raise EngineError(f"{self.host.facility_id}: GET /{path}: {e}", e.status) from e
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as e:
@@ -98,10 +130,10 @@ class Engine:
 
     async def ping(self) -> bool:
         try:
-            async with self.docker._query("_ping", versioned_api=False,
-                                          timeout=aiohttp.ClientTimeout(total=3)) as resp:
+            async with self.request("_ping", versioned=False,
+                                    timeout=aiohttp.ClientTimeout(total=3)) as resp:
                 return resp.status == 200 and (await resp.read()).strip() == b"OK"
-        except (aiodocker.DockerError, aiohttp.ClientError, OSError, TimeoutError):
+        except EngineError:
             return False
 
     async def open_lines(self, path: str, params: Mapping[str, str],

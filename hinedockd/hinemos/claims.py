@@ -15,7 +15,7 @@ from pathlib import Path
 
 import structlog
 
-from hinedockd.state import write_atomic
+from hinedockd.persist import write_atomic
 
 log = structlog.get_logger("hinedockd.hinemos")
 

@@ -19,10 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hinedockd.config import HinemosConfig, HostConfig
-from hinedockd.model import Container
+from hinedockd.model import FACILITY_ID_MAX, FACILITY_ID_RE, Container
 
-FACILITY_ID_RE = re.compile(r"^[A-Za-z0-9_.@-]+$")
-FACILITY_ID_MAX = 512
 NAME_MAX = 128
 VARIABLE_MAX = 1024  # node variable values are capped (commands can be long)
 LABEL = "hinemosAssignScopeId"

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from hinedockd.hinemos.backend import HinemosError, Node
+from hinedockd.model import FACILITY_ID_MAX, FACILITY_ID_RE
 
-ID_RE = re.compile(r"^[A-Za-z0-9_.@-]+$")
 BUILT_IN = ("REGISTERED", "UNREGISTERED", "INTERNAL", "OWNER", "OS", "NODE_CONFIGURATION",
             "UNALLOCATED")
 ROLES = frozenset({"ALL_USERS", "ADMINISTRATORS", "INTERNAL"})
@@ -42,8 +41,8 @@ class MemoryRepository:
 
     def _check_facility(self, f: dict[str, Any], kind: int) -> None:
         fid = f.get("facilityId")
-        if not fid or not isinstance(fid, str) or len(fid) > 512 or not ID_RE.match(fid) \
-                or fid == "_ROOT_":
+        if (not fid or not isinstance(fid, str) or len(fid) > FACILITY_ID_MAX
+                or not FACILITY_ID_RE.match(fid) or fid == "_ROOT_"):
             raise _fault("InvalidSetting", f"invalid facility ID {fid!r}")
         name = f.get("facilityName")
         if not name or len(str(name)) > 128:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from dataclasses import dataclass
 
 import structlog
 
 from hinedockd.backoff import Backoff
-from hinedockd.docker.host import HostWatcher
+from hinedockd.docker.view import HostObserver, HostView
 from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable
 from hinedockd.hinemos.reconciler import Reconciler
 from hinedockd.model import Container
@@ -26,10 +26,23 @@ QUIET_SECONDS = 0.3
 MAX_WAIT_SECONDS = 1.0
 
 
-class HostSync:
-    def __init__(self, watcher: HostWatcher, reconciler: Reconciler,
+@dataclass(frozen=True)
+class SyncSnapshot:
+    """A host's Hinemos column of `hinedock status` (the names are the API's)."""
+
+    passes: int
+    last_at: float
+    last_ok: bool | None
+    last_error: str
+    last_writes: int
+
+
+class HostSync(HostObserver):
+    """One host's passes; observes that host (`container_changed`, `connected`)."""
+
+    def __init__(self, view: HostView, reconciler: Reconciler,
                  full_sync_seconds: float) -> None:
-        self.watcher, self.reconciler = watcher, reconciler
+        self.view, self.reconciler = view, reconciler
         self.full_sync_seconds = full_sync_seconds
         self.wake = asyncio.Event()
         self.full = True
@@ -38,15 +51,17 @@ class HostSync:
         self.last_ok: bool | None = None
         self.last_error = ""
         self.last_writes = 0
-        watcher.change_listeners.append(self._changed)
-        watcher.connect_listeners.append(lambda _w: self.poke(full=True))
 
     def poke(self, full: bool = False) -> None:
         self.full |= full
         self.wake.set()
 
-    def _changed(self, w: HostWatcher, old: Container | None, new: Container | None) -> None:
+    def container_changed(self, host: HostView, old: Container | None,
+                          new: Container | None) -> None:
         self.poke()
+
+    def connected(self, host: HostView) -> None:
+        self.poke(full=True)
 
     async def run(self) -> None:
         backoff = Backoff(1.0, 30.0)
@@ -58,7 +73,7 @@ class HostSync:
                     await self.wake.wait()
             except TimeoutError:
                 self.full = True
-            if not self.watcher.status.connected:
+            if not self.view.status.connected:
                 self.wake.clear()  # the reconnect will poke, with a full pass
                 continue
             await self._quiet()
@@ -82,11 +97,11 @@ class HostSync:
                 return
 
     async def _pass(self, full: bool) -> bool:
-        host = self.watcher.host
+        host = self.view.host
         self.last_at = time.time()
         self.passes += 1
         try:
-            result = await self.reconciler.reconcile(host, list(self.watcher.containers.values()),
+            result = await self.reconciler.reconcile(host, list(self.view.containers.values()),
                                                      full)
         except (HinemosError, HinemosUnavailable) as e:
             self.last_ok, self.last_error = False, str(e)
@@ -102,6 +117,6 @@ class HostSync:
                      writes=result.writes)
         return True
 
-    def snapshot(self) -> dict[str, Any]:
-        return {"passes": self.passes, "last_at": self.last_at, "last_ok": self.last_ok,
-                "last_error": self.last_error, "last_writes": self.last_writes}
+    def snapshot(self) -> SyncSnapshot:
+        return SyncSnapshot(passes=self.passes, last_at=self.last_at, last_ok=self.last_ok,
+                            last_error=self.last_error, last_writes=self.last_writes)

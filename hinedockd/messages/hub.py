@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import Any
+from collections.abc import Sequence
 
 import structlog
 
 from hinedockd.config import Config, HostConfig
-from hinedockd.docker.host import HostWatcher
+from hinedockd.docker.view import HostObserver, HostView
 from hinedockd.messages.framing import (
     event_text,
     is_syslog_hostname,
@@ -27,7 +27,7 @@ from hinedockd.messages.framing import (
     sanitize,
     state_text,
 )
-from hinedockd.messages.senders import Sink, make_sink
+from hinedockd.messages.senders import Sink, SinkSnapshot, make_sink
 from hinedockd.model import EngineEvent
 
 log = structlog.get_logger("hinedockd.events")
@@ -46,20 +46,22 @@ def host_syslog_name(host: HostConfig) -> str:
     return host.address
 
 
-class SyslogHub:
-    def __init__(self, cfg: Config) -> None:
+class SyslogHub(HostObserver):
+    """Observes the hosts (`engine_event`, `state_reported`); `hosts` are the ones
+    whose states the periodic report lists."""
+
+    def __init__(self, cfg: Config, hosts: Sequence[HostView] = ()) -> None:
         self.cfg = cfg
         self.sinks: list[Sink] = [make_sink(t) for t in cfg.syslog]
         self.hostnames = {h.facility_id: host_syslog_name(h) for h in cfg.hosts}
         # Recent events per host, for the report's MonitorDockerHostEvent.py -k KEY.
         self.history: dict[str, deque[tuple[int, str]]] = {
             h.facility_id: deque(maxlen=HISTORY) for h in cfg.hosts}
-        self.watchers: list[HostWatcher] = []
+        self.hosts = hosts
 
-    def attach(self, w: HostWatcher) -> None:
-        self.watchers.append(w)
-        w.event_listeners.append(self.on_event)
-        w.state_listeners.append(self.on_state)
+    def emit_for_host(self, facility_id: str, text: str, severity: str) -> None:
+        """A message of the daemon's own about a host (a job's audit line)."""
+        self.emit(self.hostnames[facility_id], text, severity)
 
     def emit(self, hostname: str, text: str, severity: str, when: float | None = None) -> None:
         for sink in self.sinks:
@@ -68,8 +70,8 @@ class SyslogHub:
             sink.submit(frame(hostname, text, when=when, facility=t.facility,
                               severity=severity))
 
-    def on_event(self, w: HostWatcher, ev: EngineEvent) -> None:
-        facility_id = w.host.facility_id
+    def engine_event(self, host: HostView, ev: EngineEvent) -> None:
+        facility_id = host.host.facility_id
         text = event_text(ev.type, ev.action, ev.actor_id, dict(ev.attributes))
         when = ev.time_nano / 1e9
         severity = "warning" if ev.action in WARNING_ACTIONS else "info"
@@ -79,10 +81,10 @@ class SyslogHub:
                  action=sanitize(ev.action, 128), actor=ev.actor_id[:64], time_nano=ev.time_nano,
                  attributes={sanitize(k, 64): sanitize(v) for k, v in ev.attributes.items()})
 
-    def on_state(self, w: HostWatcher, cid: str, name: str, state: str) -> None:
+    def state_reported(self, host: HostView, cid: str, name: str, state: str) -> None:
         short = cid[:12]
         self.emit(short, state_text(short, state), "notice")
-        log.info("container state", host=w.host.facility_id, container=short,
+        log.info("container state", host=host.host.facility_id, container=short,
                  name=sanitize(name), state=state)
 
     def marks(self) -> tuple[int, ...]:
@@ -101,21 +103,25 @@ class SyslogHub:
         return [(t, text) for t, text in self.history[facility_id] if t > since_ns]
 
     async def run(self) -> None:
+        """Runs until cancelled. With no target and no periodic report there is
+        nothing to do, which is not an end (the supervisor takes an end for a death)."""
         every = self.cfg.daemon.state_report_seconds
         async with asyncio.TaskGroup() as tg:
             for sink in self.sinks:
                 tg.create_task(sink.run(), name=f"syslog:{sink.target.target}")
             if every > 0:
                 tg.create_task(self._state_reports(every))
+            if not self.sinks and every <= 0:
+                tg.create_task(asyncio.Event().wait())
 
     async def _state_reports(self, every: float) -> None:
         while True:
             await asyncio.sleep(every)
-            for w in self.watchers:
-                if not w.status.connected:
+            for h in self.hosts:
+                if not h.status.connected:
                     continue  # the last known states would be reported as current
-                for c in sorted(w.containers.values(), key=lambda c: c.name):
+                for c in sorted(h.containers.values(), key=lambda c: c.name):
                     self.emit(c.short_id, state_text(c.short_id, c.state), "info", time.time())
 
-    def snapshot(self) -> list[dict[str, Any]]:
+    def snapshot(self) -> list[SinkSnapshot]:
         return [s.snapshot() for s in self.sinks]

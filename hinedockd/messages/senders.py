@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import structlog
 
@@ -22,6 +22,20 @@ from hinedockd.messages.framing import file_line, lf_framed, octet_counted
 log = structlog.get_logger("hinedockd.syslog")
 WRITE_TIMEOUT = 5.0
 
+
+
+@dataclass(frozen=True)
+class SinkSnapshot:
+    """One syslog target's line of `hinedock status` (the names are the API's)."""
+
+    target: str
+    format: str
+    connected: bool
+    queued: int
+    sent: int
+    dropped: int
+    errors: int
+    last_error: str
 
 class Sink:
     def __init__(self, target: SyslogTarget) -> None:
@@ -52,10 +66,11 @@ class Sink:
     async def run(self) -> None:
         raise NotImplementedError
 
-    def snapshot(self) -> dict[str, Any]:
-        return {"target": self.target.target, "format": self.target.format,
-                "connected": self.connected, "queued": self.queue.qsize(), "sent": self.sent,
-                "dropped": self.dropped, "errors": self.errors, "last_error": self.last_error}
+    def snapshot(self) -> SinkSnapshot:
+        return SinkSnapshot(target=self.target.target, format=self.target.format,
+                            connected=self.connected, queued=self.queue.qsize(),
+                            sent=self.sent, dropped=self.dropped, errors=self.errors,
+                            last_error=self.last_error)
 
 
 def _host_port(target: str) -> tuple[str, int]:

@@ -11,13 +11,92 @@ Per-core figures are percent of that core. Disk and network figures are bytes
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
 
 from hinedockd.metrics.series import Series
-from hinedockd.model import Container
+from hinedockd.model import STATS_STATES, Container, ContainerState
 
 NS = 1e9
 PERCPU_UNAVAILABLE = "per-core CPU is not available on this host (cgroup v2 has no percpu_usage)"
+CpuScale = Literal["host", "core"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Window:
+    """What an answer covers: engine times of the first and last sample used."""
+
+    start: float
+    end: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CpuFigures:
+    percent: float
+    scale: CpuScale
+    online_cpus: int
+    per_core: tuple[float, ...] | None  # None on cgroup v2, with the reason:
+    per_core_error: str | None
+
+
+@dataclass(frozen=True)
+class MemoryFigures:
+    """The latest sample's memory (not an average: rss is a level, not a counter)."""
+
+    rss: int
+    host_total: int
+    host_percent: float
+    limit: int
+    limit_percent: float
+    cgroup: int
+    at: float
+    detail: Mapping[str, Any] | None  # every key of memory_stats.stats, when asked
+
+
+@dataclass(frozen=True)
+class DiskFigures:
+    read_bytes: float
+    write_bytes: float
+    read_per_second: float
+    write_per_second: float
+
+
+@dataclass(frozen=True)
+class NetFigures:
+    rx_bytes: float
+    tx_bytes: float
+    rx_packets: float
+    tx_packets: float
+    rx_bytes_per_second: float
+    tx_bytes_per_second: float
+    rx_packets_per_second: float
+    tx_packets_per_second: float
+
+
+@dataclass(frozen=True)
+class Measured:
+    """The figures of a container that has them over a window."""
+
+    window: Window
+    cpu: CpuFigures
+    memory: MemoryFigures
+    disk: DiskFigures
+    net: NetFigures
+
+
+@dataclass(frozen=True)
+class ContainerFigures:
+    """One container's answer: `figures`, or `error` saying why there are none
+    (just started: "no stats yet"; stopped: "not running (exited)")."""
+
+    id: str
+    name: str
+    state: ContainerState
+    figures: Measured | None
+    error: str | None = None
 
 
 def _pct(part: float, whole: float) -> float:
@@ -25,69 +104,66 @@ def _pct(part: float, whole: float) -> float:
 
 
 def container_figures(c: Container, series: Series | None, *, window: float,
-                      now: float | None, host_memory: int, scale: str,
-                      memory_detail: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": c.id, "name": c.name, "state": c.state}
+                      now: float | None, host_memory: int, scale: CpuScale,
+                      memory_detail: bool = False) -> ContainerFigures:
     latest = series.latest if series else None
     delta = series.delta(window, now) if series else None
-    live = c.state in ("running", "paused")
+    live = c.state in STATS_STATES
     if not live or latest is None or delta is None or delta.seconds <= 0:
-        out["window"] = None
-        out["error"] = "no stats yet" if live else f"not running ({c.state})"
-        return out
+        error = "no stats yet" if live else f"not running ({c.state})"
+        return ContainerFigures(c.id, c.name, c.state, None, error)
     secs = delta.seconds
-    out["window"] = {"start": delta.start, "end": delta.end, "seconds": round(secs, 3)}
     cores_divisor = latest.online_cpus if scale == "host" else 1
-    cpu: dict[str, Any] = {
-        "percent": _pct(delta.counters["cpu"], secs * NS * cores_divisor),
-        "scale": scale,
-        "online_cpus": latest.online_cpus,
-    }
-    if delta.percpu is None:
-        cpu["per_core"] = None
-        cpu["per_core_error"] = PERCPU_UNAVAILABLE
-    else:
-        cpu["per_core"] = [_pct(d, secs * NS) for d in delta.percpu]
-    out["cpu"] = cpu
+    k = delta.counters
+    cpu = CpuFigures(
+        percent=_pct(k["cpu"], secs * NS * cores_divisor), scale=scale,
+        online_cpus=latest.online_cpus,
+        per_core=None if delta.percpu is None else tuple(_pct(d, secs * NS)
+                                                         for d in delta.percpu),
+        per_core_error=PERCPU_UNAVAILABLE if delta.percpu is None else None)
     # memory_stats.limit is the cgroup limit, i.e. HostConfig.Memory when one is set,
     # and (about) the host's memory when not: no limit -> host total (SPEC §4).
     limit = latest.mem_limit if 0 < latest.mem_limit < host_memory else host_memory
-    mem: dict[str, Any] = {
-        "rss": latest.rss,
-        "host_total": host_memory,
-        "host_percent": _pct(latest.rss, host_memory),
-        "limit": limit,
-        "limit_percent": _pct(latest.rss, limit),
-        "cgroup": latest.cgroup,
-        "at": latest.t,
-    }
-    if memory_detail:
-        mem["detail"] = dict(latest.mem_stats)
-    out["memory"] = mem
-    k = delta.counters
-    out["disk"] = {"read_bytes": k["blk_read"], "write_bytes": k["blk_write"],
-                   "read_per_second": k["blk_read"] / secs,
-                   "write_per_second": k["blk_write"] / secs}
-    out["net"] = {name: k[name] for name in ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets")}
-    out["net"].update({f"{name}_per_second": k[name] / secs
-                       for name in ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets")})
-    return out
+    memory = MemoryFigures(
+        rss=latest.rss, host_total=host_memory, host_percent=_pct(latest.rss, host_memory),
+        limit=limit, limit_percent=_pct(latest.rss, limit), cgroup=latest.cgroup,
+        at=latest.t, detail=dict(latest.mem_stats) if memory_detail else None)
+    disk = DiskFigures(read_bytes=k["blk_read"], write_bytes=k["blk_write"],
+                       read_per_second=k["blk_read"] / secs,
+                       write_per_second=k["blk_write"] / secs)
+    net = NetFigures(
+        rx_bytes=k["rx_bytes"], tx_bytes=k["tx_bytes"], rx_packets=k["rx_packets"],
+        tx_packets=k["tx_packets"], rx_bytes_per_second=k["rx_bytes"] / secs,
+        tx_bytes_per_second=k["tx_bytes"] / secs,
+        rx_packets_per_second=k["rx_packets"] / secs,
+        tx_packets_per_second=k["tx_packets"] / secs)
+    measured = Measured(Window(delta.start, delta.end, round(secs, 3)), cpu, memory, disk, net)
+    return ContainerFigures(c.id, c.name, c.state, measured)
 
 
-class KeyCursors:
-    """`-k KEY`: the window of a call is the time since the previous call with the
-    same key. Bounded: least recently used keys are forgotten first."""
+class KeyCursors(Generic[T]):
+    """`-k KEY`: what the previous call with the same key reached (a time for the
+    figures' window, an event time for the events). Bounded: the least recently
+    used keys are forgotten first."""
 
     def __init__(self, max_keys: int = 10_000) -> None:
-        self._last: OrderedDict[str, float] = OrderedDict()
+        self._last: OrderedDict[str, T] = OrderedDict()
         self.max_keys = max_keys
 
-    def window(self, key: str, now: float, default: float, retention: float) -> float:
-        """The window for this call; records `now` as the key's previous call."""
+    def swap(self, key: str, value: T) -> T | None:
+        """Record `value` as the key's newest; return the previous one, if any."""
         prev = self._last.pop(key, None)
-        self._last[key] = now
+        self._last[key] = value
         while len(self._last) > self.max_keys:
             self._last.popitem(last=False)
-        if prev is None or now <= prev:
-            return default
-        return min(now - prev, retention)
+        return prev
+
+
+def key_window(cursors: KeyCursors[float], key: str, now: float, default: float,
+               retention: float) -> float:
+    """The window of a `-k` call: the time since the previous call with the key;
+    the first call (or a clock that went back) gets `default`."""
+    prev = cursors.swap(key, now)
+    if prev is None or now <= prev:
+        return default
+    return min(now - prev, retention)

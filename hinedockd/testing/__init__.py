@@ -1,8 +1,10 @@
 """Fakes for what cannot run here (Hinemos) or won't fail on demand (an engine that
-cuts or stalls its streams), kept in one place; and the helpers that make the real
-parts (the busybox image) ready. `python -m hinedockd.testing fake-engine` serves
-the fake engine for the benchmarks."""
+cuts or stalls its streams), kept in one place. They stand alone: each server is an
+async context manager on a loopback port, and needs nothing beyond this package
+(its recorded samples are package data). `python -m hinedockd.testing fake-engine`
+serves the fake engine for the benchmarks."""
 
-from hinedockd.testing.engine import IMAGE, FakeContainer, FakeEngine, ensure_image
+from hinedockd.testing.engine import FakeContainer, FakeEngine
+from hinedockd.testing.server import FakeServer
 
-__all__ = ["IMAGE", "FakeContainer", "FakeEngine", "ensure_image"]
+__all__ = ["FakeContainer", "FakeEngine", "FakeServer"]

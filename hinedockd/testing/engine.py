@@ -1,7 +1,8 @@
 """Fakes for what cannot run here or won't fail on demand, kept in one place.
 
 FakeEngine serves the subset of the Docker Engine API the daemon uses, with the
-shapes recorded from a real engine 20.10 (tests/data): `/events` with `since=`
+shapes recorded from a real engine 20.10 (the sample in this package's `data/`,
+a copy of the recorded fixture): `/events` with `since=`
 replay of at most 256 events, per-container `/stats` streams, `/containers/json`,
 `/info`, `/_ping`, `/top`, `/system/df`. It can cut its streams and go silent,
 which a real engine won't do on demand. Run it standalone for the benchmarks:
@@ -15,47 +16,28 @@ import argparse
 import asyncio
 import copy
 import hashlib
-import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from hinedockd.app import raise_fd_limit
+from hinedockd.docker.engine import raise_fd_limit
+from hinedockd.testing.server import FakeServer
 
 API = "v1.41"
 REPLAY_LIMIT = 256  # the engine keeps this many events for `since=`
-DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
-
-
-IMAGE = "localbusybox:latest"
-
-
-def ensure_image() -> None:
-    """No registry is reachable here: the test image is busybox-static as a root fs."""
-    have = subprocess.run(["docker", "images", "-q", IMAGE], capture_output=True, text=True,
-                          check=True).stdout.strip()
-    if have:
-        return
-    busybox = shutil.which("busybox") or "/bin/busybox"
-    subprocess.run(["sh", "-c", f"""set -e; d=$(mktemp -d); mkdir -p $d/bin $d/tmp $d/root $d/www
-        cp {busybox} $d/bin/busybox
-        for c in sh ls cat sleep ps top find httpd yes dd echo tar wget sync; do
-          ln -sf busybox $d/bin/$c; done
-        tar -C $d -c . | docker import - {IMAGE} >/dev/null; rm -rf $d"""], check=True)
 
 
 def recorded_sample() -> dict[str, Any]:
-    """The stats sample recorded from a real engine (cgroup v1), or a copy of its shape."""
-    p = DATA / "stats-cgroupv1-engine20.10.json"
-    if p.exists():
-        return orjson.loads(p.read_bytes())  # type: ignore[no-any-return]
-    return _SAMPLE_SHAPE
+    """The stats sample recorded from a real engine 20.10 (cgroup v1), shipped with
+    this package."""
+    data = resources.files("hinedockd.testing").joinpath(
+        "data/stats-cgroupv1-engine20.10.json").read_bytes()
+    return orjson.loads(data)  # type: ignore[no-any-return]
 
 
 def _iso(t: float) -> str:
@@ -83,8 +65,9 @@ class FakeContainer:
                 "SizeRw": 6}
 
 
-class FakeEngine:
+class FakeEngine(FakeServer):
     def __init__(self, sample_interval: float = 1.0) -> None:
+        super().__init__()
         self.containers: dict[str, FakeContainer] = {}
         self.history: list[dict[str, Any]] = []
         self.sample_interval = sample_interval
@@ -93,7 +76,6 @@ class FakeEngine:
         self._event_queues: set[asyncio.Queue[bytes | None]] = set()
         self._stat_responses: set[web.StreamResponse] = set()
         self._template = recorded_sample()
-        self.app = web.Application()
         self.app.add_routes([
             web.get("/_ping", self._ping),
             web.get("/version", self._version),
@@ -104,22 +86,19 @@ class FakeEngine:
             web.get(f"/{API}/containers/{{id}}/top", self._top),
             web.get(f"/{API}/system/df", self._df),
         ])
-        self.runner: web.AppRunner | None = None
-        self.url = ""
+
+    @property
+    def url(self) -> str:
+        """The engine's URL as a host's `url` names it."""
+        return f"tcp://{self.host}:{self.port}"
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self.runner = web.AppRunner(self.app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port)
-        await site.start()
-        sock = site._server.sockets[0]  # type: ignore[union-attr]
-        self.url = f"tcp://{host}:{sock.getsockname()[1]}"
+        await super().start(host, port)
         return self.url
 
     async def stop(self) -> None:
         self.cut_streams()
-        if self.runner:
-            await self.runner.cleanup()
+        await super().stop()
 
     # ---- driving ---------------------------------------------------------------
 
@@ -248,15 +227,6 @@ class FakeEngine:
     async def _df(self, request: web.Request) -> web.Response:
         return web.json_response({"LayersSize": 1982354, "Images": [],
                                   "Containers": [c.list_item() for c in self.containers.values()]})
-
-
-_SAMPLE_SHAPE: dict[str, Any] = {
-    "read": "", "blkio_stats": {"io_service_bytes_recursive": []},
-    "cpu_stats": {"cpu_usage": {"total_usage": 0, "percpu_usage": [0, 0]},
-                  "system_cpu_usage": 0, "online_cpus": 2},
-    "memory_stats": {"usage": 638976, "stats": {"rss": 114688}, "limit": 8 << 30},
-    "networks": {"eth0": {"rx_bytes": 0, "rx_packets": 0, "tx_bytes": 0, "tx_packets": 0}},
-}
 
 
 async def _steady(rate: float, step_fn: Callable[[int], None]) -> None:

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from hinedockd.hinemos.backend import HinemosError, Node
 from hinedockd.hinemos.memory import MemoryRepository
+from hinedockd.testing.server import FakeServer
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REST_STATUS = {"InvalidSetting": 400, "UsedFacility": 400, "InvalidUserPass": 401,
@@ -25,10 +26,11 @@ REST_STATUS = {"InvalidSetting": 400, "UsedFacility": 400, "InvalidUserPass": 40
 USER, PASSWORD = "hinemos", "hinemos"
 
 
-class FakeManager:
+class FakeManager(FakeServer):
     """What both fakes share: the repository, the user, the fault switches, the log."""
 
     def __init__(self, repo: MemoryRepository | None = None) -> None:
+        super().__init__()
         self.repo = repo or MemoryRepository()
         self.delay = 0.0  # seconds added to every call
         self.write_delay = 0.0  # and to every write, before it is applied
@@ -36,11 +38,8 @@ class FakeManager:
         self.calls: list[str] = []  # operation names, in order
         self.writes: list[str] = []
         self.refused_writes: list[str] = []  # writes the repository answered with a fault
-        self.runner: web.AppRunner | None = None
-        self.site: web.TCPSite | None = None
-        self.port = 0
         self.down = False
-        self.app = web.Application(middlewares=[self._availability])
+        self.app.middlewares.append(self._availability)
 
     @web.middleware
     async def _availability(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -49,32 +48,14 @@ class FakeManager:
             raise web.HTTPServiceUnavailable()
         return await handler(request)
 
-    async def start(self, port: int = 0) -> str:
-        self.runner = web.AppRunner(self.app, access_log=None)
-        await self.runner.setup()
-        await self._listen(port)
-        return f"http://127.0.0.1:{self.port}"
-
-    async def _listen(self, port: int) -> None:
-        assert self.runner is not None
-        self.site = web.TCPSite(self.runner, "127.0.0.1", port)
-        await self.site.start()
-        self.port = self.site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
     async def go_down(self) -> None:
         """The manager stops: connections are refused until `come_back`."""
         self.down = True
-        if self.site is not None:
-            await self.site.stop()
-            self.site = None
+        await self.unlisten()
 
     async def come_back(self) -> None:
         self.down = False
-        await self._listen(self.port)
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
+        await self.listen()
 
     async def operate(self, name: str, write: bool, op: Callable[[], Any]) -> Any:
         """Every operation goes through here: delay, random faults, the call log."""

@@ -11,9 +11,13 @@ from typing import Any
 
 import aiodocker
 import aiohttp
+import structlog
 
 from hinedockd.docker.engine import Engine, EngineError
+from hinedockd.messages.hub import SyslogHub
 from hinedockd.model import Container
+
+log = structlog.get_logger("hinedockd.jobs")
 
 ALLOWED = {"start": ("exited", "created"), "stop": ("running",), "restart": ("running",),
            "remove": ("exited",)}
@@ -53,11 +57,11 @@ async def lifecycle(engine: Engine, action: str, c: Container, *, wait: int | No
         params = {"force": str(force).lower(), "link": str(link).lower(),
                   "v": str(volumes).lower()}
     try:
-        async with engine.docker._query(path, method=method, params=params,
-                                        timeout=NO_TIMEOUT) as resp:
+        async with engine.request(path, method=method, params=params,
+                                  timeout=NO_TIMEOUT) as resp:
             await resp.read()
-    except (aiodocker.DockerError, aiohttp.ClientError, OSError, TimeoutError) as e:
-        return Outcome(c, "Failed", getattr(e, "message", None) or str(e) or type(e).__name__)
+    except EngineError as e:
+        return Outcome(c, "Failed", str(e))
     return Outcome(c, "Success")
 
 
@@ -84,10 +88,25 @@ async def archive_stream(engine: Engine, c: Container, path: str,
     """The tar of `path` as the engine sends it (owners, groups, modes untouched),
     passed through in chunks: never the whole archive in memory."""
     try:
-        async with engine.docker._query(f"containers/{c.id}/archive", params={"path": path},
-                                        timeout=NO_TIMEOUT) as resp:
+        async with engine.request(f"containers/{c.id}/archive", params={"path": path},
+                                  timeout=NO_TIMEOUT) as resp:
             while data := await resp.content.read(chunk):
                 yield data
-    except (aiodocker.DockerError, aiohttp.ClientError, OSError) as e:
-        raise EngineError(f"{c.name}: {path}: {getattr(e, 'message', None) or e}",
-                          getattr(e, "status", 0) or 0) from e
+    except EngineError as e:
+        raise EngineError(f"{c.name}: {path}: {e}", e.status) from e
+
+
+class JobAudit:
+    """Every job to the journal and, as a `notice` from the host, to syslog: who (the
+    caller's uid on the socket), what, on which container, and the result."""
+
+    def __init__(self, hub: SyslogHub | None) -> None:
+        self.hub = hub
+
+    def __call__(self, facility_id: str, uid: int | None, what: str, c: Container,
+                 result: str) -> None:
+        log.info("job", host=facility_id, job=what, container=c.short_id, name=c.name,
+                 result=result, uid=uid)
+        if self.hub is not None:
+            self.hub.emit_for_host(facility_id, f"job {what} id={c.short_id} name={c.name} "
+                                                f"result={result} uid={uid}", "notice")

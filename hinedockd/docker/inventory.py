@@ -1,0 +1,124 @@
+"""One host's containers and the states told about them: the single writer. Pure.
+
+Fed from three places, all in `docker/host.py`: the full list (after each connect
+and every `relist_seconds`), lifecycle events (which set a state at once), and a
+one-container re-list after each event (which brings the other attributes; the
+engine's list can lag its own events by a moment, so it never sets the state).
+Every change is handed to two callbacks: `on_change(cid, old, new)` and, when the state
+differs from the one last told, `on_state(cid, name, state)`. The last-told states
+survive daemon restarts (`persist.py`), so a change while the daemon was down is
+told once, and a container gone meanwhile is told `removed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+import structlog
+
+from hinedockd.docker.view import REMOVED
+from hinedockd.model import (
+    Container,
+    ContainerState,
+    EngineEvent,
+    StateError,
+    container_from_list,
+)
+
+# What a lifecycle action tells at once; a re-list of that one container follows.
+ACTION_STATE = {
+    "create": ContainerState.CREATED, "start": ContainerState.RUNNING,
+    "restart": ContainerState.RUNNING, "unpause": ContainerState.RUNNING,
+    "pause": ContainerState.PAUSED, "die": ContainerState.EXITED, "stop": ContainerState.EXITED,
+}
+# Event attributes that are not labels.
+NON_LABEL_ATTRIBUTES = frozenset({"name", "image", "exitCode", "signal", "execID", "oldName"})
+
+ChangeCallback = Callable[[str, Container | None, Container | None], None]
+StateCallback = Callable[[str, str, str], None]  # container ID, name, state or REMOVED
+
+
+def parse_list(items: Any, log: structlog.typing.FilteringBoundLogger) -> list[Container]:
+    """`GET /containers/json` items; an entry nobody can read is logged and skipped."""
+    out = []
+    for item in items if isinstance(items, list) else []:
+        try:
+            out.append(container_from_list(item))
+        except (StateError, KeyError, TypeError, AttributeError) as e:
+            log.error("container entry not understood", error=str(e))
+    return out
+
+
+class Inventory:
+    def __init__(self, on_change: ChangeCallback, on_state: StateCallback,
+                 reported: Mapping[str, str] | None = None) -> None:
+        self._on_change, self._on_state = on_change, on_state
+        self.containers: dict[str, Container] = {}
+        self.reported: dict[str, str] = dict(reported or {})
+        self.dirty = False  # reported states changed since the last checkpoint
+
+    def set(self, cid: str, new: Container | None) -> None:
+        old = self.containers.get(cid)
+        if new is None:
+            self.containers.pop(cid, None)
+        else:
+            self.containers[cid] = new
+        if old != new:
+            self._on_change(cid, old, new)
+        known = new or old
+        self._report(cid, known.name if known else cid[:12], new.state if new else None)
+
+    def replace_all(self, listed: Iterable[Container]) -> None:
+        """A full list is the truth: containers missing from it are gone, also those
+        last told before a daemon restart."""
+        seen = {c.id: c for c in listed}
+        for cid in list(self.containers):
+            if cid not in seen:
+                self.set(cid, None)
+        for cid in list(self.reported):
+            if cid not in seen and cid not in self.containers:
+                self._report(cid, cid[:12], None)
+        for cid, c in seen.items():
+            self.set(cid, c)
+
+    def apply_event(self, ev: EngineEvent, action: str) -> bool:
+        """A container lifecycle event; True when a one-container re-list should
+        follow (to learn what the event does not say)."""
+        cid = ev.actor_id
+        if action == "destroy":
+            self.set(cid, None)
+            return False
+        old = self.containers.get(cid)
+        attrs = ev.attributes
+        state = ACTION_STATE.get(action)
+        if old is None:
+            labels = {k: v for k, v in attrs.items() if k not in NON_LABEL_ATTRIBUTES}
+            new = Container(id=cid, name=attrs.get("name", cid[:12]),
+                            state=state or ContainerState.CREATED,
+                            image=attrs.get("image", ""), labels=labels)
+        else:
+            name = attrs.get("name", old.name) if action == "rename" else old.name
+            new = replace(old, state=state or old.state, name=name)
+        self.set(cid, new)
+        return True
+
+    def refreshed(self, listed: Container) -> None:
+        """A one-container re-list: its attributes, but the state the events said.
+        A container that is gone meanwhile is left to its destroy event."""
+        current = self.containers.get(listed.id)
+        if current is not None:
+            self.set(listed.id, replace(listed, state=current.state))
+
+    def _report(self, cid: str, name: str, state: str | None) -> None:
+        if state is None:
+            if self.reported.pop(cid, None) is None:
+                return
+            state = REMOVED
+        elif self.reported.get(cid) == state:
+            return
+        else:
+            self.reported[cid] = state
+        self.dirty = True
+        self._on_state(cid, name, state)

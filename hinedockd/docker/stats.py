@@ -1,0 +1,192 @@
+"""One host's stats side: samples into series, and the two ways to get them.
+
+- `StatsStreams` (`stats = "stream"`): one `/containers/{id}/stats` stream per
+  running or paused container, reopened on error, and by a watchdog when silent
+  for `stats_silence_seconds` (a stream has no read timeout of its own).
+- `StatsPoller` (`stats = "poll"`): one-shot samples of every live container every
+  `poll_interval_seconds`, a bounded number at a time.
+
+Both hand raw samples to `Samples`, which parses them and keeps one bounded
+`Series` per container (metrics/series.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+import structlog
+
+from hinedockd.backoff import Backoff
+from hinedockd.docker.engine import Engine, EngineError
+from hinedockd.docker.jsonstream import JsonLinesProtocol
+from hinedockd.docker.view import HostStatus
+from hinedockd.metrics.sample import SampleError, parse_sample
+from hinedockd.metrics.series import Series
+
+Log = structlog.typing.FilteringBoundLogger
+
+
+class Samples:
+    """Parsed samples, one series per container that `known` still lists."""
+
+    def __init__(self, retention_seconds: int, status: HostStatus,
+                 known: Callable[[str], bool], log: Log) -> None:
+        self.retention, self.status, self._known, self.log = retention_seconds, status, known, log
+        self.series: dict[str, Series] = {}
+        self._bad_logged = 0.0
+
+    def on_raw(self, cid: str, raw: bytes) -> None:
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            self._bad(cid, f"not JSON: {e}")
+            return
+        self.on_doc(cid, doc)
+
+    def on_doc(self, cid: str, doc: Any) -> None:
+        try:
+            sample = parse_sample(doc)
+        except SampleError as e:
+            self._bad(cid, str(e))
+            return
+        if sample is None or not self._known(cid):
+            return
+        series = self.series.get(cid)
+        if series is None:
+            series = self.series[cid] = Series(self.retention)
+        series.push(sample)
+        self.status.samples += 1
+
+    def forget(self, cid: str) -> None:
+        self.series.pop(cid, None)
+
+    def _bad(self, cid: str, error: str) -> None:
+        self.status.bad_samples += 1
+        now = time.monotonic()
+        if now - self._bad_logged > 10:  # one line per 10 s, the counter says the rest
+            self._bad_logged = now
+            self.log.warning("stats sample skipped", container=cid[:12], error=error,
+                             bad_samples=self.status.bad_samples)
+
+
+class StatsPump:
+    """One container's stats stream, reopened on error until cancelled."""
+
+    def __init__(self, engine: Engine, samples: Samples, cid: str, log: Log) -> None:
+        self.engine, self.samples, self.cid, self.log = engine, samples, cid, log
+        self.stream: JsonLinesProtocol | None = None
+        self.last = time.monotonic()  # the last sample, for the silence watchdog
+        self.task: asyncio.Task[None] | None = None
+
+    def on_line(self, raw: bytes) -> None:
+        self.last = time.monotonic()
+        self.samples.on_raw(self.cid, raw)
+
+    async def run(self) -> None:
+        backoff = Backoff(0.5, 10.0)
+        path = f"containers/{self.cid}/stats"
+        while True:
+            opened = time.monotonic()
+            try:
+                self.stream = await self.engine.open_lines(path, {"stream": "1"}, self.on_line)
+                self.last = time.monotonic()
+                await self.engine.wait_lines(self.stream, path)
+            except EngineError as e:
+                if e.status == 404:
+                    return  # the container is gone; the events stream will say so
+                self.log.info("stats stream broken, reopening", container=self.cid[:12],
+                              error=str(e))
+            except Exception:
+                self.log.exception("stats pump failed unexpectedly, reopening",
+                                   container=self.cid[:12])
+            finally:
+                self.stream = None
+            if time.monotonic() - opened > 30:
+                backoff.reset()
+            await asyncio.sleep(backoff.next())
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        if self.stream is not None:
+            self.stream.close()
+
+
+class StatsStreams:
+    """A pump per live container (`follow`), and the silence watchdog. The pumps
+    are tasks of this object's task group: they end with it."""
+
+    def __init__(self, engine: Engine, samples: Samples, silence_seconds: float,
+                 log: Log) -> None:
+        self.engine, self.samples, self.silence, self.log = engine, samples, silence_seconds, log
+        self.pumps: dict[str, StatsPump] = {}
+        self._group: asyncio.TaskGroup | None = None
+
+    def follow(self, cid: str, live: bool) -> None:
+        """Open a stream for a container that became live, close one that is not."""
+        if live and cid not in self.pumps:
+            pump = self.pumps[cid] = StatsPump(self.engine, self.samples, cid, self.log)
+            self._start(pump)
+        elif not live and cid in self.pumps:
+            self.pumps.pop(cid).stop()
+
+    def _start(self, pump: StatsPump) -> None:
+        if self._group is not None:  # else: `run` starts it
+            pump.task = self._group.create_task(pump.run(), name=f"stats:{pump.cid[:12]}")
+
+    def open_count(self) -> int:
+        return sum(1 for p in self.pumps.values() if p.stream is not None)
+
+    async def run(self, every: float = 1.0) -> None:
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                for pump in self.pumps.values():
+                    self._start(pump)
+                while True:
+                    await asyncio.sleep(every)
+                    self._reopen_silent()
+        finally:
+            self._group = None
+            for pump in self.pumps.values():
+                pump.stop()
+
+    def _reopen_silent(self) -> None:
+        now = time.monotonic()
+        for pump in list(self.pumps.values()):
+            if pump.stream is not None and now - pump.last > self.silence:
+                self.log.info("stats stream silent, reopening", container=pump.cid[:12],
+                              silent_seconds=round(now - pump.last, 1))
+                pump.stream.close()
+
+
+class StatsPoller:
+    """One-shot samples (`one-shot=true`: no second-sample wait on the engine) of
+    every live container, every `interval` seconds, `concurrency` at a time."""
+
+    def __init__(self, engine: Engine, samples: Samples, interval: float, concurrency: int,
+                 live: Callable[[], Iterable[str]], log: Log) -> None:
+        self.engine, self.samples, self.log = engine, samples, log
+        self.interval, self.concurrency, self._live = interval, concurrency, live
+
+    async def _one(self, cid: str, gate: asyncio.Semaphore) -> None:
+        async with gate:
+            try:
+                doc = await self.engine.get_json(f"containers/{cid}/stats",
+                                                 {"stream": "false", "one-shot": "true"})
+            except EngineError as e:
+                if e.status != 404:
+                    self.log.info("stats poll failed", container=cid[:12], error=str(e))
+                return
+            self.samples.on_doc(cid, doc)
+
+    async def run(self) -> None:
+        gate = asyncio.Semaphore(self.concurrency)
+        while True:
+            started = time.monotonic()
+            await asyncio.gather(*(self._one(cid, gate) for cid in self._live()))
+            await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))

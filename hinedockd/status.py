@@ -1,0 +1,76 @@
+"""`hinedock status`: the daemon's own health, as JSON and as a table. Pure but for
+`process_figures`, which reads /proc."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hinedockd.docker.view import HostSnapshot
+from hinedockd.hinemos.sync import SyncSnapshot
+from hinedockd.messages.senders import SinkSnapshot
+
+API_VERSION = 1
+HostLine = tuple[HostSnapshot, SyncSnapshot | None]
+
+
+def header_safe(text: str) -> str:
+    """Printable ASCII only (names come from containers): for an HTTP header or a
+    terminal."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text)[:1000]
+
+
+def _clock(t: float) -> str:
+    return time.strftime("%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
+
+
+def status_table(hosts: Sequence[HostLine], syslog: Sequence[SinkSnapshot]) -> str:
+    """One line per host, then one per syslog target."""
+    rows = [f"{'HOST':<16} {'ENGINE':<14} {'SINCE':<14} {'LAST EVENT':<14} "
+            f"{'RUN/PAU/EXI/ALL':<15} {'STREAMS':>7} {'HINEMOS':<16} LAST ERROR"]
+    for h, sync in hosts:
+        states = h.states
+        counts = (f"{states.get('running', 0)}/{states.get('paused', 0)}/"
+                  f"{states.get('exited', 0)}/{h.containers}")
+        hinemos = {True: "ok", False: "failing", None: "-"}[sync.last_ok if sync else None]
+        if sync and sync.last_at:
+            hinemos += " " + _clock(sync.last_at)[6:]
+        error = h.last_error or (sync.last_error if sync else "") or "-"
+        engine = "connected" if h.connected else "disconnected"
+        rows.append(f"{header_safe(h.facility_id)[:16]:<16} {engine:<14} "
+                    f"{_clock(h.since):<14} {_clock(h.last_event_ns / 1e9):<14} "
+                    f"{counts:<15} {h.streams_open:>7} {hinemos:<16} {header_safe(error)}")
+    if syslog:
+        rows.append("")
+        rows.append(f"{'SYSLOG TARGET':<40} {'STATE':<13} {'SENT':>8} {'QUEUED':>7} "
+                    f"{'DROPPED':>8} LAST ERROR")
+        for t in syslog:
+            state = "connected" if t.connected else "not connected"
+            rows.append(f"{t.target[:40]:<40} {state:<13} {t.sent:>8} {t.queued:>7} "
+                        f"{t.dropped:>8} {header_safe(t.last_error) or '-'}")
+    return "\n".join(rows) + "\n"
+
+
+def status_document(hosts: Sequence[HostLine], syslog: Sequence[SinkSnapshot],
+                    started: float) -> dict[str, Any]:
+    """`hinedock status --json`: each host's snapshot with its Hinemos sync inside."""
+    return {"api": API_VERSION, "started": started, "pid": os.getpid(),
+            "hosts": [{**dataclasses.asdict(h), "hinemos": sync} for h, sync in hosts],
+            "syslog": syslog, "process": process_figures()}
+
+
+def process_figures() -> dict[str, int | None]:
+    """The daemon's own footprint, to watch for leaks (tasks, descriptors, memory)."""
+    rss = 0
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) * 1024
+    fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    return {"tasks": len(asyncio.all_tasks()), "open_fds": fds, "rss_bytes": rss}

@@ -1,0 +1,104 @@
+"""A component that dies of a bug ends the daemon (exit 1, so that systemd's
+`Restart=on-failure` restarts it) with the component named in the log; a clean
+stop exits 0. Each run is the real daemon as its own process, with one component's
+loop replaced by one that raises; no engine or manager is needed (the engine URL
+leads nowhere: a host whose engine is away is an expected failure, not a death)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.realparts import wait_for
+
+# component name in the log -> the coroutine function whose failure is injected
+# (the deepest loop of that component that is easy to name)
+INJECT = {
+    "host:docker_host1": "hinedockd.docker.host:Host._health_loop",
+    "syslog": "hinedockd.messages.hub:SyslogHub._state_reports",
+    "hinemos": "hinedockd.hinemos.sync:HostSync.run",
+    "persist": "hinedockd.persist:Persister.run",
+    "snmp:docker_host1": "hinedockd.snmp:SnmpSource.run",
+    "watchdog": "hinedockd.app:watchdog",
+}
+
+RUN_WITH_FAULT = """
+import asyncio, importlib, sys
+from hinedockd import app
+module_name, _, qualname = sys.argv[1].partition(":")
+owner = importlib.import_module(module_name)
+*path, name = qualname.split(".")
+for part in path:
+    owner = getattr(owner, part)
+
+async def injected(*args, **kwargs):
+    await asyncio.sleep(0.5)
+    raise RuntimeError("injected fault in " + qualname)
+
+setattr(owner, name, injected)
+sys.exit(app.main(["--config", sys.argv[2]]))
+"""
+
+
+def config(d: Path) -> Path:
+    cfg = d / "config.toml"
+    cfg.write_text(f"""
+[daemon]
+socket = "{d}/hinedockd.sock"
+state_dir = "{d}/state"
+log_target = "stdout"
+log_format = "console"
+state_report_seconds = 1
+
+[[hosts]]
+facility_id = "docker_host1"
+url = "tcp://127.0.0.1:1"
+address = "127.0.0.1"
+[hosts.snmp]
+port = 1
+timeout_seconds = 0.2
+retries = 0
+
+[[syslog]]
+target = "file://{d}/messages.log"
+""")
+    cfg.chmod(0o600)
+    return cfg
+
+
+@pytest.mark.parametrize("component", sorted(INJECT))
+def test_a_component_that_dies_ends_the_daemon(component: str, tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-c", RUN_WITH_FAULT, INJECT[component],
+                        str(config(tmp_path))], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stdout + r.stderr
+    died = [line for line in r.stdout.splitlines() if "component died; stopping" in line]
+    assert len(died) == 1, r.stdout
+    assert f"component={component}" in died[0]
+    assert "RuntimeError: injected fault in" in r.stdout  # the traceback is logged
+    assert f"because='{component} died'" in r.stdout
+    assert not (tmp_path / "hinedockd.sock").exists()
+
+
+def test_a_clean_stop_exits_0_and_removes_the_socket(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "hinedockd.app", "--config",
+                             str(config(tmp_path))], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: (tmp_path / "hinedockd.sock").exists(), what="the socket")
+        time.sleep(2)  # long enough for every loop to have run once
+        assert proc.poll() is None, "the daemon ended by itself"
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out
+    assert "hinedockd stopping" in out and "because='asked to'" in out
+    assert "component" not in out  # no component died or ended
+    assert not (tmp_path / "hinedockd.sock").exists()
