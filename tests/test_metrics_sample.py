@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import contextlib
 import copy
 from typing import Any
 
@@ -77,16 +76,52 @@ def test_malformed_samples_name_the_field(mutate: Any, message: str) -> None:
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
     lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=8), kids,
-                                                               max_size=4),
-    max_leaves=12,
+                                                               max_size=3),
+    max_leaves=6,
 )
+# Where a real sample can be damaged: each path is a key or an index into the
+# recorded cgroup v1 sample (or one level above a leaf, to replace a whole object).
+PATHS = [
+    ("read",), ("cpu_stats",), ("cpu_stats", "cpu_usage"), ("cpu_stats", "online_cpus"),
+    ("cpu_stats", "cpu_usage", "total_usage"), ("cpu_stats", "cpu_usage", "percpu_usage"),
+    ("memory_stats",), ("memory_stats", "stats"), ("memory_stats", "stats", "rss"),
+    ("memory_stats", "limit"), ("blkio_stats",), ("blkio_stats", "io_service_bytes_recursive"),
+    ("networks",), ("networks", "eth0"), ("networks", "eth0", "rx_bytes"), ("network",),
+]
 
 
-@given(st.dictionaries(st.sampled_from(["read", "cpu_stats", "memory_stats", "networks",
-                                        "network", "blkio_stats"]), json_values))
-def test_arbitrary_json_either_parses_or_raises_sample_error(doc: dict[str, Any]) -> None:
-    with contextlib.suppress(SampleError):
-        parse_sample(doc)
+def damaged(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(doc)
+    parent = doc
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = value
+    return doc
+
+
+@given(st.lists(st.tuples(st.sampled_from(PATHS), json_values), min_size=1, max_size=3))
+def test_a_damaged_sample_parses_to_integers_or_says_why(
+        damage: list[tuple[tuple[str, ...], Any]]) -> None:
+    doc = fixture_json("stats-cgroupv1-engine20.10.json")
+    for path, value in damage:
+        try:
+            doc = damaged(doc, path, value)
+        except (KeyError, TypeError, IndexError):
+            break  # an earlier damage removed this path's parent
+    try:
+        s = parse_sample(doc)
+    except SampleError as e:
+        assert str(e)  # says why
+        return
+    if s is None:  # only the zero time of a stopped container means "no sample"
+        assert isinstance(doc.get("read"), str) and doc["read"].startswith("0001-01-01")
+        return
+    counters = (s.cpu_total, s.online_cpus, s.rss, s.mem_limit, s.blk_read, s.blk_write,
+                s.rx_bytes, s.tx_bytes, s.rx_packets, s.tx_packets)
+    assert all(type(v) is int for v in counters), counters
+    assert s.percpu is None or all(type(v) is int for v in s.percpu)
+    assert s.online_cpus > 0 and s.cgroup in (1, 2)
+    assert isinstance(s.t, float)
 
 
 def test_fast_and_careful_parsers_agree_on_the_recorded_shapes() -> None:

@@ -75,6 +75,8 @@ def _blkio(doc: Mapping[str, Any]) -> tuple[int, int]:
     blk = doc.get("blkio_stats")
     entries = blk.get("io_service_bytes_recursive") if isinstance(blk, Mapping) else None
     read = write = 0
+    if entries is not None and not isinstance(entries, list):
+        raise SampleError("blkio_stats.io_service_bytes_recursive is not a list")
     for e in entries or ():  # null or [] on some v1 drivers and v2 engines
         if not isinstance(e, Mapping):
             raise SampleError("blkio_stats.io_service_bytes_recursive has a non-object entry")
@@ -152,7 +154,7 @@ def _parse_common(doc: Any) -> Sample | None:
     if "networks" not in doc and "network" in doc:
         raise _NotCommon
     values = (total, online, rss, limit, read_b, write_b, rxb, txb, rxp, txp)
-    if any(type(v) is not int for v in values) or (percpu and any(
+    if any(type(v) is not int for v in values) or online <= 0 or (percpu and any(
             type(v) is not int for v in percpu)):
         raise _NotCommon
     return Sample(parse_time(read), total, percpu, online, rss, limit, stats, 2 if v2 else 1,
