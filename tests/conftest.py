@@ -66,12 +66,16 @@ def require_docker() -> bool:
     return os.environ.get("HINEDOCK_REQUIRE_DOCKER") == "1"
 
 
+# The fixtures that start or need a real part (test_snmp's `agent` is snmpd).
+REAL_PARTS = frozenset({"engine", "rsyslog", "agent"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that uses the real engine (the `engine` fixture, directly or through a
-    daemon) is in the `engine` tier."""
+    """A test that uses a real part (directly or through a daemon) is in the `real`
+    tier."""
     for item in items:
-        if "engine" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.engine)
+        if REAL_PARTS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real)
 
 
 @pytest.fixture(scope="module")

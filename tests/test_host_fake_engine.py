@@ -192,6 +192,7 @@ async def test_a_failing_observer_does_not_stop_the_host(fake: FakeEngine) -> No
     await stop(task)
 
 
+@pytest.mark.slow
 async def test_a_slow_manager_gets_coalesced_passes_not_a_queue(fake: FakeEngine) -> None:
     from hinedockd.config import HinemosConfig
     from hinedockd.hinemos.reconciler import Reconciler

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -71,17 +72,41 @@ target = "file://{d}/messages.log"
     return cfg
 
 
+@dataclass
+class Death:
+    returncode: int
+    log: str
+    socket: Path
+
+
+@pytest.fixture(scope="module")
+def deaths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Death]:
+    """One daemon per component, all at once (each takes a second or two to start)."""
+    runs = {}
+    for component, target in INJECT.items():
+        d = tmp_path_factory.mktemp("died")
+        proc = subprocess.Popen([sys.executable, "-c", RUN_WITH_FAULT, target,
+                                 str(config(d))], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        runs[component] = (proc, d)
+    out = {}
+    for component, (proc, d) in runs.items():
+        log, _ = proc.communicate(timeout=60)
+        out[component] = Death(proc.returncode, log, d / "hinedockd.sock")
+    return out
+
+
 @pytest.mark.parametrize("component", sorted(INJECT))
-def test_a_component_that_dies_ends_the_daemon(component: str, tmp_path: Path) -> None:
-    r = subprocess.run([sys.executable, "-c", RUN_WITH_FAULT, INJECT[component],
-                        str(config(tmp_path))], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 1, r.stdout + r.stderr
-    died = [line for line in r.stdout.splitlines() if "component died; stopping" in line]
-    assert len(died) == 1, r.stdout
+def test_a_component_that_dies_ends_the_daemon(component: str,
+                                               deaths: dict[str, Death]) -> None:
+    death = deaths[component]
+    assert death.returncode == 1, death.log
+    died = [line for line in death.log.splitlines() if "component died; stopping" in line]
+    assert len(died) == 1, death.log
     assert f"component={component}" in died[0]
-    assert "RuntimeError: injected fault in" in r.stdout  # the traceback is logged
-    assert f"because='{component} died'" in r.stdout
-    assert not (tmp_path / "hinedockd.sock").exists()
+    assert "RuntimeError: injected fault in" in death.log  # the traceback is logged
+    assert f"because='{component} died'" in death.log
+    assert not death.socket.exists()
 
 
 def test_a_clean_stop_exits_0_and_removes_the_socket(tmp_path: Path) -> None:
