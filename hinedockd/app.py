@@ -25,8 +25,8 @@ from hinedockd.docker.engine import raise_fd_limit
 from hinedockd.docker.host import Host
 from hinedockd.docker.view import HostView
 from hinedockd.hinemos.backend import Backend, HinemosError, HinemosUnavailable
-from hinedockd.hinemos.backends import make_backend, read_password
 from hinedockd.hinemos.claims import Claims
+from hinedockd.hinemos.factory import make_backend, read_password
 from hinedockd.hinemos.reconciler import Reconciler
 from hinedockd.hinemos.sync import HostSync
 from hinedockd.logs import configure

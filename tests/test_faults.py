@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hinedockd.hinemos.backend import variables
+from hinedockd.hinemos.nodes import variables
 from hinedockd.testing import FakeEngine
 from hinedockd.testing.hinemos import FakeManager, FakeSoapManager
 from tests.conftest import eventually

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hinedockd.hinemos.backend import variables
+from hinedockd.hinemos.nodes import variables
 from hinedockd.testing.hinemos import FakeManager, FakeRestManager, FakeSoapManager
 from tests.conftest import eventually
 from tests.realparts import daemon_in, docker, hinemos_table, run_container

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from hinedockd.config import HinemosConfig, HostConfig
-from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable, node_fields
+from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable
 from hinedockd.hinemos.claims import Claims
 from hinedockd.hinemos.desired import desired, safe_facility_id
 from hinedockd.hinemos.dryrun import MemoryBackend
 from hinedockd.hinemos.memory import MemoryRepository
+from hinedockd.hinemos.nodes import node_fields
 from hinedockd.hinemos.reconciler import Reconciler
 from hinedockd.hinemos.rest import RestBackend
 from hinedockd.hinemos.soap import SoapBackend

@@ -9,9 +9,10 @@ from typing import Any
 
 import structlog
 
-from hinedockd.hinemos.backend import Node, unless_not_found
+from hinedockd.hinemos.backend import unless_not_found
 from hinedockd.hinemos.desired import ScopeSpec
 from hinedockd.hinemos.memory import MemoryRepository
+from hinedockd.hinemos.nodes import Node
 
 log = structlog.get_logger("hinedockd.hinemos.dryrun")
 

@@ -10,7 +10,8 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
-from hinedockd.hinemos.backend import HinemosError, Node
+from hinedockd.hinemos.backend import HinemosError
+from hinedockd.hinemos.nodes import Node
 from hinedockd.model import FACILITY_ID_MAX, FACILITY_ID_RE
 
 BUILT_IN = ("REGISTERED", "UNREGISTERED", "INTERNAL", "OWNER", "OS", "NODE_CONFIGURATION",

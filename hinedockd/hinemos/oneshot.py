@@ -29,7 +29,7 @@ from hinedockd.config import (
 )
 from hinedockd.docker.engine import Engine, EngineError
 from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable
-from hinedockd.hinemos.backends import make_backend
+from hinedockd.hinemos.factory import make_backend
 from hinedockd.hinemos.reconciler import Reconciler
 from hinedockd.model import Container, StateError, container_from_list
 

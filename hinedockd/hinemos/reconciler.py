@@ -24,17 +24,10 @@ from typing import Any, TypeVar
 import structlog
 
 from hinedockd.config import HinemosConfig, HostConfig
-from hinedockd.hinemos.backend import (
-    Backend,
-    HinemosError,
-    Node,
-    differences,
-    merged,
-    node_fields,
-    variables,
-)
+from hinedockd.hinemos.backend import Backend, HinemosError
 from hinedockd.hinemos.claims import Claims
 from hinedockd.hinemos.desired import Desired, NodeSpec, desired, host_scope
+from hinedockd.hinemos.nodes import Node, differences, merged, node_fields, variables
 from hinedockd.model import Container
 
 log = structlog.get_logger("hinedockd.hinemos")

@@ -15,8 +15,9 @@ import aiohttp
 import orjson
 
 from hinedockd.config import HinemosConfig
-from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable, Node, unless_not_found
+from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable, unless_not_found
 from hinedockd.hinemos.desired import ScopeSpec
+from hinedockd.hinemos.nodes import Node
 
 REPO = "RepositoryRestEndpoints/repository"
 STATUS_FAULTS = {400: "InvalidSetting", 401: "InvalidUserPass", 403: "InvalidRole",

@@ -23,8 +23,9 @@ import zeep.transports
 from zeep.proxy import AsyncServiceProxy
 
 from hinedockd.config import HinemosConfig
-from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable, Node, unless_not_found
+from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable, unless_not_found
 from hinedockd.hinemos.desired import ScopeSpec
+from hinedockd.hinemos.nodes import Node
 
 NS = "http://repository.ws.clustercontrol.com"
 

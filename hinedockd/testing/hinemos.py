@@ -15,8 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
-from hinedockd.hinemos.backend import HinemosError, Node
+from hinedockd.hinemos.backend import HinemosError
 from hinedockd.hinemos.memory import MemoryRepository
+from hinedockd.hinemos.nodes import Node
 from hinedockd.testing.server import FakeServer
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
