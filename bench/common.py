@@ -51,13 +51,16 @@ def api(sock: str, path: str) -> Any:
     return json.loads(http_get(sock, path))
 
 
-def wheel_venv() -> Path:
-    """A throwaway venv with the package installed from its wheel, as in production
-    (an editable install adds ~15 ms of import hooks to every client start)."""
+def wheel_venv(tree: Path = ROOT, deps: bool = False) -> Path:
+    """A throwaway venv with a tree of the project installed from its wheel, as in
+    production (an editable install adds ~15 ms of import hooks to every client
+    start, and its import hook wins over PYTHONPATH); with `deps`, its dependencies
+    too (for running a daemon). Returns the venv's bin directory."""
     root = Path(tempfile.mkdtemp(prefix="hinedockd-bench-venv-"))
     subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
-    subprocess.run([str(root / "bin" / "pip"), "install", "-q", "--no-deps",
-                    "--disable-pip-version-check", str(ROOT)], check=True, cwd=root)
+    subprocess.run([str(root / "bin" / "pip"), "install", "-q",
+                    *([] if deps else ["--no-deps"]), "--disable-pip-version-check",
+                    str(tree)], check=True, cwd=root)
     return root / "bin"
 
 
@@ -77,17 +80,16 @@ def client_calls(sock: str, argv: list[str], n: int) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
-def start_daemon(config_text: str, code: Path | None = None
+def start_daemon(config_text: str, python: str = sys.executable
                  ) -> tuple[subprocess.Popen[bytes], str]:
-    """The daemon in its own process; `code`: another checkout's source tree to run
-    instead of this one (first on PYTHONPATH), for side-by-side runs."""
+    """The daemon in its own process (`python`: another venv's, for side-by-side runs
+    of two trees, see `wheel_venv`)."""
     tmp = Path(tempfile.mkdtemp(prefix="hinedockd-bench-"))
     sock = str(tmp / "h.sock")
     (tmp / "config.toml").write_text(f'[daemon]\nsocket = "{sock}"\n'
                                      f'state_dir = "{tmp}/state"\n' + config_text)
-    env = {**os.environ, "PYTHONPATH": str(code)} if code else None
-    proc = subprocess.Popen([sys.executable, "-m", "hinedockd.app", "--config",
-                             str(tmp / "config.toml")], stdout=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen([python, "-m", "hinedockd.app", "--config",
+                             str(tmp / "config.toml")], stdout=subprocess.DEVNULL)
     return proc, sock
 
 

@@ -14,8 +14,9 @@ CPU time (getrusage) per call, medians.
 
 Side by side with another revision (the daemon only; the fake engine and the client
 are this checkout's): `git worktree add /tmp/base REV`, then
-`--compare /tmp/base --rounds 3 --calls 0`: for each size the two daemons run in
-turn, round after round, and the table has one row per run plus the medians.
+`--compare /tmp/base --rounds 3 --calls 0`: each tree is installed from its wheel,
+with its dependencies, into a venv of its own; for each size the two daemons run
+in turn, round after round, and the table has one row per run plus the medians.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ from bench.common import (
 )
 
 
-def run_size(n: int, warmup: float, measure: float, calls: int,
-             bindir: Path, code: Path | None = None) -> dict[str, Any]:
+def run_size(n: int, warmup: float, measure: float, calls: int, bindir: Path,
+             code: tuple[str, Path] | None = None) -> dict[str, Any]:
+    """`code`: (name, bin directory of a venv) whose daemon runs; default this one."""
     port = free_port()
     fake = subprocess.Popen([sys.executable, "-m", "hinedockd.testing", "fake-engine",
                              "--port", str(port), "--containers", str(n)],
@@ -58,7 +60,7 @@ stats_silence_seconds = 10
 facility_id = "bench"
 url = "tcp://127.0.0.1:{port}"
 address = "127.0.0.1"
-""", code)
+""", str(code[1] / "python") if code else sys.executable)
     try:
         wait_streams(sock, n)
         time.sleep(warmup)
@@ -66,7 +68,7 @@ address = "127.0.0.1"
         time.sleep(measure)
         s1, c1 = api(sock, "/v1/status")["hosts"][0]["samples"], cpu_seconds(daemon.pid)
         row: dict[str, Any] = {
-            "code": str(code) if code else "this checkout",
+            "code": code[0] if code else "this checkout",
             "containers": n,
             "samples_per_s": round((s1 - s0) / measure, 1),
             "daemon_cpu_pct": round(100 * (c1 - c0) / measure, 1),
@@ -102,7 +104,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
     bindir = wheel_venv()
-    codes: list[Path | None] = [None, args.compare] if args.compare else [None]
+    codes: list[tuple[str, Path] | None] = [None]
+    if args.compare:
+        codes = [("this checkout", wheel_venv(deps=True)),
+                 (str(args.compare), wheel_venv(args.compare, deps=True))]
     rows = []
     for n in args.sizes.split(","):
         runs = [run_size(int(n), args.warmup, args.measure, args.calls, bindir, code)
@@ -110,7 +115,7 @@ def main() -> None:
         rows += runs
         if args.rounds > 1:
             for code in codes:
-                mine = [r for r in runs if r["code"] == (str(code) if code else
+                mine = [r for r in runs if r["code"] == (code[0] if code else
                                                          "this checkout")]
                 rows.append({**mine[0], "code": f"median: {mine[0]['code']}",
                              **{k: statistics.median(r[k] for r in mine)

@@ -27,7 +27,7 @@ from hinedockd.docker.engine import EngineError
 from hinedockd.docker.view import HostView
 from hinedockd.hinemos.sync import HostSync
 from hinedockd.messages.hub import SyslogHub
-from hinedockd.model import Container
+from hinedockd.model import Container, ContainerState
 from hinedockd.monitors import MonitorError
 from hinedockd.output import OutputError
 from hinedockd.queries import DATA, MONITORS, Queries, QueryError, selection
@@ -203,7 +203,7 @@ class LocalApi:
         for c in targets:
             await resp.write(f"S {c.short_id} {c.name}\n".encode())
             self._audit(request, view, "exec " + " ".join(argv)[:200], c, "started")
-            if c.state != "running":
+            if c.state != ContainerState.RUNNING:
                 await resp.write(f"F not running ({c.state})\n".encode())
                 continue
             try:

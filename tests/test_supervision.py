@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.realparts import wait_for
+from tests.realparts import daemon_in, wait_for
 
 # component name in the log -> the coroutine function whose failure is injected
 # (the deepest loop of that component that is easy to name)
@@ -47,19 +47,12 @@ sys.exit(app.main(["--config", sys.argv[2]]))
 
 
 def config(d: Path) -> Path:
-    cfg = d / "config.toml"
-    cfg.write_text(f"""
-[daemon]
-socket = "{d}/hinedockd.sock"
-state_dir = "{d}/state"
+    """docker_host1 at an address where no engine answers, an SNMP agent likewise,
+    a file syslog target with a state report every second: every component runs."""
+    return daemon_in(d, host_url="tcp://127.0.0.1:1", daemon_extra="""
 log_target = "stdout"
-log_format = "console"
 state_report_seconds = 1
-
-[[hosts]]
-facility_id = "docker_host1"
-url = "tcp://127.0.0.1:1"
-address = "127.0.0.1"
+""", extra=f"""
 [hosts.snmp]
 port = 1
 timeout_seconds = 0.2
@@ -67,9 +60,7 @@ retries = 0
 
 [[syslog]]
 target = "file://{d}/messages.log"
-""")
-    cfg.chmod(0o600)
-    return cfg
+""").config
 
 
 @dataclass

@@ -1,9 +1,11 @@
 """A small declarative option parser and the run wrapper, stdlib only.
 
-argparse costs ~10 ms per start (it pulls in `re` and `gettext`), a third of the
-client's budget, for a few options; this does what the commands need: flags,
-options with a value (`-k KEY`, `--window=60`, the report's `-prog`), help, and
-exit 1 with a message on any mistake (the report's error code).
+Why not argparse: it adds 3.6-4.6 ms of CPU to every start (it pulls in `gettext`;
+`re` is already there, the console-script wrapper imports it), 7-8 % of a client
+start, and Hinemos starts the client once per monitored node per interval
+(`bench/client_imports.py`, figures in bench/README.md). This does what the
+commands need: flags, options with a value (`-k KEY`, `--window=60`, the report's
+`-prog`), help, and exit 1 with a message on any mistake (the report's error code).
 """
 
 from __future__ import annotations

@@ -15,12 +15,13 @@ import structlog
 
 from hinedockd.docker.engine import Engine, EngineError
 from hinedockd.messages.hub import SyslogHub
-from hinedockd.model import Container
+from hinedockd.model import Container, ContainerState
 
 log = structlog.get_logger("hinedockd.jobs")
 
-ALLOWED = {"start": ("exited", "created"), "stop": ("running",), "restart": ("running",),
-           "remove": ("exited",)}
+ALLOWED = {"start": (ContainerState.EXITED, ContainerState.CREATED),
+           "stop": (ContainerState.RUNNING,), "restart": (ContainerState.RUNNING,),
+           "remove": (ContainerState.EXITED,)}
 NO_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_read=None)
 
 
@@ -39,7 +40,7 @@ class Outcome:
         return f"{c.short_id} {c.name} Success"
 
 
-def allowed(action: str, state: str, force: bool) -> bool:
+def allowed(action: str, state: ContainerState, force: bool) -> bool:
     """Pure: whether `action` may run on a container in `state`."""
     return (action == "remove" and force) or state in ALLOWED[action]
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hinedockd.config import HinemosConfig, HostConfig
-from hinedockd.model import FACILITY_ID_MAX, FACILITY_ID_RE, Container
+from hinedockd.model import FACILITY_ID_MAX, FACILITY_ID_RE, Container, ContainerState
 
 NAME_MAX = 128
 VARIABLE_MAX = 1024  # node variable values are capped (commands can be long)
@@ -130,7 +130,7 @@ def container_node(host: HostConfig, c: Container, cfg: HinemosConfig) -> NodeSp
         facility_name=_text(c.name, NAME_MAX) or c.short_id,
         node_name=c.short_id,
         ip_v4=host.address,
-        valid=c.state == "running",
+        valid=c.state == ContainerState.RUNNING,
         owner_role_id=cfg.owner_role_id,
         hostnames=(c.short_id,),
         # Hinemos rejects empty values: absent, as in the report (DOCKER_PORTS when none).
