@@ -265,6 +265,22 @@ def _host(t: _Table) -> HostConfig:
     return cfg
 
 
+HINEMOS_URL_FORMS = {"soap": ("/HinemosWS", "http://HOST:8080/HinemosWS (5.x/6.x)"),
+                     "rest": ("/HinemosWeb/api", "http://HOST:8080/HinemosWeb/api (7.x)")}
+
+
+def _check_hinemos_url(t: _Table, api: str, url: str) -> None:
+    """The base URL of one API given for the other is the usual slip (the default
+    URL is the SOAP one): name it. Other paths (a proxy) are the operator's call."""
+    if api not in HINEMOS_URL_FORMS:
+        return
+    path = url.split("://", 1)[-1].partition("/")[2].rstrip("/")
+    other = "rest" if api == "soap" else "soap"
+    if path and f"/{path}".endswith(HINEMOS_URL_FORMS[other][0]):
+        t.fail("url", f"{url!r} is the {other.upper()} API's base, but api = {api!r}; "
+                      f"for {api} it is {HINEMOS_URL_FORMS[api][1]}")
+
+
 def _hinemos(t: _Table) -> HinemosConfig:
     d = HinemosConfig()
     scopes = t.get("label_scopes", list, list(d.label_scopes))
@@ -277,9 +293,12 @@ def _hinemos(t: _Table) -> HinemosConfig:
         template.format(host="h", name="n", id="i")
     except (KeyError, IndexError, ValueError) as e:
         t.fail("container_facility_id", f"bad template ({e}); fields: {{host}} {{name}} {{id}}")
+    api = t.choice("api", d.api, get_args(HinemosApi))
+    url = t.get("url", str, d.url)
+    _check_hinemos_url(t, api, url)
     cfg = HinemosConfig(
-        api=t.choice("api", d.api, get_args(HinemosApi)),
-        url=t.get("url", str, d.url),
+        api=api,
+        url=url,
         user=t.get("user", str, d.user),
         password_file=t.optional_str("password_file", d.password_file),
         owner_role_id=t.get("owner_role_id", str, d.owner_role_id),

@@ -153,3 +153,19 @@ async def test_status_json_and_table(world: World) -> None:
     r = await world.client.get("/v1/status", params={"format": "table"})
     header, row, *_ = (await r.text()).splitlines()
     assert header.startswith("HOST") and row.split()[:2] == ["fake1", "connected"]
+
+
+def test_status_table_shows_a_partial_hinemos_pass() -> None:
+    from hinedockd.docker.view import HostSnapshot
+    from hinedockd.hinemos.sync import SyncSnapshot
+    from hinedockd.status import status_table
+
+    host = HostSnapshot(
+        facility_id="h1", address="127.0.0.1", stats_mode="stream", connected=True, since=0,
+        ping_ok=True, last_event_ns=0, last_error="", last_error_at=0, reconnects=0, events=0,
+        samples=0, bad_samples=0, containers=0, states={}, streams_open=0, mem_total=0, ncpu=0,
+        server_version="")
+    sync = SyncSnapshot(passes=3, last_at=0, last_ok=False, last_refused=1, last_writes=4,
+                        last_error="1 write(s) refused, e.g. h1-web1: HinemosUnknown")
+    row = status_table([(host, sync)], []).splitlines()[1]
+    assert row.split()[6] == "partial" and row.endswith("e.g. h1-web1: HinemosUnknown")

@@ -72,6 +72,12 @@ address = "10.0.200.123"
     (GOOD + "[hosts.snmp]\nversion = '3'\n", "hosts[0].snmp.version: must be one of 1, 2c"),
     ("[[hosts]\n", "not valid TOML"),
     ("[daemon]\nprometheus = 'http://x'\n" + GOOD, "daemon.prometheus: must be host:port"),
+    (GOOD + "[hinemos]\napi = 'rest'\n",  # the default URL is the SOAP one
+     "hinemos.url: 'http://127.0.0.1:8080/HinemosWS' is the SOAP API's base, but api = 'rest'"
+     "; for rest it is http://HOST:8080/HinemosWeb/api (7.x)"),
+    (GOOD + "[hinemos]\napi = 'soap'\nurl = 'http://m:8080/HinemosWeb/api/'\n",
+     "hinemos.url: 'http://m:8080/HinemosWeb/api/' is the REST API's base, but api = 'soap'"
+     "; for soap it is http://HOST:8080/HinemosWS (5.x/6.x)"),
 ])
 def test_errors_name_the_key_and_the_problem(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as e:
@@ -102,7 +108,8 @@ def test_check_config_warns_about_permissions_and_never_prints_secrets(tmp_path:
     secret.write_text("s3cret-Passw0rd\n")
     secret.chmod(0o644)
     cfg = tmp_path / "config.toml"
-    cfg.write_text(GOOD + f'[hinemos]\napi = "rest"\npassword_file = "{secret}"\n')
+    cfg.write_text(GOOD + f'[hinemos]\napi = "rest"\npassword_file = "{secret}"\n'
+                   'url = "http://127.0.0.1:8080/HinemosWeb/api"\n')
     cfg.chmod(0o644)
     r = subprocess.run([sys.executable, "-m", "hinedockd.app", "--config", str(cfg),
                         "--check-config"], capture_output=True, text=True)

@@ -25,8 +25,14 @@ NAME_MAX = 128
 VARIABLE_MAX = 1024  # node variable values are capped (commands can be long)
 LABEL = "hinemosAssignScopeId"
 CONTAINER_SCOPE, HOST_SCOPE, MAP_SCOPE = "docker_container", "docker_host", "docker_map"
+# The manager's fixed built-in scopes (FacilitySelector.isBuildinScope, 7.1; the RPA
+# and cloud roots once activated), and the tree's root. Every scope under OWNER (a
+# role's) and under OS (a platform's) is built in too: the reconciler asks the
+# manager for those (`ROLE_PARENT`, `OS_PARENT`).
 BUILT_IN_SCOPES = frozenset({"_ROOT_", "REGISTERED", "UNREGISTERED", "INTERNAL", "OWNER", "OS",
-                             "NODE_CONFIGURATION", "UNALLOCATED"})
+                             "NODE_CONFIGURATION", "UNALLOCATED", "_RPA", "_RPA_NO_MGR_WINACTOR",
+                             "_RPA_NO_MGR_UIPATH", "_PRIVATE_CLOUD", "_PUBLIC_CLOUD"})
+ROLE_PARENT, OS_PARENT = "OWNER", "OS"
 
 
 def host_scope(host_id: str) -> str:

@@ -58,6 +58,11 @@ class MemoryBackend:
         return {f["facilityId"] for f in self.repo.facility_list(scope_id)
                 if f["facilityType"] == 1}
 
+    async def subscopes(self, scope_id: str) -> set[str]:
+        self.reads += 1
+        return {f["facilityId"] for f in self.repo.facility_list(scope_id)
+                if f["facilityType"] == 0}
+
     async def get_node(self, facility_id: str) -> Node | None:
         node: Node | None = await unless_not_found(
             self._read(lambda: self.repo.get_node(facility_id)))

@@ -1,7 +1,21 @@
-"""A repository in memory that behaves as Hinemos does (HINEMOS.md §1.5-1.7): the
-facility tree with its built-in scopes, the validation rules, the faults, and
-`modifyNode`'s whole-object semantics. The dry-run backend and the fake SOAP and
-REST managers of the tests all stand on it."""
+"""A repository in memory that behaves as the Hinemos manager does (HINEMOS.md §1.5-1.7,
+§3c): the facility tree with its built-in scopes, the validation rules, the faults,
+and `modifyNode`'s whole-object semantics. The dry-run backend and the fake SOAP and
+REST managers of the tests all stand on it. It follows the manager's source
+(hinemos/hinemos, branches 6.2 and master), not the daemon's idea of it:
+
+- built-in scopes: `FacilitySelector.isBuildinScope` (HinemosManager/src_repository/
+  com/clustercontrol/repository/factory/FacilitySelector.java): REGISTERED,
+  UNREGISTERED, INTERNAL, OWNER, OS, NODE_CONFIGURATION, every OS scope (their IDs
+  are the platform IDs) and every role scope (their IDs are the role IDs);
+- a new node also goes into REGISTERED, its owner role's scope and its platform's
+  scope (`FacilityModifier.addNode`, …/repository/factory/FacilityModifier.java);
+- assignNodeScope: `RepositoryValidator.validateaAssignNodeScope` (InvalidSetting for
+  an unknown scope or node), then `RepositoryControllerBean.checkIsBuildInScope`,
+  whose `getScopePK` fails for a node's ID: HinemosUnknown for a built-in scope or a
+  node (…/repository/util/RepositoryValidator.java, …/session/RepositoryControllerBean.java);
+- getScope answers for a node's ID too; deleteNode of an unknown ID is
+  FacilityNotFound and deletes nothing (RepositoryControllerBean.deleteNode)."""
 
 from __future__ import annotations
 
@@ -14,10 +28,11 @@ from hinedockd.hinemos.backend import HinemosError
 from hinedockd.hinemos.nodes import Node
 from hinedockd.model import FACILITY_ID_MAX, FACILITY_ID_RE
 
-BUILT_IN = ("REGISTERED", "UNREGISTERED", "INTERNAL", "OWNER", "OS", "NODE_CONFIGURATION",
-            "UNALLOCATED")
+BUILT_IN = ("REGISTERED", "UNREGISTERED", "INTERNAL", "OWNER", "OS", "NODE_CONFIGURATION")
 ROLES = frozenset({"ALL_USERS", "ADMINISTRATORS", "INTERNAL"})
-PLATFORMS = frozenset({"LINUX", "WINDOWS", "SOLARIS", "OTHER"})
+# Role scopes under OWNER (INTERNAL's is the top-level INTERNAL scope).
+ROLE_SCOPES = ("ADMINISTRATORS", "ALL_USERS")
+PLATFORMS = ("LINUX", "WINDOWS", "SOLARIS", "OTHER")  # OS scopes under OS
 # What the server fills in when a field is not sent (Java defaults); e.g. an empty
 # snmpCommunity becomes "public" (§1.7.7).
 NODE_DEFAULTS: dict[str, Any] = {"snmpCommunity": "public", "snmpPort": 161,
@@ -33,10 +48,12 @@ class MemoryRepository:
     def __init__(self) -> None:
         # facility ID -> facility dict; scopes carry "parent" and "members"
         self.facilities: dict[str, dict[str, Any]] = {}
-        for sid in BUILT_IN:
-            self.facilities[sid] = {"facilityId": sid, "facilityName": sid, "facilityType": 0,
-                                    "builtInFlg": True, "parent": "", "members": set(),
-                                    "ownerRoleId": "ADMINISTRATORS", "valid": True}
+        for parent, ids in (("", BUILT_IN), ("OWNER", ROLE_SCOPES), ("OS", PLATFORMS)):
+            for sid in ids:
+                self.facilities[sid] = {"facilityId": sid, "facilityName": sid,
+                                        "facilityType": 0, "builtInFlg": True,
+                                        "parent": parent, "members": set(),
+                                        "ownerRoleId": "ADMINISTRATORS", "valid": True}
 
     # ---- checks (§1.5) ----------------------------------------------------------
 
@@ -98,7 +115,10 @@ class MemoryRepository:
     # ---- operations -------------------------------------------------------------
 
     def get_scope(self, sid: str) -> dict[str, Any]:
-        f = self._scope(sid, "FacilityNotFound")
+        """getScope: any facility, a node's too (only an unknown ID is not found)."""
+        f = self.facilities.get(sid)
+        if f is None:
+            raise _fault("FacilityNotFound", f"facility {sid} not found")
         return {k: v for k, v in f.items() if k not in ("parent", "members")}
 
     def add_scope(self, parent: str, scope: dict[str, Any]) -> None:
@@ -134,7 +154,8 @@ class MemoryRepository:
                 raise _fault("InvalidSetting", "owned by another role")  # §1.7.8
             raise _fault("FacilityDuplicate", f"FacilityInfo, primaryKey = {node['facilityId']}")
         self.facilities[node["facilityId"]] = node
-        self.facilities["REGISTERED"]["members"].add(node["facilityId"])
+        for sid in ("REGISTERED", node["ownerRoleId"], node["platformFamily"]):
+            self.facilities[sid]["members"].add(node["facilityId"])
 
     def modify_node(self, node: Node) -> None:
         """Overwrites every field and list with what is sent; what is not sent takes the
@@ -152,7 +173,7 @@ class MemoryRepository:
 
     def delete_nodes(self, fids: Sequence[str]) -> None:
         for fid in fids:
-            self._node(fid, "HinemosUnknown")
+            self._node(fid)
         for fid in fids:
             del self.facilities[fid]
             for f in self.facilities.values():
@@ -160,9 +181,14 @@ class MemoryRepository:
                     f["members"].discard(fid)
 
     def assign(self, sid: str, fids: Sequence[str]) -> None:
-        scope = self._scope(sid, "InvalidSetting")
+        if sid not in self.facilities:
+            raise _fault("InvalidSetting", f"Scope does not exist! facilityId = {sid}")
         for fid in fids:
-            self._node(fid, "HinemosUnknown")
+            self._node(fid, "InvalidSetting")
+        scope = self._scope(sid)  # a node's ID: HinemosUnknown, as getScopePK fails
+        if scope.get("builtInFlg"):
+            raise _fault("HinemosUnknown", f"this facility is built in scope. (facilityId = "
+                                           f"{sid})")
         scope["members"].update(fids)
 
     def nodes(self) -> list[str]:

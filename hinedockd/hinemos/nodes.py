@@ -33,6 +33,15 @@ def node_fields(spec: NodeSpec) -> Node:
     }
 
 
+# What the daemon owns on a node it manages (README "Hinemos repository sync"):
+# these fields, its host name (a container node's is the 12-char ID), and on a
+# container node the DOCKER_* variables. Every other field and list entry is the
+# operator's: it survives every write, and no difference in it causes one.
+OWNED_FIELDS = ("facilityName", "nodeName", "ipAddressV4", "platformFamily", "valid")
+CONTAINER_VARIABLES = frozenset({"DOCKER_CONTAINER_ID", "DOCKER_COMMAND", "DOCKER_PORTS",
+                                 "DOCKER_IMAGE", "DOCKER_STATUS", "DOCKER_HOST"})
+
+
 def variables(node: Node) -> dict[str, str]:
     return {str(v.get("nodeVariableName")): str(v.get("nodeVariableValue"))
             for v in node.get("nodeVariableInfo") or [] if v.get("nodeVariableName")}
@@ -43,30 +52,51 @@ def _hostnames(node: Node) -> set[str]:
             if h.get("hostname")}
 
 
+def owned_variables(spec: NodeSpec) -> frozenset[str]:
+    """The variable names the daemon owns on this node: the DOCKER_* set on a
+    container node (also those it sets no value for, e.g. DOCKER_PORTS when no port
+    is published); on the host node none but those it writes."""
+    names = frozenset(k for k, _ in spec.variables)
+    return CONTAINER_VARIABLES | names if "DOCKER_CONTAINER_ID" in names else names
+
+
+def _stale_hostnames(current: Node, spec: NodeSpec) -> set[str]:
+    """Host names the daemon put there before and wants no more: a re-created
+    container's node drops the old container's ID (its DOCKER_CONTAINER_ID)."""
+    old = variables(current).get("DOCKER_CONTAINER_ID") if spec.variable(
+        "DOCKER_CONTAINER_ID") else None
+    return {old} - set(spec.hostnames) if old else set()
+
+
 def differences(current: Node, spec: NodeSpec) -> set[str]:
-    """Which managed fields of `current` differ from `spec` ("valid" alone can be
-    fixed with setValid; anything else needs a whole-object modifyNode)."""
+    """Which of the daemon's fields of `current` differ from `spec` ("valid" alone
+    can be fixed with setValid; anything else needs a whole-object modifyNode).
+    What the operator added is not looked at."""
     want = node_fields(spec)
-    diff = {k for k in ("facilityName", "nodeName", "ipAddressV4", "platformFamily", "valid")
-            if current.get(k) != want[k]}
+    diff = {k for k in OWNED_FIELDS if current.get(k) != want[k]}
     if str(current.get("ipAddressVersion")) not in ("4", "IPV4"):
         diff.add("ipAddressVersion")
-    if _hostnames(current) != set(spec.hostnames):
+    names = _hostnames(current)
+    if not set(spec.hostnames) <= names or _stale_hostnames(current, spec) & names:
         diff.add("nodeHostnameInfo")
-    if variables(current) != dict(spec.variables):
+    owned = owned_variables(spec)
+    if {k: v for k, v in variables(current).items() if k in owned} != dict(spec.variables):
         diff.add("nodeVariableInfo")
     return diff
 
 
 def merged(current: Node, spec: NodeSpec) -> Node:
-    """Read-modify-write: the whole node as read, with the managed fields replaced.
-    Host names and variables that others added are kept; ours are set."""
-    node = {**current, **node_fields(spec)}
+    """Read-modify-write: the whole node as the manager holds it now, with the
+    daemon's part replaced (modifyNode overwrites every field and list). Host names
+    and variables are merged by name: the operator's stay, the daemon's are set."""
+    want = node_fields(spec)
+    node = {**current, **want}
     node["ownerRoleId"] = current.get("ownerRoleId") or spec.owner_role_id  # immutable
-    ours = {k for k, _ in spec.variables} | {
-        "DOCKER_CONTAINER_ID", "DOCKER_COMMAND", "DOCKER_PORTS", "DOCKER_IMAGE", "DOCKER_STATUS",
-        "DOCKER_HOST"}
-    others = [v for v in current.get("nodeVariableInfo") or []
-              if v.get("nodeVariableName") not in ours]
-    node["nodeVariableInfo"] = others + node_fields(spec)["nodeVariableInfo"]
+    drop = set(spec.hostnames) | _stale_hostnames(current, spec)
+    node["nodeHostnameInfo"] = [h for h in current.get("nodeHostnameInfo") or []
+                                if h.get("hostname") not in drop] + want["nodeHostnameInfo"]
+    owned = owned_variables(spec)
+    node["nodeVariableInfo"] = [v for v in current.get("nodeVariableInfo") or []
+                                if v.get("nodeVariableName") not in owned
+                                ] + want["nodeVariableInfo"]
     return node

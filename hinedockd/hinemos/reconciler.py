@@ -26,7 +26,15 @@ import structlog
 from hinedockd.config import HinemosConfig, HostConfig
 from hinedockd.hinemos.backend import Backend, HinemosError
 from hinedockd.hinemos.claims import Claims
-from hinedockd.hinemos.desired import Desired, NodeSpec, desired, host_scope
+from hinedockd.hinemos.desired import (
+    BUILT_IN_SCOPES,
+    OS_PARENT,
+    ROLE_PARENT,
+    Desired,
+    NodeSpec,
+    desired,
+    host_scope,
+)
 from hinedockd.hinemos.nodes import Node, differences, merged, node_fields, variables
 from hinedockd.model import Container
 
@@ -44,6 +52,7 @@ class PassResult:
     reads: int = 0
     writes: int = 0
     warnings: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # writes refused; the rest went on
 
 
 @dataclass
@@ -91,6 +100,8 @@ class Reconciler:
         self.kinds = kinds
         self.progress = progress or (lambda what, facility_id: None)
         self.caches: dict[str, HostCache] = {}
+        self._reserved: set[str] | None = None  # built-in scopes; read again each full pass
+        self._warned: set[str] = set()
 
     def forget(self, host_id: str) -> None:
         """After a failed pass nothing cached is trusted: the next pass reads all."""
@@ -103,24 +114,49 @@ class Reconciler:
         cache = self.caches.get(host.facility_id)
         if cache is None or full:
             cache, full = HostCache(), True
+            self._reserved = None
         want = desired(host, containers, self.cfg)
         result = PassResult(full, warnings=list(want.warnings))
         try:
             await self._scopes(want, cache)
             await self._members(want, cache, full, result)
             await self._claim(want, cache)
-            await self._nodes(want, cache, full)
-            await self._assign(want, cache)
-            await self._delete(want, cache)
+            await self._nodes(want, cache, full, result)
+            await self._assign(want, cache, result)
+            await self._delete(want, cache, result)
             await self._release(want, cache)
         except BaseException:
             self.forget(host.facility_id)
             raise
         self.caches[host.facility_id] = cache
         result.reads, result.writes = b.reads - reads0, b.writes - writes0
-        for w in result.warnings:
-            log.warning("hinemos sync", host=host.facility_id, warning=w)
+        for w in result.warnings:  # each once, not every pass
+            if w not in self._warned:
+                log.warning("hinemos sync", host=host.facility_id, warning=w)
+                if len(self._warned) > 10_000:
+                    self._warned.clear()
+                self._warned.add(w)
         return result
+
+    def _failed(self, result: PassResult, what: str, e: HinemosError) -> None:
+        """A write the manager refused: logged, counted, and the pass goes on (other
+        nodes' writes and the deletions of removed containers are not held up)."""
+        result.failures.append(f"{what}: {e}")
+        log.warning("hinemos write refused; the rest of the pass goes on", what=what,
+                    error=str(e))
+
+    async def _unusable(self, scope: str) -> str | None:
+        """Why the manager would refuse to put nodes in this label scope (HinemosUnknown
+        from assignNodeScope: RepositoryControllerBean.checkIsBuildInScope), if it
+        would: built in (a role's or a platform's scope too), or a node's ID."""
+        if self._reserved is None:
+            self._reserved = (set(BUILT_IN_SCOPES) | await self.backend.subscopes(ROLE_PARENT)
+                              | await self.backend.subscopes(OS_PARENT))
+        if scope in self._reserved:
+            return "is one of the manager's built-in scopes (a role's or an OS's included)"
+        if await self.backend.get_node(scope) is not None:
+            return "is a node, not a scope"
+        return None
 
     async def _scopes(self, want: Desired, cache: HostCache) -> None:
         for scope in want.scopes:
@@ -147,6 +183,12 @@ class Reconciler:
                 continue
             if scope in cache.missing_scopes and scope in own:
                 continue  # not created: this pass does not add
+            why = None if scope in own else await self._unusable(scope)
+            if why:
+                named_by = ", ".join(sorted(want.members[scope]))
+                result.warnings.append(f"label scope {scope!r} {why}; skipped for {named_by}")
+                cache.missing_scopes.add(scope)
+                continue
             found = await self.backend.members(scope)
             if found is None:
                 if scope in own:
@@ -158,7 +200,8 @@ class Reconciler:
             cache.missing_scopes.discard(scope)
             cache.members[scope] = found
 
-    async def _nodes(self, want: Desired, cache: HostCache, full: bool) -> None:
+    async def _nodes(self, want: Desired, cache: HostCache, full: bool,
+                     result: PassResult) -> None:
         async def read(fid: str) -> None:
             node = await self.backend.get_node(fid)
             if node is None:
@@ -167,12 +210,17 @@ class Reconciler:
                 cache.nodes[fid] = node
 
         async def write(spec: NodeSpec) -> None:
-            await self._node(spec, cache, spec.facility_id in fresh)
+            try:
+                await self._node(spec, cache, spec.facility_id in fresh)
+            except HinemosError as e:
+                cache.nodes.pop(spec.facility_id, None)  # read again by the next pass
+                self._failed(result, spec.facility_id, e)
 
         todo = [fid for fid in want.nodes if full or fid not in cache.nodes]
         fresh = set(todo)
         # Independent nodes, a few calls in flight: 500 containers at 20 ms per call
-        # sync in seconds, not minutes. A failure cancels the rest of the pass.
+        # sync in seconds, not minutes. A refused write is that node's alone; the
+        # manager away (HinemosUnavailable) or a failed read ends the pass.
         await _pool(read, todo)
         await _pool(write, list(want.nodes.values()))
 
@@ -220,7 +268,7 @@ class Reconciler:
         log.info("node updated", node=spec.facility_id, fields=sorted(diff))
         return None
 
-    async def _assign(self, want: Desired, cache: HostCache) -> None:
+    async def _assign(self, want: Desired, cache: HostCache, result: PassResult) -> None:
         if not self.kinds & {"add", "update"}:
             return
         for scope, wanted in want.members.items():
@@ -230,7 +278,11 @@ class Reconciler:
             missing = sorted(wanted - have)
             missing = [fid for fid in missing if fid in cache.nodes]  # not added: not assigned
             if missing:
-                await self.backend.assign(scope, missing)
+                try:
+                    await self.backend.assign(scope, missing)
+                except HinemosError as e:
+                    self._failed(result, f"assign to {scope}", e)
+                    continue
                 have.update(missing)
                 for fid in missing:
                     self.progress(f"assigned to {scope}", fid)
@@ -254,7 +306,7 @@ class Reconciler:
             fid for fid in self.claims.of(want.host_id) - owned
             if fid in want.nodes or not settled})
 
-    async def _delete(self, want: Desired, cache: HostCache) -> None:
+    async def _delete(self, want: Desired, cache: HostCache, result: PassResult) -> None:
         if "delete" not in self.kinds:
             return
         prefix = want.owned_prefix
@@ -264,7 +316,11 @@ class Reconciler:
         stale += await self._orphans(want, mine)
         if not stale:
             return
-        await self.backend.delete_nodes(stale)
+        try:
+            await self.backend.delete_nodes(stale)
+        except HinemosError as e:
+            self._failed(result, "delete " + ",".join(stale), e)
+            return
         for fid in stale:
             self.progress("node deleted", fid)
             cache.nodes.pop(fid, None)

@@ -1,9 +1,12 @@
 """The `rest` backend: Hinemos 7.x REST API (HINEMOS.md §2) over aiohttp.
 
 Login with user and password for a bearer token; log in again on a 401 (the token
-expired); statuses map back to the faults the SOAP API names (404 FacilityNotFound,
-409 FacilityDuplicate, 400 InvalidSetting, 401 InvalidUserPass, 403 InvalidRole,
-500 HinemosUnknown)."""
+expired). An error is named by the manager's own `ExceptionBody` (`exception`: the
+fault's class name, HinemosManager/src_rest/com/clustercontrol/rest/exception/
+{HinemosRestExceptionMapper,ExceptionBody}.java), as the SOAP API names it; the
+status alone only where there is no body. A 404 that is not the manager's
+FacilityNotFound (`UrlNotFound`, or a server that is not the REST API at all) means
+`[hinemos] url` is wrong, and says what it should be."""
 
 from __future__ import annotations
 
@@ -21,7 +24,8 @@ from hinedockd.hinemos.nodes import Node
 
 REPO = "RepositoryRestEndpoints/repository"
 STATUS_FAULTS = {400: "InvalidSetting", 401: "InvalidUserPass", 403: "InvalidRole",
-                 404: "FacilityNotFound", 409: "FacilityDuplicate", 500: "HinemosUnknown"}
+                 409: "FacilityDuplicate", 500: "HinemosUnknown"}
+REST_URL_FORM = "http://HOST:8080/HinemosWeb/api"
 # Response fields that a modify request does not take.
 READ_ONLY = frozenset({"facilityId", "ownerRoleId", "facilityType", "createUserId",
                        "createDatetime", "modifyUserId", "modifyDatetime", "builtInFlg",
@@ -81,10 +85,15 @@ class RestBackend:
                                      f"{self.timeout.total:g} s") from e
         except (aiohttp.ClientError, OSError) as e:
             raise HinemosUnavailable(f"{method} {path}: {str(e) or type(e).__name__}") from e
-        message = text
-        with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
-            message = str(orjson.loads(text).get("message", text))
-        kind = STATUS_FAULTS.get(status, "HinemosUnknown" if status < 500 else "")
+        message, exception = text, ""
+        with contextlib.suppress(orjson.JSONDecodeError, AttributeError, TypeError):
+            body = orjson.loads(text)
+            message = str(body.get("message", text))
+            exception = str(body.get("exception") or "").rsplit(".", 1)[-1]
+        if exception == "UrlNotFound" or (status == 404 and not exception):
+            raise HinemosError("UrlNotFound", f"{method} {self.base}/{path}: no such URL on "
+                               f"the manager; [hinemos] url for 7.x is {REST_URL_FORM}")
+        kind = exception or STATUS_FAULTS.get(status, "HinemosUnknown" if status < 500 else "")
         if not kind:  # 502/503/504: a proxy in front of a manager that is away
             raise HinemosUnavailable(f"{method} {path}: HTTP {status}")
         raise HinemosError(kind, message[:500])
@@ -122,6 +131,10 @@ class RestBackend:
         if not items and not await self.scope_exists(scope_id):
             return None
         return nodes
+
+    async def subscopes(self, scope_id: str) -> set[str]:
+        items = await self._call("GET", "facility", params={"parentFacilityId": scope_id})
+        return {i["facilityId"] for i in items or [] if i.get("facilityType") == "TYPE_SCOPE"}
 
     async def get_node(self, facility_id: str) -> Node | None:
         node: Node | None = await self._get_or_none(f"node/{facility_id}")

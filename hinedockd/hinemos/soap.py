@@ -123,6 +123,10 @@ class SoapBackend:
             return None
         return nodes
 
+    async def subscopes(self, scope_id: str) -> set[str]:
+        items = _plain(await self._call("getFacilityList", scope_id)) or []
+        return {i["facilityId"] for i in items if i.get("facilityType") == 0}
+
     async def get_node(self, facility_id: str) -> Node | None:
         found = await unless_not_found(self._call("getNode", facility_id))
         node: Node | None = None if found is None else _plain(found)

@@ -32,9 +32,10 @@ class SyncSnapshot:
 
     passes: int
     last_at: float
-    last_ok: bool | None
+    last_ok: bool | None  # False also when some writes were refused (partial)
     last_error: str
     last_writes: int
+    last_refused: int  # writes the manager refused in the last pass; the rest went on
 
 
 class HostSync(HostObserver):
@@ -51,6 +52,7 @@ class HostSync(HostObserver):
         self.last_ok: bool | None = None
         self.last_error = ""
         self.last_writes = 0
+        self.last_refused = 0
 
     def poke(self, full: bool = False) -> None:
         self.full |= full
@@ -78,12 +80,15 @@ class HostSync(HostObserver):
                 continue
             await self._quiet()
             full, self.full = self.full, False
-            if await self._pass(full):
+            done = await self._pass(full)
+            if done and full:
+                last_full = time.monotonic()
+            if done and not self.last_refused:
                 backoff.reset()
-                if full:
-                    last_full = time.monotonic()
             else:
-                self.full = True
+                # A failed pass is retried whole; a partial one only for what was
+                # refused (the next pass reads those nodes again), both with backoff.
+                self.full |= not done
                 await asyncio.sleep(backoff.next())
                 self.wake.set()
 
@@ -104,14 +109,18 @@ class HostSync(HostObserver):
             result = await self.reconciler.reconcile(host, list(self.view.containers.values()),
                                                      full)
         except (HinemosError, HinemosUnavailable) as e:
-            self.last_ok, self.last_error = False, str(e)
+            self.last_ok, self.last_error, self.last_refused = False, str(e), 0
             log.warning("hinemos sync failed, will retry", host=host.facility_id, error=str(e))
             return False
         except Exception as e:  # a bug or an answer nobody foresaw: retry, never stop syncing
             self.last_ok, self.last_error = False, f"{type(e).__name__}: {e}"
+            self.last_refused = 0
             log.exception("hinemos sync failed unexpectedly, will retry", host=host.facility_id)
             return False
-        self.last_ok, self.last_error, self.last_writes = True, "", result.writes
+        self.last_refused = len(result.failures)
+        self.last_ok, self.last_writes = not result.failures, result.writes
+        self.last_error = (f"{len(result.failures)} write(s) refused, e.g. {result.failures[0]}"
+                           if result.failures else "")
         if result.writes or full:
             log.info("hinemos sync", host=host.facility_id, full=full, reads=result.reads,
                      writes=result.writes)
@@ -119,4 +128,5 @@ class HostSync(HostObserver):
 
     def snapshot(self) -> SyncSnapshot:
         return SyncSnapshot(passes=self.passes, last_at=self.last_at, last_ok=self.last_ok,
-                            last_error=self.last_error, last_writes=self.last_writes)
+                            last_error=self.last_error, last_writes=self.last_writes,
+                            last_refused=self.last_refused)

@@ -23,7 +23,7 @@ from hinedockd.testing.server import FakeServer
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REST_STATUS = {"InvalidSetting": 400, "UsedFacility": 400, "InvalidUserPass": 401,
                "InvalidRole": 403, "FacilityNotFound": 404, "FacilityDuplicate": 409,
-               "HinemosUnknown": 500}
+               "UrlNotFound": 404, "HinemosUnknown": 500}
 USER, PASSWORD = "hinemos", "hinemos"
 
 
@@ -79,17 +79,58 @@ class FakeManager(FakeServer):
 # ---- REST (7.x) -----------------------------------------------------------------
 
 
+# The fields AddNodeRequest takes (HinemosManager/src_rest/com/clustercontrol/rest/
+# endpoint/repository/dto/AddNodeRequest.java, 7.1); ModifyNodeRequest takes the same
+# but facilityId and ownerRoleId. The manager's JSON reader ignores any other field
+# (FAIL_ON_UNKNOWN_PROPERTIES off, rest/util/RestObjectMapperWrapper.java): the fake
+# records them, so a test can show the daemon sends nothing the manager drops.
+ADD_NODE_FIELDS = frozenset({
+    "autoDeviceSearch", "administrator", "cloudService", "cloudScope", "cloudResourceType",
+    "cloudResourceId", "cloudResourceName", "cloudLocation", "cloudLogPriority", "contact",
+    "hardwareType", "ipAddressV4", "ipAddressV6", "ipAddressVersion", "ipmiIpAddress",
+    "ipmiLevel", "ipmiPort", "ipmiProtocol", "ipmiRetries", "ipmiTimeout", "ipmiUser",
+    "ipmiUserPassword", "jobPriority", "jobMultiplicity", "nodeName", "platformFamily",
+    "snmpCommunity", "snmpPort", "snmpRetryCount", "snmpTimeout", "snmpVersion",
+    "snmpSecurityLevel", "snmpUser", "snmpAuthPassword", "snmpPrivPassword",
+    "snmpAuthProtocol", "snmpPrivProtocol", "sshUser", "sshUserPassword",
+    "sshPrivateKeyFilepath", "sshPrivateKeyPassphrase", "sshPort", "sshTimeout",
+    "subPlatformFamily", "wbemPort", "wbemProtocol", "wbemRetryCount", "wbemTimeout",
+    "wbemUser", "wbemUserPassword", "winrmPort", "winrmProtocol", "winrmRetries",
+    "winrmTimeout", "winrmUser", "winrmUserPassword", "winrmVersion", "rpaLogDir",
+    "rpaManagementToolType", "rpaResourceId", "rpaUser", "rpaExecEnvId", "agentAwakePort",
+    "nodeOsInfo", "nodeCpuInfo", "nodeDeviceInfo", "nodeDiskInfo", "nodeFilesystemInfo",
+    "nodeHostnameInfo", "nodeMemoryInfo", "nodeNetworkInterfaceInfo", "nodeNoteInfo",
+    "nodeVariableInfo", "nodeNetstatInfo", "nodeProcessInfo", "nodePackageInfo",
+    "nodeProductInfo", "nodeLicenseInfo", "nodeCustomInfo", "ownerRoleId", "facilityId",
+    "facilityName", "description", "iconImage", "valid",
+})
+MODIFY_NODE_FIELDS = ADD_NODE_FIELDS - {"facilityId", "ownerRoleId"}
+IP_VERSIONS = {"IPV4": 4, "IPV6": 6}  # IpaddressVersionEnum; another name is a 400
+
+
 def _rest_node(n: Node) -> Node:
-    out = {k: v for k, v in n.items() if k not in ("parent", "members")}
+    """NodeInfoResponse: no facilityType (FacilityInfoResponse, in lists, has one)."""
+    out = {k: v for k, v in n.items() if k not in ("parent", "members", "facilityType")}
     out["ipAddressVersion"] = "IPV4" if str(n.get("ipAddressVersion")) in ("4", "IPV4") else "IPV6"
-    out["facilityType"] = "TYPE_NODE" if n.get("facilityType") == 1 else "TYPE_SCOPE"
     return out
 
 
-def _from_rest(body: Node) -> Node:
-    node = dict(body)
-    if node.get("ipAddressVersion") == "IPV4":
-        node["ipAddressVersion"] = 4
+def _rest_facility(f: Node) -> Node:
+    out = {k: v for k, v in f.items() if k not in ("parent", "members")}
+    out["facilityType"] = "TYPE_NODE" if f.get("facilityType") == 1 else "TYPE_SCOPE"
+    return out
+
+
+def _from_rest(body: Node, known: frozenset[str], ignored: list[str]) -> Node:
+    """A node request as the manager reads it: unknown fields dropped (and recorded),
+    an enum by its name."""
+    ignored.extend(sorted(k for k in body if k not in known))
+    node = {k: v for k, v in body.items() if k in known}
+    version = node.get("ipAddressVersion")
+    if version is not None:
+        if version not in IP_VERSIONS:
+            raise HinemosError("InvalidSetting", f"ipAddressVersion: no such name {version!r}")
+        node["ipAddressVersion"] = IP_VERSIONS[version]
     node["facilityType"] = 1
     return node
 
@@ -100,6 +141,8 @@ class FakeRestManager(FakeManager):
         super().__init__(repo)
         self.tokens: dict[str, float] = {}
         self.token_lifetime = token_lifetime
+        self.ignored_fields: list[str] = []  # sent by the client, dropped by the manager
+        self.app.middlewares.append(self._url_not_found)
         r = "/HinemosWeb/api/RepositoryRestEndpoints/repository"
         a = "/HinemosWeb/api/AccessRestEndpoints/access"
         self.app.add_routes([
@@ -117,6 +160,15 @@ class FakeRestManager(FakeManager):
 
     def expire_tokens(self) -> None:
         self.tokens.clear()
+
+    @web.middleware
+    async def _url_not_found(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """An unknown URL: 404 with the manager's ExceptionBody naming UrlNotFound
+        (rest/exception/HinemosRestExceptionMapper.java turns JAX-RS's NotFound into it)."""
+        try:
+            return await handler(request)
+        except web.HTTPNotFound:
+            return self._error(HinemosError("UrlNotFound", f"{request.path} not found"))
 
     async def _login(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -162,7 +214,7 @@ class FakeRestManager(FakeManager):
         parent = request.query.get("parentFacilityId", "")
         items = await self.operate("getFacilityList", False,
                                    lambda: self.repo.facility_list(parent))
-        return [_rest_node(i) for i in items]
+        return [_rest_facility(i) for i in items]
 
     async def _get_node(self, request: web.Request) -> Any:
         node = await self.operate("getNode", False,
@@ -170,14 +222,12 @@ class FakeRestManager(FakeManager):
         return _rest_node(node)
 
     async def _add_node(self, request: web.Request) -> Any:
-        body = await request.json()
-        if "facilityType" in body:
-            raise HinemosError("InvalidSetting", "AddNodeRequest has no facilityType")
-        await self.operate("addNode", True, lambda: self.repo.add_node(_from_rest(body)))
+        node = _from_rest(await request.json(), ADD_NODE_FIELDS, self.ignored_fields)
+        await self.operate("addNode", True, lambda: self.repo.add_node(node))
 
     async def _modify_node(self, request: web.Request) -> Any:
-        body = await request.json()
-        node = {**_from_rest(body), "facilityId": request.match_info["id"]}
+        body = _from_rest(await request.json(), MODIFY_NODE_FIELDS, self.ignored_fields)
+        node = {**body, "facilityId": request.match_info["id"]}
         await self.operate("modifyNode", True, lambda: self.repo.modify_node(node))
 
     async def _delete_node(self, request: web.Request) -> Any:
