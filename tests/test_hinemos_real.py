@@ -162,3 +162,34 @@ async def test_report_repository_commands(manager: FakeManager, tmp_path: Path) 
     rc, _, err = await report_command("RepositoryDockerNodeAdd.py", cfg, "-m",
                                       f"http://127.0.0.1:1/{API_PATHS[api]}")
     assert rc == 1 and "失敗しました" in err
+
+
+async def test_labels_the_manager_refuses_hold_up_nothing_and_operators_edits_stay(
+        manager: FakeManager, daemon: subprocess.Popen[bytes]) -> None:
+    """Containers labelled with a platform scope, OWNER, a role scope and a node's ID
+    beside plain ones: the plain ones sync, a removal is deleted, no call is refused;
+    an operator's host name and variable on the host node stay."""
+    repo = manager.repo
+    await eventually(lambda: "docker_host1" in repo.facilities, within=30)
+    host = repo.get_node("docker_host1")
+    host["nodeHostnameInfo"] = [*host.get("nodeHostnameInfo", []), {"hostname": "dh1.ops"}]
+    host["nodeVariableInfo"] = [{"nodeVariableName": "RACK", "nodeVariableValue": "B2"}]
+    repo.modify_node(host)
+    labels = {"lbl_os": "WINDOWS", "lbl_owner": "OWNER", "lbl_role": "ADMINISTRATORS",
+              "lbl_node": "docker_host1"}
+    for name, scope in labels.items():
+        await asyncio.to_thread(run_container, name, "sleep", "3600",
+                                extra=("-l", f"hinemosAssignScopeId={scope}"))
+    gone = await asyncio.to_thread(run_container, "lbl_gone", "sleep", "3600")
+    await eventually(lambda: all(f"docker_host1-hdt_{n}" in repo.facilities
+                                 for n in [*labels, "lbl_gone"]), within=30)
+    await sh("rm", "-f", gone)
+    await eventually(lambda: "docker_host1-hdt_lbl_gone" not in repo.facilities)
+    assert manager.refused_writes == []
+    for name, scope in labels.items():
+        assert f"docker_host1-hdt_{name}" not in repo.facilities[scope].get("members", ())
+    host = repo.get_node("docker_host1")
+    assert {"hostname": "dh1.ops"} in host["nodeHostnameInfo"]
+    assert variables(host) == {"RACK": "B2"}
+    for name in labels:
+        await sh("rm", "-f", f"hdt_{name}")
