@@ -108,11 +108,18 @@ MODIFY_NODE_FIELDS = ADD_NODE_FIELDS - {"facilityId", "ownerRoleId"}
 IP_VERSIONS = {"IPV4": 4, "IPV6": 6}  # IpaddressVersionEnum; another name is a 400
 
 
+# The fields NodeInfoResponse has that ModifyNodeRequest does not take (dto/
+# NodeInfoResponse.java): a read-modify-write that echoes them back has them dropped.
+RESPONSE_ONLY = {"createUserId": "hinemos", "createDatetime": "2026/12/02 09:00:00.000",
+                 "modifyUserId": "hinemos", "modifyDatetime": "2026/12/02 09:00:00.000",
+                 "builtInFlg": False, "displaySortOrder": 100, "notReferFlg": False}
+
+
 def _rest_node(n: Node) -> Node:
     """NodeInfoResponse: no facilityType (FacilityInfoResponse, in lists, has one)."""
     out = {k: v for k, v in n.items() if k not in ("parent", "members", "facilityType")}
     out["ipAddressVersion"] = "IPV4" if str(n.get("ipAddressVersion")) in ("4", "IPV4") else "IPV6"
-    return out
+    return {**RESPONSE_ONLY, **out}
 
 
 def _rest_facility(f: Node) -> Node:
