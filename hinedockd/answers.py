@@ -89,6 +89,7 @@ class MetricsAnswer:
     host_figures: HostFigures | None  # asked with --with-host
     all_running: RunningTotals | None  # with host_figures
     containers: Sequence[ContainerFigures]
+    engine: str = "docker"  # named where the engine gives no figure (docker/dialect.py)
 
 
 @dataclass(frozen=True)

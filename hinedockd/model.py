@@ -31,6 +31,7 @@ STATS_STATES = frozenset({ContainerState.RUNNING, ContainerState.PAUSED})
 LIFECYCLE_ACTIONS = frozenset({
     "create", "start", "die", "stop", "kill", "pause", "unpause", "restart",
     "rename", "destroy", "oom", "update",
+    "remove",  # Podman's destroy
 })
 
 

@@ -192,7 +192,7 @@ def network(data: MetricsAnswer, opts: Options) -> Result:
     for cid, _name, f in figs:
         n = f.net
         # (key, total over the window, per second), in the report's order
-        figures = []
+        figures: list[tuple[str, float | None, float | None, bool]] = []
         if bytes_too:
             figures += [("nw_rxkb", n.rx_bytes, n.rx_bytes_per_second, both or rx),
                         ("nw_txkb", n.tx_bytes, n.tx_bytes_per_second, both or tx)]
@@ -200,8 +200,13 @@ def network(data: MetricsAnswer, opts: Options) -> Result:
             figures += [("nw_rxpck", n.rx_packets, n.rx_packets_per_second, both or rx),
                         ("nw_txpck", n.tx_packets, n.tx_packets_per_second, both or tx)]
         for key, total, rate, wanted in figures:
-            if wanted:
-                lines.add(f"{key}:{cid[:8]}", rate if per_second else total)
+            if not wanted:
+                continue
+            value = rate if per_second else total
+            if value is None:
+                raise MonitorError(f"{data.host}: {data.engine} gives no packet counts "
+                                   "(its API reports 0 whatever the traffic); use --kb")
+            lines.add(f"{key}:{cid[:8]}", value)
     return Result(lines, notes)
 
 

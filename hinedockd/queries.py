@@ -160,7 +160,7 @@ class Queries:
         def figures(c: Container) -> ContainerFigures:
             return container_figures(c, view.series(c.id), window=window, now=now,
                                      host_memory=view.status.mem_total, scale=scale,
-                                     memory_detail=detail)
+                                     memory_detail=detail, packets=view.dialect.packets)
 
         selected = {c.id: figures(c) for c in live_selection(view, q)}
         host_figures = all_running = None
@@ -175,7 +175,8 @@ class Queries:
                                         rss=sum(m.memory.rss for m in measured))
         return MetricsAnswer(host=view.host.facility_id, window_requested=window,
                              connected=view.status.connected, host_figures=host_figures,
-                             all_running=all_running, containers=list(selected.values()))
+                             all_running=all_running, containers=list(selected.values()),
+                             engine=view.dialect.name)
 
     async def events(self, view: HostView, q: Query) -> EventsAnswer:
         """Events since the previous call with `key` (first call: the default window), for

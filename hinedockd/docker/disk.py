@@ -49,6 +49,6 @@ class DiskUsageCache:
         sizes = {"image": images, **{s.value: 0 for s in ContainerState}}
         items = df.get("Containers") or []
         by_id = {item.get("Id"): item for item in items if isinstance(item, Mapping)}
-        for c in parse_list(items, self.log):
+        for c in parse_list(items).containers:
             sizes[c.state] += int(by_id[c.id].get("SizeRw") or 0)
         return sizes

@@ -22,10 +22,11 @@ import orjson
 import structlog
 
 from hinedockd.config import DaemonConfig, HostConfig
+from hinedockd.docker.dialect import Dialect, dialect_from_version
 from hinedockd.docker.disk import DiskUsageCache
 from hinedockd.docker.engine import Engine, EngineError
 from hinedockd.docker.events import Cursor, EventStream
-from hinedockd.docker.inventory import Inventory, parse_list
+from hinedockd.docker.inventory import Inventory, Listing, parse_list
 from hinedockd.docker.stats import Samples, StatsPoller, StatsStreams
 from hinedockd.docker.view import HostObserver, HostSnapshot, HostStatus
 from hinedockd.metrics.sample import SampleError, parse_time
@@ -80,6 +81,7 @@ class Host:
         self._group: asyncio.TaskGroup | None = None
         self._refreshing: set[str] = set()
         self._refresh_again: set[str] = set()
+        self._unreadable_logged: set[tuple[str, str]] = set()
 
     def subscribe(self, observer: HostObserver) -> None:
         self._observers.append(observer)
@@ -101,6 +103,10 @@ class Host:
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.samples.dialect
 
     def series(self, cid: str) -> Series | None:
         return self.samples.series.get(cid)
@@ -164,6 +170,11 @@ class Host:
         return [cid for cid, c in self.containers.items() if c.state in STATS_STATES]
 
     async def _on_connect(self) -> None:
+        dialect = dialect_from_version(await self._engine.get_json("version", versioned=False))
+        if dialect != self.samples.dialect:
+            self.log.info("engine dialect", engine=dialect.name,
+                          network_swapped=dialect.network_swapped, packets=dialect.packets)
+            self.samples.dialect = dialect
         info = await self._engine.get_json("info")
         if isinstance(info, Mapping):
             self._listed_ns = _engine_time_ns(info.get("SystemTime"))
@@ -180,7 +191,17 @@ class Host:
         """Full re-list: the engine replays at most 256 events, so after any gap the
         list is the truth."""
         items = await self._engine.get_json("containers/json", {"all": "1"})
-        self.inventory.replace_all(parse_list(items, self.log))
+        listing = parse_list(items)
+        self._log_unreadable(listing)
+        self.inventory.replace_all(listing)
+
+    def _log_unreadable(self, listing: Listing) -> None:
+        """Once per container and reason: such an entry is kept as it was."""
+        for cid, why in listing.unreadable.items():
+            if (cid, why) not in self._unreadable_logged:
+                self._unreadable_logged.add((cid, why))
+                self.log.warning("container entry not understood; kept as it was",
+                                 container=cid[:12], error=why)
 
     async def _relist_loop(self) -> None:
         """A safety net: states that no event names (restarting, dead, removing) and
@@ -236,7 +257,9 @@ class Host:
                 except EngineError as e:
                     self.log.info("container refresh failed", container=cid[:12], error=str(e))
                     return
-                for c in parse_list(items, self.log):
+                listing = parse_list(items)
+                self._log_unreadable(listing)
+                for c in listing.containers:
                     if c.id == cid:
                         self.inventory.refreshed(c)
                 if cid not in self._refresh_again:

@@ -12,11 +12,9 @@ told once, and a container gone meanwhile is told `removed`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
-
-import structlog
 
 from hinedockd.docker.view import REMOVED
 from hinedockd.model import (
@@ -33,21 +31,34 @@ ACTION_STATE = {
     "restart": ContainerState.RUNNING, "unpause": ContainerState.RUNNING,
     "pause": ContainerState.PAUSED, "die": ContainerState.EXITED, "stop": ContainerState.EXITED,
 }
-# Event attributes that are not labels.
-NON_LABEL_ATTRIBUTES = frozenset({"name", "image", "exitCode", "signal", "execID", "oldName"})
+# Event attributes that are not labels (Podman adds its bookkeeping to every event).
+NON_LABEL_ATTRIBUTES = frozenset({"name", "image", "exitCode", "signal", "execID", "oldName",
+                                  "containerExitCode", "podId"})
+# Actions that say a container no longer exists: Docker's `destroy`, Podman's `remove`.
+REMOVAL_ACTIONS = frozenset({"destroy", "remove"})
 
 ChangeCallback = Callable[[str, Container | None, Container | None], None]
 StateCallback = Callable[[str, str, str], None]  # container ID, name, state or REMOVED
 
 
-def parse_list(items: Any, log: structlog.typing.FilteringBoundLogger) -> list[Container]:
-    """`GET /containers/json` items; an entry nobody can read is logged and skipped."""
-    out = []
+@dataclass
+class Listing:
+    """A `GET /containers/json` answer: the containers read, and the IDs of those
+    that could not be (a state text nobody knows, such as Podman's `stopping`, or a
+    malformed entry), with why. Those are still there: never read as gone."""
+
+    containers: list[Container] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)
+
+
+def parse_list(items: Any) -> Listing:
+    out = Listing()
     for item in items if isinstance(items, list) else []:
         try:
-            out.append(container_from_list(item))
+            out.containers.append(container_from_list(item))
         except (StateError, KeyError, TypeError, AttributeError) as e:
-            log.error("container entry not understood", error=str(e))
+            cid = item.get("Id") if isinstance(item, Mapping) else None
+            out.unreadable[cid if isinstance(cid, str) and cid else ""] = str(e)
     return out
 
 
@@ -70,15 +81,17 @@ class Inventory:
         known = new or old
         self._report(cid, known.name if known else cid[:12], new.state if new else None)
 
-    def replace_all(self, listed: Iterable[Container]) -> None:
+    def replace_all(self, listing: Listing) -> None:
         """A full list is the truth: containers missing from it are gone, also those
-        last told before a daemon restart."""
-        seen = {c.id: c for c in listed}
+        last told before a daemon restart. One listed but unreadable keeps what is
+        known of it (a state text the daemon does not know is not an absence)."""
+        seen = {c.id: c for c in listing.containers}
+        present = seen.keys() | listing.unreadable.keys()
         for cid in list(self.containers):
-            if cid not in seen:
+            if cid not in present:
                 self.set(cid, None)
         for cid in list(self.reported):
-            if cid not in seen and cid not in self.containers:
+            if cid not in present and cid not in self.containers:
                 self._report(cid, cid[:12], None)
         for cid, c in seen.items():
             self.set(cid, c)
@@ -87,7 +100,7 @@ class Inventory:
         """A container lifecycle event; True when a one-container re-list should
         follow (to learn what the event does not say)."""
         cid = ev.actor_id
-        if action == "destroy":
+        if action in REMOVAL_ACTIONS:
             self.set(cid, None)
             return False
         old = self.containers.get(cid)

@@ -21,6 +21,7 @@ import orjson
 import structlog
 
 from hinedockd.backoff import Backoff
+from hinedockd.docker.dialect import DOCKER
 from hinedockd.docker.engine import Engine, EngineError
 from hinedockd.docker.jsonstream import JsonLinesProtocol
 from hinedockd.docker.view import HostStatus
@@ -28,6 +29,12 @@ from hinedockd.metrics.sample import SampleError, parse_sample
 from hinedockd.metrics.series import Series
 
 Log = structlog.typing.FilteringBoundLogger
+# Silence is judged against the stream's own pace (Docker sends a sample a second,
+# Podman one every 5 s): a stream is reopened after the larger of
+# `stats_silence_seconds` and this many of its intervals (an interval counts up to
+# MAX_INTERVAL, so that one long gap does not make the watchdog blind).
+SILENT_INTERVALS = 3
+MAX_INTERVAL = 30.0
 
 
 class Samples:
@@ -37,6 +44,7 @@ class Samples:
                  known: Callable[[str], bool], log: Log) -> None:
         self.retention, self.status, self._known, self.log = retention_seconds, status, known, log
         self.series: dict[str, Series] = {}
+        self.dialect = DOCKER  # the engine's, set by the host at each connect
         self._bad_logged = 0.0
 
     def on_raw(self, cid: str, raw: bytes) -> None:
@@ -55,6 +63,8 @@ class Samples:
             return
         if sample is None or not self._known(cid):
             return
+        if self.dialect.network_swapped:
+            sample = sample._replace(rx_bytes=sample.tx_bytes, tx_bytes=sample.rx_bytes)
         series = self.series.get(cid)
         if series is None:
             series = self.series[cid] = Series(self.retention)
@@ -80,10 +90,12 @@ class StatsPump:
         self.engine, self.samples, self.cid, self.log = engine, samples, cid, log
         self.stream: JsonLinesProtocol | None = None
         self.last = time.monotonic()  # the last sample, for the silence watchdog
+        self.interval = 0.0  # between the last two samples: the engine's own pace
         self.task: asyncio.Task[None] | None = None
 
     def on_line(self, raw: bytes) -> None:
-        self.last = time.monotonic()
+        now = time.monotonic()
+        self.interval, self.last = min(now - self.last, MAX_INTERVAL), now
         self.samples.on_raw(self.cid, raw)
 
     async def run(self) -> None:
@@ -158,7 +170,8 @@ class StatsStreams:
     def _reopen_silent(self) -> None:
         now = time.monotonic()
         for pump in list(self.pumps.values()):
-            if pump.stream is not None and now - pump.last > self.silence:
+            allowed = max(self.silence, SILENT_INTERVALS * pump.interval)
+            if pump.stream is not None and now - pump.last > allowed:
                 self.log.info("stats stream silent, reopening", container=pump.cid[:12],
                               silent_seconds=round(now - pump.last, 1))
                 pump.stream.close()

@@ -20,6 +20,7 @@ from hinedockd.model import Container, EngineEvent
 
 if TYPE_CHECKING:
     from hinedockd.config import HostConfig
+    from hinedockd.docker.dialect import Dialect
     from hinedockd.docker.engine import Engine
     from hinedockd.metrics.series import Series
 
@@ -82,6 +83,11 @@ class HostView(Protocol):
 
     @property
     def containers(self) -> Mapping[str, Container]: ...
+
+    @property
+    def dialect(self) -> Dialect:
+        """What this engine gives and how (found at each connect; Docker's before)."""
+        ...
 
     @property
     def engine(self) -> Engine:

@@ -28,10 +28,11 @@ from hinedockd.config import (
     load_config,
 )
 from hinedockd.docker.engine import Engine, EngineError
+from hinedockd.docker.inventory import parse_list
 from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable
 from hinedockd.hinemos.factory import make_backend
 from hinedockd.hinemos.reconciler import Reconciler
-from hinedockd.model import Container, StateError, container_from_list
+from hinedockd.model import Container
 
 KINDS = {"add": ("RepositoryDockerNodeAdd.py", "作成します"),
          "delete": ("RepositoryDockerNodeDelete.py", "削除します"),
@@ -78,19 +79,21 @@ def _target(cfg: Config | None, args: argparse.Namespace) -> tuple[HostConfig, H
     return host, hinemos
 
 
-async def _containers(host: HostConfig) -> list[Container]:
+async def _containers(host: HostConfig, kind: str) -> list[Container]:
+    """The host's containers. One that cannot be read (a state text the daemon does
+    not know) is not absent: a delete run refuses rather than delete its node."""
     engine = Engine(host)
     try:
         items = await engine.get_json("containers/json", {"all": "1"})
     finally:
         await engine.close()
-    out = []
-    for item in items if isinstance(items, list) else []:
-        try:
-            out.append(container_from_list(item))
-        except (StateError, KeyError, TypeError) as e:
-            print(f"コンテナの情報を読めません: {e}", file=sys.stderr)
-    return out
+    listing = parse_list(items)
+    for cid, why in listing.unreadable.items():
+        print(f"コンテナ {cid[:12]} の情報を読めません: {why}", file=sys.stderr)
+    if listing.unreadable and kind == "delete":
+        raise EngineError(f"{host.facility_id}: {len(listing.unreadable)} container(s) could "
+                          "not be read; nothing is deleted (run again once they settle)")
+    return listing.containers
 
 
 def _progress(what: str, facility_id: str) -> None:
@@ -110,7 +113,7 @@ async def _run(kind: str, host: HostConfig, hinemos: HinemosConfig) -> None:
     await backend.start()
     try:
         print("Docker コンテナの情報を取得します。")
-        containers = await _containers(host)
+        containers = await _containers(host, kind)
         for c in containers:
             print(f"Id:{c.short_id} Name:{c.name} Status:{c.state}")
         print(f"Docker コンテナノードを{KINDS[kind][1]}。")

@@ -66,14 +66,16 @@ class DiskFigures:
 
 @dataclass(frozen=True)
 class NetFigures:
+    """Packets are None where the engine gives none (Podman: docker/dialect.py)."""
+
     rx_bytes: float
     tx_bytes: float
-    rx_packets: float
-    tx_packets: float
+    rx_packets: float | None
+    tx_packets: float | None
     rx_bytes_per_second: float
     tx_bytes_per_second: float
-    rx_packets_per_second: float
-    tx_packets_per_second: float
+    rx_packets_per_second: float | None
+    tx_packets_per_second: float | None
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def _pct(part: float, whole: float) -> float:
 
 def container_figures(c: Container, series: Series | None, *, window: float,
                       now: float | None, host_memory: int, scale: CpuScale,
-                      memory_detail: bool = False) -> ContainerFigures:
+                      memory_detail: bool = False, packets: bool = True) -> ContainerFigures:
     latest = series.latest if series else None
     delta = series.delta(window, now) if series else None
     live = c.state in STATS_STATES
@@ -132,11 +134,12 @@ def container_figures(c: Container, series: Series | None, *, window: float,
                        read_per_second=k["blk_read"] / secs,
                        write_per_second=k["blk_write"] / secs)
     net = NetFigures(
-        rx_bytes=k["rx_bytes"], tx_bytes=k["tx_bytes"], rx_packets=k["rx_packets"],
-        tx_packets=k["tx_packets"], rx_bytes_per_second=k["rx_bytes"] / secs,
-        tx_bytes_per_second=k["tx_bytes"] / secs,
-        rx_packets_per_second=k["rx_packets"] / secs,
-        tx_packets_per_second=k["tx_packets"] / secs)
+        rx_bytes=k["rx_bytes"], tx_bytes=k["tx_bytes"],
+        rx_packets=k["rx_packets"] if packets else None,
+        tx_packets=k["tx_packets"] if packets else None,
+        rx_bytes_per_second=k["rx_bytes"] / secs, tx_bytes_per_second=k["tx_bytes"] / secs,
+        rx_packets_per_second=k["rx_packets"] / secs if packets else None,
+        tx_packets_per_second=k["tx_packets"] / secs if packets else None)
     measured = Measured(Window(delta.start, delta.end, round(secs, 3)), cpu, memory, disk, net)
     return ContainerFigures(c.id, c.name, c.state, measured)
 

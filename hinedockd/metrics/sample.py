@@ -185,9 +185,15 @@ def _parse_careful(doc: Any) -> Sample | None:
     mem = doc.get("memory_stats")
     mem = mem if isinstance(mem, Mapping) else {}
     stats = mem.get("stats")
-    stats = stats if isinstance(stats, Mapping) else {}
-    v2 = "anon" in stats and "rss" not in stats
-    rss = _int(stats, "anon" if v2 else "rss", "memory_stats.stats")
+    if stats is None and "usage" in mem:
+        # Podman's compat API: no `stats` map, only `usage` (and `limit`). Usage is the
+        # figure there is (it counts page cache too); the detail is what exists.
+        rss = _int(mem, "usage", "memory_stats")
+        stats, v2 = {"usage": rss}, False
+    else:
+        stats = stats if isinstance(stats, Mapping) else {}
+        v2 = "anon" in stats and "rss" not in stats
+        rss = _int(stats, "anon" if v2 else "rss", "memory_stats.stats")
     blk_read, blk_write = _blkio(doc)
     rxb, txb, rxp, txp = _network(doc)
     return Sample(

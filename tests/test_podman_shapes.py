@@ -1,0 +1,111 @@
+"""Podman's Docker-compatible API, from its recorded answers (tests/data/*-podman4.3.*):
+the dialect is found, memory is read from `usage`, received and sent are put the
+right way round, packets are said to be absent, `remove` removes, and a state text
+the daemon does not know never reads as "gone"."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from hinedockd import monitors
+from hinedockd.answers import MetricsAnswer
+from hinedockd.config import DaemonConfig, HostConfig
+from hinedockd.docker.dialect import DOCKER, PODMAN, dialect_from_version
+from hinedockd.docker.host import Host
+from hinedockd.docker.inventory import Inventory, parse_list
+from hinedockd.docker.view import REMOVED, HostObserver, HostView
+from hinedockd.metrics.figures import container_figures
+from hinedockd.metrics.sample import parse_sample
+from hinedockd.model import Container, ContainerState
+from hinedockd.testing import FakeEngine
+from tests.conftest import DATA, eventually, fixture_json
+
+HOST = HostConfig(facility_id="pod1", url="unix:///run/podman-ci.sock", address="127.0.0.1")
+
+
+def test_the_dialect_comes_from_version() -> None:
+    assert dialect_from_version(fixture_json("version-podman4.3.json")) == PODMAN
+    assert dialect_from_version({"Version": "20.10.24", "ApiVersion": "1.41"}) == DOCKER
+    assert dialect_from_version("garbage") == DOCKER
+
+
+def test_memory_without_a_stats_map_is_read_from_usage() -> None:
+    doc = fixture_json("stats-podman4.3.json")
+    s = parse_sample(doc)
+    assert s is not None
+    assert s.rss == doc["memory_stats"]["usage"] > 0
+    assert dict(s.mem_stats) == {"usage": doc["memory_stats"]["usage"]}  # what exists
+
+
+async def test_received_and_sent_are_swapped_back_and_packets_are_absent() -> None:
+    host = Host(HOST, DaemonConfig())
+    cid = "d" * 64
+    host.inventory.set(cid, Container(cid, "web", ContainerState.RUNNING))
+    host.samples.dialect = PODMAN
+    doc = fixture_json("stats-podman4.3.json")
+    for i, t in enumerate(("2026-12-02T07:43:13Z", "2026-12-02T07:43:23Z")):
+        net = doc["networks"]["network"]
+        net["rx_bytes"], net["tx_bytes"] = 100 * i, 5_000_000 * i  # the host side's view
+        host.samples.on_doc(cid, {**doc, "read": t})
+    f = container_figures(host.containers[cid], host.series(cid), window=60, now=None,
+                          host_memory=1 << 30, scale="host", packets=PODMAN.packets).figures
+    assert f is not None
+    assert (f.net.rx_bytes, f.net.tx_bytes) == (5_000_000, 100)  # the container received
+    assert f.net.rx_packets is None
+    answer = MetricsAnswer(host="pod1", window_requested=60, connected=True, host_figures=None,
+                           all_running=None, engine="podman",
+                           containers=[container_figures(
+                               host.containers[cid], host.series(cid), window=60, now=None,
+                               host_memory=1 << 30, scale="host", packets=False)])
+    assert monitors.network(answer, {}).lines.text().startswith("nw_rxkb:dddddddd,5000000.00")
+    with pytest.raises(monitors.MonitorError, match="podman gives no packet counts"):
+        monitors.network(answer, {"packets": "1"})
+
+
+async def test_the_recorded_lifecycle_ends_in_removal() -> None:
+    told: list[str] = []
+    host = Host(HOST, DaemonConfig())
+
+    class Told(HostObserver):
+        def state_reported(self, h: HostView, cid: str, name: str, state: str) -> None:
+            told.append(state)
+
+    host.subscribe(Told())
+    for line in (DATA / "events-podman4.3.jsonl").read_bytes().splitlines():
+        host.events.on_raw(line)
+    assert told == ["created", "running", "paused", "running", "exited", REMOVED]
+    assert host.containers == {}
+
+
+def test_an_unknown_state_text_keeps_the_container_as_it_was() -> None:
+    changes: list[tuple[str, str]] = []
+    inventory = Inventory(lambda cid, old, new: None,
+                          lambda cid, name, state: changes.append((cid[:4], state)))
+    item = {"Id": "a" * 64, "Names": ["/web"], "State": "running", "Status": "Up 1 minute"}
+    inventory.replace_all(parse_list([item]))
+    listing = parse_list([{**item, "State": "stopping", "Status": "Stopping"}])
+    assert listing.containers == [] and "stopping" in listing.unreadable["a" * 64]
+    inventory.replace_all(listing)  # Podman's slow stop: not gone, not told anything
+    assert inventory.containers["a" * 64].state == ContainerState.RUNNING
+    inventory.replace_all(parse_list([{**item, "State": "exited", "Status": "Exited (0)"}]))
+    inventory.replace_all(parse_list([]))
+    assert changes == [("aaaa", "running"), ("aaaa", "exited"), ("aaaa", REMOVED)]
+
+
+async def test_the_silence_watchdog_follows_the_streams_pace(tmp_path: Path) -> None:
+    """Samples every 1.5 s with stats_silence_seconds = 1: the stream is kept (three
+    of its own intervals allowed), not reopened between every two samples."""
+    async with FakeEngine(sample_interval=1.5) as fake:
+        box = fake.add("slow")
+        host = Host(HostConfig(facility_id="f1", url=fake.url, address="127.0.0.1"),
+                    DaemonConfig(stats_silence_seconds=1.0))
+        task = asyncio.create_task(host.run())
+        try:
+            await eventually(lambda: host.status.samples >= 4, within=15)
+            assert fake.requests.count(f"stats {box.id[:12]}") == 1
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
