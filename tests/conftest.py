@@ -67,7 +67,7 @@ def require_docker() -> bool:
 
 
 # The fixtures that start or need a real part (test_snmp's `agent` is snmpd).
-REAL_PARTS = frozenset({"engine", "rsyslog", "agent"})
+REAL_PARTS = frozenset({"engine", "podman", "rsyslog", "agent"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -84,6 +84,15 @@ def engine() -> Iterator[None]:
     from tests.realparts import engine_available
 
     yield from engine_available()
+
+
+@pytest.fixture(scope="module")
+def podman() -> Iterator[None]:
+    """Podman's Docker-compatible API (skipped where it does not answer, failed under
+    CI, which sets HINEDOCK_REQUIRE_PODMAN=1)."""
+    from tests.realparts import engine_available
+
+    yield from engine_available("podman")
 
 
 @pytest.fixture(scope="module")

@@ -27,10 +27,11 @@ DOCKER_SOCK = "/var/run/docker.sock"
 IMAGE = "localbusybox:latest"
 
 
-def ensure_image() -> None:
+def ensure_image(cli: str = "docker") -> None:
     """No registry is reachable here: the test image is busybox-static as a root fs
-    (`python -m tests.realparts` makes it, as CI does before the tests)."""
-    have = subprocess.run(["docker", "images", "-q", IMAGE], capture_output=True, text=True,
+    (`python -m tests.realparts` makes it for docker, and for podman where installed,
+    as CI does before the tests)."""
+    have = subprocess.run([cli, "images", "-q", IMAGE], capture_output=True, text=True,
                           check=True).stdout.strip()
     if have:
         return
@@ -39,29 +40,46 @@ def ensure_image() -> None:
         cp {busybox} $d/bin/busybox
         for c in sh ls cat sleep ps top find httpd yes dd echo tar wget sync; do
           ln -sf busybox $d/bin/$c; done
-        tar -C $d -c . | docker import - {IMAGE} >/dev/null; rm -rf $d"""], check=True)
+        tar -C $d -c . | {cli} import - {IMAGE} >/dev/null; rm -rf $d"""], check=True)
 
 
-def docker(*args: str, check: bool = True) -> str:
-    out = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120)
+PODMAN_SOCK = os.environ.get("HINEDOCK_PODMAN_SOCKET", "/run/podman-ci.sock")
+
+
+def docker(*args: str, check: bool = True, cli: str = "docker") -> str:
+    """The engine's CLI (`cli="podman"` for Podman's)."""
+    out = subprocess.run([cli, *args], capture_output=True, text=True, timeout=120)
     if check and out.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)}: {out.stderr}")
+        raise AssertionError(f"{cli} {' '.join(args)}: {out.stderr}")
     return out.stdout.strip()
 
 
-def engine_available() -> Iterator[None]:
-    """Module fixture body: skip (or fail under CI) without an engine; clean up after."""
-    ok = shutil.which("docker") and subprocess.run(
-        ["docker", "info"], capture_output=True, timeout=30).returncode == 0
+def podman(*args: str, check: bool = True) -> str:
+    return docker(*args, check=check, cli="podman")
+
+
+def engine_available(cli: str = "docker") -> Iterator[None]:
+    """Module fixture body: skip (or fail under CI) without the engine; clean up after.
+    `cli="podman"`: Podman, whose Docker-compatible API must answer on PODMAN_SOCK."""
+    if cli == "docker":
+        ok = bool(shutil.which("docker")) and subprocess.run(
+            ["docker", "info"], capture_output=True, timeout=30).returncode == 0
+        required, how = require_docker(), "start dockerd"
+    else:
+        ok = bool(shutil.which("podman")) and subprocess.run(
+            ["curl", "-sf", "--unix-socket", PODMAN_SOCK, "http://d/v1.41/version"],
+            capture_output=True, timeout=30).returncode == 0
+        required = os.environ.get("HINEDOCK_REQUIRE_PODMAN") == "1"
+        how = f"start `podman system service` on {PODMAN_SOCK}"
     if not ok:
-        if require_docker():
-            pytest.fail("HINEDOCK_REQUIRE_DOCKER=1 but no Docker engine answers")
-        pytest.skip("no Docker engine here (start dockerd; see .ci/run)")
-    ensure_image()
+        if required:
+            pytest.fail(f"{cli} is required here but its engine does not answer")
+        pytest.skip(f"no {cli} engine here ({how}; see .ci/run)")
+    ensure_image(cli)
     yield
-    names = docker("ps", "-aq", "--filter", f"name=^{PREFIX}")
+    names = docker("ps", "-aq", "--filter", f"name=^{PREFIX}", cli=cli)
     if names:
-        docker("rm", "-f", *names.split(), check=False)
+        docker("rm", "-f", *names.split(), check=False, cli=cli)
 
 
 @dataclass
@@ -157,9 +175,11 @@ password_file = "{d}/password"
 """
 
 
-def start_daemon(d: Path, extra: str = "", daemon_extra: str = "") -> Iterator[Daemon]:
-    """Fixture body: the daemon as its own process on the local engine, config in `d`."""
-    dm = daemon_in(d, extra, "retention_seconds = 900\n" + daemon_extra)
+def start_daemon(d: Path, extra: str = "", daemon_extra: str = "",
+                 host_url: str = f"unix://{DOCKER_SOCK}") -> Iterator[Daemon]:
+    """Fixture body: the daemon as its own process on the local engine (or the one
+    at `host_url`), config in `d`."""
+    dm = daemon_in(d, extra, "retention_seconds = 900\n" + daemon_extra, host_url)
     dm.start()
     try:
         yield dm
@@ -301,3 +321,5 @@ def snmpd_available(workdir: Path) -> Iterator[Snmpd]:
 
 if __name__ == "__main__":
     ensure_image()
+    if shutil.which("podman"):
+        ensure_image("podman")
