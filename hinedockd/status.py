@@ -39,7 +39,7 @@ def status_table(hosts: Sequence[HostLine], syslog: Sequence[SinkSnapshot]) -> s
         counts = (f"{states.get('running', 0)}/{states.get('paused', 0)}/"
                   f"{states.get('exited', 0)}/{h.containers}")
         hinemos = {True: "ok", False: "failing", None: "-"}[sync.last_ok if sync else None]
-        if sync and sync.last_refused and sync.last_error:
+        if sync and sync.last_refused:
             hinemos = "partial"
         if sync and sync.last_at:
             hinemos += " " + _clock(sync.last_at)[6:]

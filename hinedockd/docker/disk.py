@@ -10,17 +10,14 @@ import asyncio
 import time
 from collections.abc import Mapping
 
-import structlog
-
 from hinedockd.docker.engine import Engine, EngineError
 from hinedockd.docker.inventory import parse_list
 from hinedockd.model import ContainerState
 
 
 class DiskUsageCache:
-    def __init__(self, engine: Engine, ttl_seconds: float,
-                 log: structlog.typing.FilteringBoundLogger) -> None:
-        self.engine, self.ttl, self.log = engine, ttl_seconds, log
+    def __init__(self, engine: Engine, ttl_seconds: float) -> None:
+        self.engine, self.ttl = engine, ttl_seconds
         self._cached: tuple[float, dict[str, int]] | None = None
         self._task: asyncio.Task[dict[str, int]] | None = None
 

@@ -76,7 +76,7 @@ class Host:
                                       host.poll_concurrency, self._live_ids, self.log)
         self.events = EventStream(self._engine, self.cursor, self._status, self._on_event,
                                   self._on_connect, self.log)
-        self._disk = DiskUsageCache(self._engine, daemon.size_cache_seconds, self.log)
+        self._disk = DiskUsageCache(self._engine, daemon.size_cache_seconds)
         self._listed_ns = 0  # engine time just before the last full list
         self._group: asyncio.TaskGroup | None = None
         self._refreshing: set[str] = set()

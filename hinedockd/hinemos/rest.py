@@ -125,16 +125,21 @@ class RestBackend:
             "facilityId": scope.facility_id, "facilityName": scope.facility_name,
             "description": "", "ownerRoleId": owner_role_id}}, write=True)
 
-    async def members(self, scope_id: str) -> set[str] | None:
+    async def _children(self, scope_id: str) -> list[dict[str, Any]]:
+        """The facilities directly under a scope (getFacilityList), scopes and nodes."""
         items = await self._call("GET", "facility", params={"parentFacilityId": scope_id})
-        nodes = {i["facilityId"] for i in items or [] if i.get("facilityType") == "TYPE_NODE"}
+        return list(items or [])
+
+    async def members(self, scope_id: str) -> set[str] | None:
+        items = await self._children(scope_id)
+        nodes = {i["facilityId"] for i in items if i.get("facilityType") == "TYPE_NODE"}
         if not items and not await self.scope_exists(scope_id):
             return None
         return nodes
 
     async def subscopes(self, scope_id: str) -> set[str]:
-        items = await self._call("GET", "facility", params={"parentFacilityId": scope_id})
-        return {i["facilityId"] for i in items or [] if i.get("facilityType") == "TYPE_SCOPE"}
+        return {i["facilityId"] for i in await self._children(scope_id)
+                if i.get("facilityType") == "TYPE_SCOPE"}
 
     async def get_node(self, facility_id: str) -> Node | None:
         node: Node | None = await self._get_or_none(f"node/{facility_id}")

@@ -116,16 +116,20 @@ class SoapBackend:
                                         "ownerRoleId": owner_role_id, "valid": True})
         await self._call("addScope", scope.parent, info, write=True)
 
+    async def _children(self, scope_id: str) -> list[dict[str, Any]]:
+        """The facilities directly under a scope (getFacilityList), scopes and nodes."""
+        return list(_plain(await self._call("getFacilityList", scope_id)) or [])
+
     async def members(self, scope_id: str) -> set[str] | None:
-        items = _plain(await self._call("getFacilityList", scope_id)) or []
+        items = await self._children(scope_id)
         nodes = {i["facilityId"] for i in items if i.get("facilityType") == 1}
         if not items and not await self.scope_exists(scope_id):
             return None
         return nodes
 
     async def subscopes(self, scope_id: str) -> set[str]:
-        items = _plain(await self._call("getFacilityList", scope_id)) or []
-        return {i["facilityId"] for i in items if i.get("facilityType") == 0}
+        return {i["facilityId"] for i in await self._children(scope_id)
+                if i.get("facilityType") == 0}
 
     async def get_node(self, facility_id: str) -> Node | None:
         found = await unless_not_found(self._call("getNode", facility_id))
