@@ -19,12 +19,12 @@ def count_processes(top: Mapping[str, Any], prog: re.Pattern[str],
     """Processes whose program (full path or base name) fully matches `prog` and whose
     arguments (the rest of the command line) fully match `args`, as Hinemos' own
     process monitor matches."""
-    titles = top.get("Titles") or []
+    titles, rows = _columns(top)
     col = next((i for i, t in enumerate(titles) if t in ("CMD", "COMMAND")), None)
     if col is None:
         raise ValueError(f"top answer has no CMD column (titles: {titles})")
     count = 0
-    for proc in top.get("Processes") or []:
+    for proc in rows:
         if len(proc) <= col:
             continue
         program, _, arguments = str(proc[col]).partition(" ")
@@ -33,3 +33,16 @@ def count_processes(top: Mapping[str, Any], prog: re.Pattern[str],
                 and args.fullmatch(arguments.strip())):
             count += 1
     return count
+
+
+def _columns(top: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Titles and rows, one value per column. Docker splits `ps`'s output; Podman's
+    compat API (4.3, tests/data/top-podman4.3.json) sends it unsplit, one title
+    "PID   USER     COMMAND" and one string per process: split each on white space
+    into as many fields as there are titles, the command keeping its own spaces."""
+    titles = [str(t) for t in top.get("Titles") or []]
+    rows = [[str(v) for v in p] for p in top.get("Processes") or [] if isinstance(p, list)]
+    if len(titles) == 1 and len(titles[0].split()) > 1:
+        titles = titles[0].split()
+        rows = [row[0].split(None, len(titles) - 1) for row in rows if row]
+    return titles, rows

@@ -117,3 +117,15 @@ def test_podman_rm_is_seen_at_once(daemon: Daemon) -> None:
     # by a later full re-list
     assert any("action=remove" in line and cid[:12] in line
                for line in daemon.log.read_text().splitlines() if "docker event" in line)
+
+
+def test_processes_and_disk_usage(daemon: Daemon) -> None:
+    cid = run("procs", "sh", "-c", "sleep 3601 & sleep 3602 & httpd -f -p 8080")
+    wait_for(lambda: daemon.run("hinedock", "proc", "-n", "hdt_procs", "--prog", "sleep")
+             .returncode == 0, what="the container in the daemon")
+    assert daemon.ok("hinedock", "proc", "-n", "hdt_procs", "--prog", "sleep") == [
+        (f"sleep:{cid[:12]}", 2.0)]
+    assert daemon.ok("hinedock", "proc", "-n", "hdt_procs", "--prog", "httpd",
+                     "--args", "-f -p 8080") == [(f"httpd -f -p 8080:{cid[:12]}", 1.0)]
+    sizes = dict(daemon.ok("hinedock", "host", "size"))
+    assert sizes["image"] > 1 << 20  # busybox-static: about 2 MB

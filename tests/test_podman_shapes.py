@@ -109,3 +109,18 @@ async def test_the_silence_watchdog_follows_the_streams_pace(tmp_path: Path) -> 
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+def test_podmans_unsplit_top_is_counted() -> None:
+    from hinedockd.processes import compile_pattern, count_processes
+
+    top = fixture_json("top-podman4.3.json")  # one title, one unsplit string per process
+    assert count_processes(top, compile_pattern("sleep", "prog"),
+                           compile_pattern("3600", "args")) == 1
+    assert count_processes(top, compile_pattern("httpd", "prog"),
+                           compile_pattern(".*", "args")) == 0
+    docker_shape = {"Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
+                    "Processes": [["root", "1", "0", "0", "10:00", "?", "00:00:00",
+                                   "/bin/sleep 3600"]]}
+    assert count_processes(docker_shape, compile_pattern("sleep", "prog"),
+                           compile_pattern("3600", "args")) == 1

@@ -41,7 +41,9 @@ class DiskUsageCache:
             raise EngineError(f"{self.engine.host.facility_id}: /system/df answer is not an "
                               "object")
         images = df.get("LayersSize")
-        if not isinstance(images, int):
+        if not isinstance(images, int) or images == 0:
+            # Podman (4.3) answers LayersSize 0; its sizes are in Images[].Size (shared
+            # layers then count once per image).
             images = sum(int(i.get("Size") or 0) for i in df.get("Images") or [])
         sizes = {"image": images, **{s.value: 0 for s in ContainerState}}
         items = df.get("Containers") or []
