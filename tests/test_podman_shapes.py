@@ -14,12 +14,13 @@ from hinedockd import monitors
 from hinedockd.answers import MetricsAnswer
 from hinedockd.config import DaemonConfig, HostConfig
 from hinedockd.docker.dialect import DOCKER, PODMAN, dialect_from_version
+from hinedockd.docker.events import LATE_NS, Cursor
 from hinedockd.docker.host import Host
 from hinedockd.docker.inventory import Inventory, parse_list
 from hinedockd.docker.view import REMOVED, HostObserver, HostView
 from hinedockd.metrics.figures import container_figures
 from hinedockd.metrics.sample import parse_sample
-from hinedockd.model import Container, ContainerState
+from hinedockd.model import Container, ContainerState, EngineEvent
 from hinedockd.testing import FakeEngine
 from tests.conftest import DATA, eventually, fixture_json
 
@@ -124,3 +125,41 @@ def test_podmans_unsplit_top_is_counted() -> None:
                                    "/bin/sleep 3600"]]}
     assert count_processes(docker_shape, compile_pattern("sleep", "prog"),
                            compile_pattern("3600", "args")) == 1
+
+
+def event(t: int, action: str = "start", actor: str = "c1") -> EngineEvent:
+    return EngineEvent(type="container", action=action, actor_id=actor, attributes={},
+                       time_nano=t)
+
+
+def test_events_out_of_order_are_kept_once_and_replays_dropped() -> None:
+    s = 10**9
+    cursor = Cursor(90 * s)  # resumed from a saved cursor
+    assert cursor.admit(event(100 * s, "create"))
+    assert cursor.admit(event(100 * s - 70_000_000, "pull", "img"))  # 70 ms late: kept
+    assert not cursor.admit(event(100 * s - 70_000_000, "pull", "img"))  # once
+    assert not cursor.admit(event(100 * s - LATE_NS - 1, "old"))  # too old: a replay
+    assert cursor.ns == 100 * s
+    start = 100 * s - LATE_NS
+    assert cursor.since() == {"since": f"{start // s}.{start % s:09d}"}
+
+
+def test_after_a_restart_nothing_up_to_the_saved_cursor_is_told_again() -> None:
+    cursor = Cursor(100 * 10**9)  # saved: everything up to it was sent
+    assert not cursor.admit(event(100 * 10**9, "die"))  # since= includes its boundary
+    assert not cursor.admit(event(99 * 10**9, "stop"))
+    assert cursor.admit(event(100 * 10**9 + 1, "destroy"))
+
+
+async def test_the_recorded_podman_events_are_all_admitted() -> None:
+    host = Host(HOST, DaemonConfig())
+    lines = (DATA / "events-podman4.3.jsonl").read_bytes().splitlines()
+    for line in lines:
+        host.events.on_raw(line)
+    assert host.status.events == len(lines)  # the late `image pull` too
+
+
+def test_a_fresh_start_never_resumes_before_its_first_event() -> None:
+    cursor = Cursor()  # no saved cursor: the stream began "now"
+    assert cursor.admit(event(100 * 10**9 + 5))
+    assert cursor.since() == {"since": "100.000000005"}

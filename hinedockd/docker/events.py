@@ -22,34 +22,52 @@ from hinedockd.docker.jsonstream import JsonLinesProtocol
 from hinedockd.docker.view import HostStatus
 from hinedockd.model import EngineEvent, event_from_json
 
+# Events may arrive this much out of their time order (Podman 4.3 sends an `image
+# pull` 20-70 ms after the `create` it precedes): they are kept, and a reconnect
+# resumes this much before the newest event, the replay deduplicated by identity.
+LATE_NS = 2 * 10**9
+
 
 class Cursor:
-    """The newest event time seen (nanoseconds, engine clock) and the events seen at
-    that very time: a `since=` replay repeats them, and they are dropped. Pure."""
+    """Which events were seen: the newest time (nanoseconds, engine clock) and the
+    identities of those within LATE_NS of it. Pure.
+
+    After a restart only the saved time is known, and the engine's `since=` includes
+    its boundary: everything up to and including it was sent before (the cursor is
+    saved only once its messages have left), so it is dropped."""
 
     def __init__(self, ns: int = 0) -> None:
         self.ns = ns
-        self._at_ns: set[tuple[int, str, str, str]] = set()
+        self._floor = ns  # sent before this process started
+        self._first = 0  # started from nothing: the first event seen (none before it)
+        self._recent: dict[tuple[int, str, str, str], int] = {}
         self.dirty = False  # moved since the last checkpoint
 
     def admit(self, ev: EngineEvent) -> bool:
         """True for an event not seen before."""
-        if ev.time_nano < self.ns:
+        t = ev.time_nano
+        if t <= self._floor or t < self.ns - LATE_NS or ev.key in self._recent:
             return False
-        if ev.time_nano == self.ns:
-            if ev.key in self._at_ns:
-                return False
-            self._at_ns.add(ev.key)
-        else:
-            self.ns, self._at_ns = ev.time_nano, {ev.key}
+        self._recent[ev.key] = t
+        if not self._floor and not self._first:
+            self._first = t
+        if t > self.ns:
+            self.ns = t
+            if len(self._recent) > 64:  # forget what no replay can repeat any more
+                self._recent = {k: v for k, v in self._recent.items()
+                                if v >= t - LATE_NS}
         self.dirty = True
         return True
 
     def since(self) -> dict[str, str]:
-        """The `/events` query that resumes from here (the engine's seconds.nanos)."""
+        """The `/events` query that resumes LATE_NS before the newest event seen (the
+        engine's seconds.nanos); the repeats are dropped by `admit`."""
         if not self.ns:
             return {}
-        return {"since": f"{self.ns // 10**9}.{self.ns % 10**9:09d}"}
+        # Never before the first event of a stream that started from nothing: what
+        # came earlier was never part of it.
+        start = max(0, self.ns - LATE_NS, self._first)
+        return {"since": f"{start // 10**9}.{start % 10**9:09d}"}
 
 
 class EventStream:
