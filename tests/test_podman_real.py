@@ -129,3 +129,14 @@ def test_processes_and_disk_usage(daemon: Daemon) -> None:
                      "--args", "-f -p 8080") == [(f"httpd -f -p 8080:{cid[:12]}", 1.0)]
     sizes = dict(daemon.ok("hinedock", "host", "size"))
     assert sizes["image"] > 1 << 20  # busybox-static: about 2 MB
+    # Each count ran `ps` in the container: Podman's exec events for those are the
+    # daemon's own, not told; an operator's exec is.
+    podman("exec", PREFIX + "procs", "sh", "-c", ":")
+
+    def execs() -> list[str]:
+        return [line for line in daemon.log.read_text().splitlines()
+                if "docker event" in line and cid[:12] in line and "action=exec" in line]
+
+    wait_for(lambda: len(execs()) == 2, what="the operator's exec and exec_died")
+    time.sleep(1)
+    assert len(execs()) == 2, execs()
