@@ -67,7 +67,7 @@ def require_docker() -> bool:
 
 
 # The fixtures that start or need a real part (test_snmp's `agent` is snmpd).
-REAL_PARTS = frozenset({"engine", "podman", "rsyslog", "agent"})
+REAL_PARTS = frozenset({"engine", "podman", "engine_cli", "rsyslog", "agent"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -188,9 +188,21 @@ def start_daemon(d: Path, extra: str = "", daemon_extra: str = "",
         print(dm.log.read_text()[-3000:])
 
 
-def run_container(name: str, *cmd: str, extra: tuple[str, ...] = ()) -> str:
-    docker("rm", "-f", PREFIX + name, check=False)
-    return docker("run", "-d", "--name", PREFIX + name, *extra, IMAGE, *cmd)
+def run_container(name: str, *cmd: str, extra: tuple[str, ...] = (),
+                  cli: str = "docker") -> str:
+    docker("rm", "-f", PREFIX + name, check=False, cli=cli)
+    return docker("run", "-d", "--name", PREFIX + name, *extra, IMAGE, *cmd, cli=cli)
+
+
+ENGINE_URLS = {"docker": f"unix://{DOCKER_SOCK}", "podman": f"unix://{PODMAN_SOCK}"}
+
+
+def engine_cli_fixture(request: pytest.FixtureRequest) -> str:
+    """Fixture body for a module that runs on both engines: the engine's CLI name,
+    after its own fixture (`engine` or `podman`) said it is there."""
+    cli = str(request.param)
+    request.getfixturevalue("engine" if cli == "docker" else "podman")
+    return cli
 
 
 

@@ -1,14 +1,37 @@
-"""Jobs against the real engine through the daemon: exec (stdout and stderr apart, exit
-status, a long quiet command), a 200 MB download with the daemon's memory flat, the
-state rules over a prefix selection, remove with and without -f, bad arguments."""
+"""Jobs against the real engines (Docker and Podman) through the daemon: exec (stdout
+and stderr apart, exit status, a long quiet command), a 200 MB download with the
+daemon's memory flat, the state rules over a prefix selection, remove with and
+without -f, bad arguments."""
 
 from __future__ import annotations
 
 import os
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.realparts import Daemon, docker, run_container, wait_for
+import pytest
+
+from tests.realparts import (
+    ENGINE_URLS,
+    Daemon,
+    docker,
+    engine_cli_fixture,
+    run_container,
+    start_daemon,
+    wait_for,
+)
+
+
+@pytest.fixture(scope="module", params=["docker", "podman"])
+def engine_cli(request: pytest.FixtureRequest) -> str:
+    return engine_cli_fixture(request)
+
+
+@pytest.fixture(scope="module")
+def daemon(engine_cli: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    yield from start_daemon(tmp_path_factory.mktemp(f"hinedockd-jobs-{engine_cli}"),
+                            host_url=ENGINE_URLS[engine_cli])
 
 
 def rss_mb(pid: int) -> float:
@@ -23,8 +46,8 @@ def seen(daemon: Daemon, name: str, state: str) -> None:
         "," + {"running": "0", "exited": "4", "created": "3"}[state]), what=f"{name} {state}")
 
 
-def test_exec_keeps_streams_apart_and_returns_the_status(daemon: Daemon) -> None:
-    run_container("job1", "sleep", "3600")
+def test_exec_keeps_streams_apart_and_returns_the_status(daemon: Daemon, engine_cli: str) -> None:
+    run_container("job1", "sleep", "3600", cli=engine_cli)
     seen(daemon, "hdt_job1", "running")
     r = daemon.run("hinedock", "job", "exec", "-n", "hdt_job1", "--", "sh", "-c",
                    "echo out; echo err >&2; exit 3")
@@ -37,17 +60,19 @@ def test_exec_keeps_streams_apart_and_returns_the_status(daemon: Daemon) -> None
     assert ("job" in log and "uid=0" in log) or "uid=" in log
 
 
-def test_a_long_quiet_command_completes(daemon: Daemon) -> None:
-    run_container("job2", "sleep", "3600")
+def test_a_long_quiet_command_completes(daemon: Daemon, engine_cli: str) -> None:
+    run_container("job2", "sleep", "3600", cli=engine_cli)
     seen(daemon, "hdt_job2", "running")
     r = daemon.run("hinedock", "job", "exec", "-n", "hdt_job2", "--", "sh", "-c",
                    "sleep 20; echo done")
     assert (r.returncode, r.stdout) == (0, "done\n"), r.stderr
 
 
-def test_download_streams_200_mb_with_flat_memory(daemon: Daemon, tmp_path: Path) -> None:
+def test_download_streams_200_mb_with_flat_memory(daemon: Daemon, engine_cli: str,
+                                                   tmp_path: Path) -> None:
     run_container("job3", "sh", "-c", "mkdir -p /data && dd if=/dev/urandom of=/data/big "
-                  "bs=1M count=200 2>/dev/null && chmod 640 /data/big && sleep 3600")
+                  "bs=1M count=200 2>/dev/null && chmod 640 /data/big && sleep 3600",
+                  cli=engine_cli)
     seen(daemon, "hdt_job3", "running")
     wait_for(lambda: daemon.run("hinedock", "job", "exec", "-n", "hdt_job3", "--", "sh", "-c",
                                 "test $(wc -c < /data/big) -eq 209715200").returncode == 0,
@@ -60,7 +85,9 @@ def test_download_streams_200_mb_with_flat_memory(daemon: Daemon, tmp_path: Path
     assert r.returncode == 0, r.stderr
     target = tmp_path / "hdt_job3_data_big.tar"
     assert r.stdout.splitlines()[0] == str(target)
-    assert "-rw-r----- root/root 209715200" in r.stdout and r.stdout.rstrip().endswith("big")
+    # Podman's archive carries the numeric owner only (no user and group names)
+    owner = "root/root" if engine_cli == "docker" else "0/0"
+    assert f"-rw-r----- {owner} 209715200" in r.stdout and r.stdout.rstrip().endswith("big")
     assert target.stat().st_size > 200 << 20
     with tarfile.open(target) as tar:
         member = tar.getmember("big")
@@ -75,11 +102,12 @@ def test_download_streams_200_mb_with_flat_memory(daemon: Daemon, tmp_path: Path
     assert not list(tmp_path.glob("*.part"))
 
 
-def test_state_rules_over_a_prefix_selection(daemon: Daemon) -> None:
-    a = run_container("mix_a", "sleep", "3600")
-    b = run_container("mix_b", "sh", "-c", "exit 0")
-    docker("rm", "-f", "hdt_mix_c", check=False)
-    c = docker("create", "--name", "hdt_mix_c", "localbusybox:latest", "/no/such/program")
+def test_state_rules_over_a_prefix_selection(daemon: Daemon, engine_cli: str) -> None:
+    a = run_container("mix_a", "sleep", "3600", cli=engine_cli)
+    b = run_container("mix_b", "sh", "-c", "exit 0", cli=engine_cli)
+    docker("rm", "-f", "hdt_mix_c", check=False, cli=engine_cli)
+    c = docker("create", "--name", "hdt_mix_c", "localbusybox:latest", "/no/such/program",
+               cli=engine_cli)
     seen(daemon, "hdt_mix_b", "exited")
     seen(daemon, "hdt_mix_c", "created")
     r = daemon.run("JobDockerContainerStart.py", "-n", "hdt_mix_*")
@@ -95,17 +123,17 @@ def test_state_rules_over_a_prefix_selection(daemon: Daemon) -> None:
     assert (r.returncode, r.stdout) == (0, f"{a[:12]} hdt_mix_a Skipped (exited)\n")
 
 
-def test_remove_needs_force_for_a_running_container(daemon: Daemon) -> None:
-    cid = run_container("rm1", "sleep", "3600")
+def test_remove_needs_force_for_a_running_container(daemon: Daemon, engine_cli: str) -> None:
+    cid = run_container("rm1", "sleep", "3600", cli=engine_cli)
     seen(daemon, "hdt_rm1", "running")
     r = daemon.run("JobDockerContainerRm.py", "-n", "hdt_rm1")
     assert (r.returncode, r.stdout) == (0, f"{cid[:12]} hdt_rm1 Skipped (running)\n")
     r = daemon.run("JobDockerContainerRm.py", "-f", "-v", "-n", "hdt_rm1")
     assert (r.returncode, r.stdout) == (0, f"{cid[:12]} hdt_rm1 Success\n")
-    assert docker("ps", "-aq", "--filter", "name=^hdt_rm1$") == ""
+    assert docker("ps", "-aq", "--filter", "name=^hdt_rm1$", cli=engine_cli) == ""
 
 
-def test_bad_arguments_are_exit_1_with_a_message(daemon: Daemon) -> None:
+def test_bad_arguments_are_exit_1_with_a_message(daemon: Daemon, engine_cli: str) -> None:
     for cmd, args, message in [
         ("JobDockerContainerStart.py", ("-c", "abc", "-n", "x"), "not both"),
         ("JobDockerContainerStart.py", (), "give -c CONTAINER_ID or -n CONTAINER_NAME"),
@@ -123,8 +151,8 @@ def test_bad_arguments_are_exit_1_with_a_message(daemon: Daemon) -> None:
     assert os.path.exists(daemon.socket)
 
 
-def test_exec_overall_timeout(daemon: Daemon) -> None:
-    run_container("job4", "sleep", "3600")
+def test_exec_overall_timeout(daemon: Daemon, engine_cli: str) -> None:
+    run_container("job4", "sleep", "3600", cli=engine_cli)
     seen(daemon, "hdt_job4", "running")
     r = daemon.run("hinedock", "job", "exec", "-n", "hdt_job4", "--timeout", "2", "--", "sh",
                    "-c", "echo early; sleep 30")
