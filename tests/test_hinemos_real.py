@@ -1,6 +1,6 @@
-"""The daemon (its own process) on the real engine keeps a fake Hinemos manager's
-repository in step with the containers, through the SOAP API (5.x/6.x) and the REST
-API (7.x), within seconds."""
+"""The daemon (its own process) on the real engines (Docker and Podman) keeps a fake
+Hinemos manager's repository in step with the containers, through the SOAP API
+(5.x/6.x) and the REST API (7.x), within seconds."""
 
 from __future__ import annotations
 
@@ -16,13 +16,25 @@ import pytest
 from hinedockd.hinemos.nodes import variables
 from hinedockd.testing.hinemos import FakeManager, FakeRestManager, FakeSoapManager
 from tests.conftest import eventually
-from tests.realparts import daemon_in, docker, hinemos_table, run_container
+from tests.realparts import (
+    ENGINE_URLS,
+    daemon_in,
+    docker,
+    engine_cli_fixture,
+    hinemos_table,
+    run_container,
+)
 
 API_PATHS = {"soap": "HinemosWS", "rest": "HinemosWeb/api"}
 
 
+@pytest.fixture(scope="module", params=["docker", "podman"])
+def engine_cli(request: pytest.FixtureRequest) -> str:
+    return engine_cli_fixture(request)
+
+
 @pytest.fixture(params=["soap", "rest"])
-async def manager(engine: None, request: pytest.FixtureRequest) -> AsyncIterator[FakeManager]:
+async def manager(engine_cli: str, request: pytest.FixtureRequest) -> AsyncIterator[FakeManager]:
     fake: FakeManager = FakeSoapManager() if request.param == "soap" else FakeRestManager()
     fake.api = request.param  # type: ignore[attr-defined]
     await fake.start()
@@ -32,9 +44,10 @@ async def manager(engine: None, request: pytest.FixtureRequest) -> AsyncIterator
     await fake.stop()
 
 
-def write_config(d: Path, api: str, url: str) -> Path:
+def write_config(d: Path, api: str, url: str, engine_cli: str) -> Path:
     """The daemon's config for the local engine and a manager at `url`."""
-    return daemon_in(d, hinemos_table(d, api, url) + "full_sync_seconds = 10\n").config
+    return daemon_in(d, hinemos_table(d, api, url) + "full_sync_seconds = 10\n",
+                     host_url=ENGINE_URLS[engine_cli]).config
 
 
 def manager_url(manager: FakeManager) -> str:
@@ -42,8 +55,10 @@ def manager_url(manager: FakeManager) -> str:
 
 
 @pytest.fixture
-def daemon(manager: FakeManager, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    cfg = write_config(tmp_path, manager.api, manager_url(manager))  # type: ignore[attr-defined]
+def daemon(manager: FakeManager, engine_cli: str,
+           tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    cfg = write_config(tmp_path, manager.api, manager_url(manager),  # type: ignore[attr-defined]
+                       engine_cli)
     log = open(tmp_path / "daemon.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "hinedockd.app", "--config", str(cfg)],
                             stdout=log, stderr=subprocess.STDOUT)
@@ -54,12 +69,12 @@ def daemon(manager: FakeManager, tmp_path: Path) -> Iterator[subprocess.Popen[by
     print((tmp_path / "daemon.log").read_text()[-4000:])
 
 
-async def sh(*args: str) -> str:
-    return await asyncio.to_thread(docker, *args)
+async def sh(cli: str, *args: str) -> str:
+    return await asyncio.to_thread(docker, *args, cli=cli)
 
 
 async def test_containers_become_nodes_and_follow_their_lifecycle(
-        manager: FakeManager, daemon: subprocess.Popen[bytes]) -> None:
+        manager: FakeManager, engine_cli: str, daemon: subprocess.Popen[bytes]) -> None:
     repo = manager.repo
     fid = "docker_host1-hdt_hin1"
 
@@ -70,7 +85,7 @@ async def test_containers_become_nodes_and_follow_their_lifecycle(
     await eventually(lambda: "docker_host1" in repo.facilities, within=30)
     cid = await asyncio.to_thread(run_container, "hin1", "sleep", "3600",
                                   extra=("-l", "hinemosAssignScopeId=web1,web9", "-p",
-                                         "127.0.0.1:18080:8080"))
+                                         "127.0.0.1:18080:8080"), cli=engine_cli)
 
     def in_step() -> bool:
         n = node()
@@ -86,7 +101,11 @@ async def test_containers_become_nodes_and_follow_their_lifecycle(
     assert n["nodeHostnameInfo"] == [{"hostname": cid[:12]}]
     assert variables(n) == {"DOCKER_CONTAINER_ID": cid[:12], "DOCKER_COMMAND": "sleep 3600",
                             "DOCKER_PORTS": "127.0.0.1:18080->8080/tcp",
-                            "DOCKER_IMAGE": "localbusybox:latest", "DOCKER_STATUS": "running",
+                            # the engine's own name (Podman's is fully qualified)
+                            "DOCKER_IMAGE": {"docker": "localbusybox:latest",
+                                             "podman": "localhost/localbusybox:latest"
+                                             }[engine_cli],
+                            "DOCKER_STATUS": "running",
                             "DOCKER_HOST": "docker_host1"}
     for scope in ("docker_container", "docker_host1_scope", "web1"):
         assert fid in repo.facilities[scope]["members"], scope
@@ -94,31 +113,31 @@ async def test_containers_become_nodes_and_follow_their_lifecycle(
     assert "docker_host1" in repo.facilities["docker_host"]["members"]
     assert "web9" not in repo.facilities  # a missing label scope is skipped, not created
 
-    await sh("pause", cid)
+    await sh(engine_cli, "pause", cid)
     await eventually(lambda: variables(node() or {"nodeVariableInfo": []}).get(
         "DOCKER_STATUS") == "paused")
     assert node()["valid"] is False  # type: ignore[index]
-    await sh("unpause", cid)
-    await sh("stop", "-t", "1", cid)
+    await sh(engine_cli, "unpause", cid)
+    await sh(engine_cli, "stop", "-t", "1", cid)
     await eventually(lambda: variables(node() or {"nodeVariableInfo": []}).get(
         "DOCKER_STATUS") == "exited")
-    await sh("rm", cid)
-    again = await asyncio.to_thread(run_container, "hin1", "sleep", "3600")
+    await sh(engine_cli, "rm", cid)
+    again = await asyncio.to_thread(run_container, "hin1", "sleep", "3600", cli=engine_cli)
     await eventually(lambda: (node() or {}).get("nodeName") == again[:12])
     assert variables(node())["DOCKER_CONTAINER_ID"] == again[:12]  # type: ignore[arg-type]
-    await sh("rm", "-f", again)
+    await sh(engine_cli, "rm", "-f", again)
     await eventually(lambda: node() is None)
 
 
-async def test_manager_away_then_back_converges(manager: FakeManager,
+async def test_manager_away_then_back_converges(manager: FakeManager, engine_cli: str,
                                                 daemon: subprocess.Popen[bytes]) -> None:
     repo = manager.repo
     await eventually(lambda: "docker_host1" in repo.facilities, within=30)
-    gone = await asyncio.to_thread(run_container, "hin_gone", "sleep", "3600")
+    gone = await asyncio.to_thread(run_container, "hin_gone", "sleep", "3600", cli=engine_cli)
     await eventually(lambda: "docker_host1-hdt_hin_gone" in repo.facilities)
     await manager.go_down()
-    new = await asyncio.to_thread(run_container, "hin_new", "sleep", "3600")
-    await sh("rm", "-f", gone)
+    new = await asyncio.to_thread(run_container, "hin_new", "sleep", "3600", cli=engine_cli)
+    await sh(engine_cli, "rm", "-f", gone)
     await asyncio.sleep(3)  # the daemon retries with backoff meanwhile
     await manager.come_back()
     # Retries back off up to 30 s and a call may wait up to 30 s for a half-open
@@ -127,7 +146,7 @@ async def test_manager_away_then_back_converges(manager: FakeManager,
                      and "docker_host1-hdt_hin_gone" not in repo.facilities, within=180)
     assert repo.facilities["docker_host1-hdt_hin_new"]["nodeName"] == new[:12]
     assert list(repo.facilities).count("docker_host1-hdt_hin_new") == 1
-    await sh("rm", "-f", new)
+    await sh(engine_cli, "rm", "-f", new)
 
 
 async def report_command(name: str, config: Path, *args: str) -> tuple[int, str, str]:
@@ -138,11 +157,13 @@ async def report_command(name: str, config: Path, *args: str) -> tuple[int, str,
     return proc.returncode or 0, out.decode(), err.decode()
 
 
-async def test_report_repository_commands(manager: FakeManager, tmp_path: Path) -> None:
+async def test_report_repository_commands(manager: FakeManager, engine_cli: str,
+                                          tmp_path: Path) -> None:
     api = manager.api  # type: ignore[attr-defined]
-    cfg = write_config(tmp_path, api, "http://127.0.0.1:1/unused")  # -m gives the real one
+    cfg = write_config(tmp_path, api, "http://127.0.0.1:1/unused",  # -m gives the real one
+                       engine_cli)
     url = manager_url(manager)
-    cid = await asyncio.to_thread(run_container, "oneshot", "sleep", "3600")
+    cid = await asyncio.to_thread(run_container, "oneshot", "sleep", "3600", cli=engine_cli)
     rc, out, err = await report_command("RepositoryDockerNodeAdd.py", cfg, "-m", url)
     assert rc == 0, err
     assert "開始しました。" in out and f"Id:{cid[:12]} Name:hdt_oneshot Status:running" in out
@@ -151,11 +172,11 @@ async def test_report_repository_commands(manager: FakeManager, tmp_path: Path) 
     rc, out, _ = await report_command("RepositoryDockerNodeAdd.py", cfg, "-m", url, "-i",
                                       "127.0.0.1", "-f", "docker_host1")
     assert rc == 0 and "作成しました" not in out  # a second run adds nothing
-    await sh("stop", "-t", "1", cid)
+    await sh(engine_cli, "stop", "-t", "1", cid)
     rc, out, _ = await report_command("RepositoryDockerNodeUpdate.py", cfg, "-m", url)
     assert rc == 0 and "ノード docker_host1-hdt_oneshot を更新しました。" in out
     assert manager.repo.get_node("docker_host1-hdt_oneshot")["valid"] is False
-    await sh("rm", cid)
+    await sh(engine_cli, "rm", cid)
     rc, out, _ = await report_command("RepositoryDockerNodeDelete.py", cfg, "-m", url)
     assert rc == 0 and "ノード docker_host1-hdt_oneshot を削除しました。" in out
     assert "docker_host1-hdt_oneshot" not in manager.repo.facilities
@@ -165,7 +186,7 @@ async def test_report_repository_commands(manager: FakeManager, tmp_path: Path) 
 
 
 async def test_labels_the_manager_refuses_hold_up_nothing_and_operators_edits_stay(
-        manager: FakeManager, daemon: subprocess.Popen[bytes]) -> None:
+        manager: FakeManager, engine_cli: str, daemon: subprocess.Popen[bytes]) -> None:
     """Containers labelled with a platform scope, OWNER, a role scope and a node's ID
     beside plain ones: the plain ones sync, a removal is deleted, no call is refused;
     an operator's host name and variable on the host node stay."""
@@ -179,11 +200,11 @@ async def test_labels_the_manager_refuses_hold_up_nothing_and_operators_edits_st
               "lbl_node": "docker_host1"}
     for name, scope in labels.items():
         await asyncio.to_thread(run_container, name, "sleep", "3600",
-                                extra=("-l", f"hinemosAssignScopeId={scope}"))
-    gone = await asyncio.to_thread(run_container, "lbl_gone", "sleep", "3600")
+                                extra=("-l", f"hinemosAssignScopeId={scope}"), cli=engine_cli)
+    gone = await asyncio.to_thread(run_container, "lbl_gone", "sleep", "3600", cli=engine_cli)
     await eventually(lambda: all(f"docker_host1-hdt_{n}" in repo.facilities
                                  for n in [*labels, "lbl_gone"]), within=30)
-    await sh("rm", "-f", gone)
+    await sh(engine_cli, "rm", "-f", gone)
     await eventually(lambda: "docker_host1-hdt_lbl_gone" not in repo.facilities)
     assert manager.refused_writes == []
     for name, scope in labels.items():
@@ -192,4 +213,4 @@ async def test_labels_the_manager_refuses_hold_up_nothing_and_operators_edits_st
     assert {"hostname": "dh1.ops"} in host["nodeHostnameInfo"]
     assert variables(host) == {"RACK": "B2"}
     for name in labels:
-        await sh("rm", "-f", f"hdt_{name}")
+        await sh(engine_cli, "rm", "-f", f"hdt_{name}")
