@@ -140,3 +140,22 @@ def test_processes_and_disk_usage(daemon: Daemon) -> None:
     wait_for(lambda: len(execs()) == 2, what="the operator's exec and exec_died")
     time.sleep(1)
     assert len(execs()) == 2, execs()
+
+
+def test_a_busy_container_reads_one_core_and_an_idle_one_zero(daemon: Daemon) -> None:
+    run("busy", "sh", "-c", "yes > /dev/null")
+    run("idle", "sleep", "3600")
+
+    def cpu() -> dict[str, float]:
+        r = daemon.run("hinedock", "cpu", "-n", "hdt_*", "--scale", "core", "--window", "30")
+        return dict(daemon.ok("hinedock", "cpu", "-n", "hdt_*", "--scale", "core",
+                              "--window", "30")) if r.returncode == 0 else {}
+
+    # Podman samples every 5 s: wait for three samples of each.
+    wait_for(lambda: {"cpu_usage:hdt_busy", "cpu_usage:hdt_idle"} <= cpu().keys(),
+             within=40, what="CPU figures from Podman")
+    time.sleep(10)
+    core = cpu()
+    assert 70 <= core["cpu_usage:hdt_busy"] <= 105, core
+    assert core["cpu_usage:hdt_idle"] < 3, core
+    podman("rm", "-f", PREFIX + "busy", PREFIX + "idle")
