@@ -206,7 +206,7 @@ class Queries:
             if c.state not in STATS_STATES:
                 return ProcessCount(c.id, c.name, None, f"not running ({c.state})")
             try:
-                top = await view.top(c.id)
+                top = await view.engine.get_json(f"containers/{c.id}/top")
                 return ProcessCount(c.id, c.name, count_processes(top, prog, args))
             except (EngineError, ValueError) as e:
                 return ProcessCount(c.id, c.name, None, str(e))

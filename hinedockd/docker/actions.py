@@ -6,7 +6,7 @@ forced; other states are skipped and say so."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiodocker
@@ -15,7 +15,7 @@ import structlog
 
 from hinedockd.docker.engine import Engine, EngineError
 from hinedockd.messages.hub import SyslogHub
-from hinedockd.model import Container, ContainerState
+from hinedockd.model import Container, ContainerState, StateError, container_state
 
 log = structlog.get_logger("hinedockd.jobs")
 
@@ -45,8 +45,25 @@ def allowed(action: str, state: ContainerState, force: bool) -> bool:
     return (action == "remove" and force) or state in ALLOWED[action]
 
 
+async def current_state(engine: Engine, c: Container) -> ContainerState:
+    """The state the engine gives now (inspect), not the daemon's view of it, which
+    may lag: Podman's events arrive seconds late under load, and a `restart` judged
+    on a stale "running" would start an exited container."""
+    doc = await engine.get_json(f"containers/{c.id}/json")
+    state = doc.get("State") if isinstance(doc, dict) else None
+    status = state.get("Status") if isinstance(state, dict) else None
+    try:
+        return container_state(status, "")
+    except StateError:
+        return c.state  # a state text nobody knows: the rules judge the last known one
+
+
 async def lifecycle(engine: Engine, action: str, c: Container, *, wait: int | None = None,
                     force: bool = False, link: bool = False, volumes: bool = False) -> Outcome:
+    try:
+        c = replace(c, state=await current_state(engine, c))
+    except EngineError as e:
+        return Outcome(c, "Failed", str(e))
     if not allowed(action, c.state, force):
         return Outcome(c, "Skipped", c.state)
     params: dict[str, Any] = {}

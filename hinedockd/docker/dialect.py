@@ -9,10 +9,7 @@ against the container's own /sys/class/net counters:
   `tx_bytes`), and the packet counters are always 0: not given, not zero;
 - memory: no `stats` map, only `usage` (metrics/sample.py reads it);
 - stats streams: a sample every 5 s (docker/stats.py's watchdog follows the pace);
-- events: `remove` instead of `destroy`, and `init`, `cleanup` (docker/inventory.py);
-- `/top`: one unsplit column (processes.py), and each call runs `ps` in the
-  container, recorded as an `exec` and an `exec_died` event (docker/host.py keeps
-  those of its own calls out of syslog).
+- events: `remove` instead of `destroy`, and `init`, `cleanup` (docker/inventory.py).
 """
 
 from __future__ import annotations
@@ -27,13 +24,11 @@ class Dialect:
     name: str  # "docker" or "podman": said to the user where a figure is missing
     network_swapped: bool  # rx and tx reported from the host's side of the veth
     packets: bool  # packet counters given
-    top_execs: tuple[str, ...] = ()  # events each `/top` leaves (it runs `ps` inside)
 
 
 DOCKER = Dialect("docker", network_swapped=False, packets=True)
 # Measured on 4.3.1 only; applied to every Podman until another version is measured.
-PODMAN = Dialect("podman", network_swapped=True, packets=False,
-                 top_execs=("exec", "exec_died"))
+PODMAN = Dialect("podman", network_swapped=True, packets=False)
 
 
 def dialect_from_version(doc: Any) -> Dialect:

@@ -41,7 +41,6 @@ from hinedockd.model import (
 from hinedockd.persist import HostState
 
 log = structlog.get_logger("hinedockd.host")
-OWN_EXEC_SECONDS = 10.0  # how long the events of our own `/top` call are waited for
 
 
 def _engine_time_ns(text: Any) -> int:
@@ -83,7 +82,6 @@ class Host:
         self._refreshing: set[str] = set()
         self._refresh_again: set[str] = set()
         self._unreadable_logged: set[tuple[str, str]] = set()
-        self._own_execs: dict[str, list[tuple[str, float]]] = {}  # see `top`
 
     def subscribe(self, observer: HostObserver) -> None:
         self._observers.append(observer)
@@ -118,30 +116,6 @@ class Host:
 
     async def disk_usage(self) -> dict[str, int]:
         return await self._disk.get()
-
-    async def top(self, cid: str) -> Any:
-        """On an engine that runs `ps` in the container for it (Podman), the events
-        that call leaves are expected, and kept out of the observers (syslog): an
-        operator's own exec at the same moment in the same container could be taken
-        for ours, a price the README states."""
-        events = self.dialect.top_execs
-        if events:
-            deadline = time.monotonic() + OWN_EXEC_SECONDS
-            self._own_execs.setdefault(cid, []).extend((action, deadline) for action in events)
-        return await self._engine.get_json(f"containers/{cid}/top")
-
-    def _is_own_exec(self, ev: EngineEvent) -> bool:
-        """Consumes one expected trace of our own `/top`, if this event is one."""
-        if ev.actor_id not in self._own_execs:
-            return False
-        now = time.monotonic()
-        expected = [(a, d) for a, d in self._own_execs.pop(ev.actor_id) if d > now]
-        ours = next((i for i, (action, _) in enumerate(expected) if action == ev.action), None)
-        if ours is not None:
-            del expected[ours]
-        if expected:
-            self._own_execs[ev.actor_id] = expected
-        return ours is not None
 
     def snapshot(self) -> HostSnapshot:
         s = self._status
@@ -255,10 +229,6 @@ class Host:
     # ---- from the events stream and the inventory -------------------------------
 
     def _on_event(self, ev: EngineEvent) -> None:
-        if self._is_own_exec(ev):
-            self.log.debug("the engine's trace of our own /top", action=ev.action,
-                           container=ev.actor_id[:12])
-            return
         self._tell(lambda o: o.engine_event(self, ev))
         action = ev.action.split(":", 1)[0]
         # Events older than the last full list (a replay after a reconnect) are already

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from hinedockd.model import Container, EngineEvent
 
@@ -101,10 +101,6 @@ class HostView(Protocol):
     def snapshot(self) -> HostSnapshot: ...
 
     async def disk_usage(self) -> Mapping[str, int]: ...
-
-    async def top(self, cid: str) -> Any:
-        """`/containers/{id}/top`, the daemon's own call (its traces are not events)."""
-        ...
 
 
 class HostObserver(Protocol):
