@@ -13,8 +13,8 @@ CPU time (getrusage) per call, medians.
     .venv/bin/python bench/daemon_load.py [--sizes 100,500,1000] [--measure 30]
 
 Side by side with another revision (the daemon only; the fake engine and the client
-are this checkout's): `git worktree add /tmp/base REV`, then
-`--compare /tmp/base --rounds 3 --calls 0`: each tree is installed from its wheel,
+are this checkout's): `git worktree add ../base REV`, then
+`--compare ../base --rounds 3 --calls 0`: each tree is installed from its wheel,
 with its dependencies, into a venv of its own; for each size the two daemons run
 in turn, round after round, and the table has one row per run plus the medians.
 """
