@@ -60,7 +60,7 @@ def wheel_venv(tree: Path = ROOT, deps: bool = False) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
     subprocess.run([str(root / "bin" / "pip"), "install", "-q",
                     *([] if deps else ["--no-deps"]), "--disable-pip-version-check",
-                    str(tree)], check=True, cwd=root)
+                    str(tree.resolve())], check=True, cwd=root)
     return root / "bin"
 
 

@@ -193,6 +193,10 @@ class Host:
         items = await self._engine.get_json("containers/json", {"all": "1"})
         listing = parse_list(items)
         self._log_unreadable(listing)
+        # A container readable again (or gone) is logged afresh if it turns unreadable
+        # later; the set holds only what the list still cannot read.
+        self._unreadable_logged = {p for p in self._unreadable_logged
+                                   if p[0] in listing.unreadable}
         self.inventory.replace_all(listing)
 
     def _log_unreadable(self, listing: Listing) -> None:
