@@ -36,10 +36,12 @@ def count_processes(top: Mapping[str, Any], prog: re.Pattern[str],
 
 
 def _columns(top: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Titles and rows, one value per column. Docker splits `ps`'s output; Podman's
-    compat API (4.3, tests/data/top-podman4.3.json) sends it unsplit, one title
-    "PID   USER     COMMAND" and one string per process: split each on white space
-    into as many fields as there are titles, the command keeping its own spaces."""
+    """Titles and rows, one value per column. Docker splits `ps`'s output, and so does
+    Podman for the `ps_args` the daemon asks it with (docker/dialect.py). Where Podman
+    runs `ps` itself (4.3's compat default, tests/data/top-podman4.3.json) it sends it
+    unsplit, one title "PID   USER     COMMAND" and one string per process: split each
+    on white space into as many fields as there are titles, the command keeping its
+    own spaces."""
     titles = [str(t) for t in top.get("Titles") or []]
     rows = [[str(v) for v in p] for p in top.get("Processes") or [] if isinstance(p, list)]
     if len(titles) == 1 and len(titles[0].split()) > 1:

@@ -202,11 +202,15 @@ class Queries:
         except ValueError as e:
             raise QueryError(400, str(e)) from None
 
+        ps_args = view.dialect.top_ps_args
+        top_query = {"ps_args": ps_args} if ps_args else None
+
         async def count(c: Container) -> ProcessCount:
             if c.state not in STATS_STATES:
                 return ProcessCount(c.id, c.name, None, f"not running ({c.state})")
             try:
-                top = await view.engine.get_json(f"containers/{c.id}/top")
+                top = await view.engine.get_json(f"containers/{c.id}/top",
+                                                  top_query)
                 return ProcessCount(c.id, c.name, count_processes(top, prog, args))
             except (EngineError, ValueError) as e:
                 return ProcessCount(c.id, c.name, None, str(e))

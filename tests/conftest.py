@@ -95,6 +95,15 @@ def podman() -> Iterator[None]:
     yield from engine_available("podman")
 
 
+@pytest.fixture(scope="module", params=["docker", "podman"])
+def engine_cli(request: pytest.FixtureRequest) -> str:
+    """For a module whose tests run on both engines: the engine's CLI name (`docker`,
+    `podman`), once its own fixture said it is there; one daemon per engine follows it."""
+    from tests.realparts import engine_cli_fixture
+
+    return engine_cli_fixture(request)
+
+
 @pytest.fixture(scope="module")
 def daemon(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     """The daemon as its own process on the local engine, one per test module (a

@@ -197,13 +197,17 @@ def run_container(name: str, *cmd: str, extra: tuple[str, ...] = (),
 ENGINE_URLS = {"docker": f"unix://{DOCKER_SOCK}", "podman": f"unix://{PODMAN_SOCK}"}
 
 
+# A test of a module on both engines whose subject does not depend on the engine (the
+# client's own checks, a receiver's outage, dockerd's restart): once, on Docker.
+ON_DOCKER_ONLY = pytest.mark.parametrize("engine_cli", ["docker"], indirect=True)
+
+
 def engine_cli_fixture(request: pytest.FixtureRequest) -> str:
     """Fixture body for a module that runs on both engines: the engine's CLI name,
     after its own fixture (`engine` or `podman`) said it is there."""
     cli = str(request.param)
     request.getfixturevalue("engine" if cli == "docker" else "podman")
     return cli
-
 
 
 

@@ -20,17 +20,11 @@ from tests.realparts import (
     ENGINE_URLS,
     daemon_in,
     docker,
-    engine_cli_fixture,
     hinemos_table,
     run_container,
 )
 
 API_PATHS = {"soap": "HinemosWS", "rest": "HinemosWeb/api"}
-
-
-@pytest.fixture(scope="module", params=["docker", "podman"])
-def engine_cli(request: pytest.FixtureRequest) -> str:
-    return engine_cli_fixture(request)
 
 
 @pytest.fixture(params=["soap", "rest"])

@@ -16,16 +16,10 @@ from tests.realparts import (
     ENGINE_URLS,
     Daemon,
     docker,
-    engine_cli_fixture,
     run_container,
     start_daemon,
     wait_for,
 )
-
-
-@pytest.fixture(scope="module", params=["docker", "podman"])
-def engine_cli(request: pytest.FixtureRequest) -> str:
-    return engine_cli_fixture(request)
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,7 @@
 """Events and state changes reach a real rsyslog over UDP and TCP, parse the way Hinemos
-reads RFC 3164 with the right HOSTNAME, survive receiver outages and daemon restarts."""
+reads RFC 3164 with the right HOSTNAME, survive receiver outages and daemon restarts: on
+Docker and on Podman (what depends on the engine runs on both; the receiver's outage,
+the status view and dockerd's restart once)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import pytest
 
 from tests.hinemos_syslog import Parsed, parse
 from tests.realparts import (
+    ENGINE_URLS,
+    ON_DOCKER_ONLY,
     Daemon,
     Rsyslog,
     docker,
@@ -26,15 +30,15 @@ from tests.realparts import (
 
 
 @pytest.fixture(scope="module")
-def daemon(engine: None, rsyslog: Rsyslog,
+def daemon(engine_cli: str, rsyslog: Rsyslog,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    yield from start_daemon(tmp_path_factory.mktemp("hinedockd-syslog"), f"""
+    yield from start_daemon(tmp_path_factory.mktemp(f"hinedockd-syslog-{engine_cli}"), f"""
 [[syslog]]
 target = "udp://127.0.0.1:{rsyslog.port}"
 [[syslog]]
 target = "tcp://127.0.0.1:{rsyslog.port}"
 queue_size = 50
-""")
+""", host_url=ENGINE_URLS[engine_cli])
 
 
 def received(rsyslog: Rsyslog, hostname: str, contains: str) -> list[Parsed]:
@@ -44,22 +48,23 @@ def received(rsyslog: Rsyslog, hostname: str, contains: str) -> list[Parsed]:
 
 
 def test_events_and_state_changes_arrive_with_the_right_hostname(
-        daemon: Daemon, rsyslog: Rsyslog) -> None:
-    cid = run_container("sys1", "sleep", "3600")
+        daemon: Daemon, rsyslog: Rsyslog, engine_cli: str) -> None:
+    cid = run_container("sys1", "sleep", "3600", cli=engine_cli)
     short = cid[:12]
     wait_for(lambda: len(received(rsyslog, "docker_host1", f"container start id={short}")) == 2,
              what="the start event, once per target (UDP and TCP)")
     wait_for(lambda: len(received(rsyslog, short, f"{short} running")) == 2,
              what="the running state, HOSTNAME = container ID")
-    docker("stop", "-t", "1", cid)
+    docker("stop", "-t", "1", cid, cli=engine_cli)
     wait_for(lambda: len(received(rsyslog, short, f"{short} exited")) == 2, what="exited")
-    docker("rm", cid)
+    docker("rm", cid, cli=engine_cli)
     wait_for(lambda: len(received(rsyslog, short, f"{short} removed")) == 2, what="removed")
     start = received(rsyslog, "docker_host1", f"container start id={short}")[0]
     assert start.tag == "hinedockd" and "name=hdt_sys1" in start.message
     assert all(line.startswith("<") for line in rsyslog.lines())  # no stray line anywhere
 
 
+@ON_DOCKER_ONLY
 def test_status_view(daemon: Daemon, rsyslog: Rsyslog) -> None:
     r = daemon.run("hinedock", "status")
     assert r.returncode == 0, r.stderr
@@ -72,10 +77,11 @@ def test_status_view(daemon: Daemon, rsyslog: Rsyslog) -> None:
     assert "DROPPED" in r.stdout
 
 
-def test_hostile_labels_arrive_sanitised(daemon: Daemon, rsyslog: Rsyslog) -> None:
+def test_hostile_labels_arrive_sanitised(daemon: Daemon, rsyslog: Rsyslog,
+                                         engine_cli: str) -> None:
     evil = "x\n<13>Nov  8 09:05:03 admin su: FAKE\r\x1b[31m"
     cid = run_container("evil", "sleep", "3600", extra=("-l", f"note={evil}",
-                                                        "-l", "日本=ラベル"))
+                                                        "-l", "日本=ラベル"), cli=engine_cli)
     wait_for(lambda: len(received(rsyslog, "docker_host1", f"create id={cid[:12]}")) == 2,
              what="the create event")
     (msg, _) = received(rsyslog, "docker_host1", f"create id={cid[:12]}")
@@ -83,9 +89,10 @@ def test_hostile_labels_arrive_sanitised(daemon: Daemon, rsyslog: Rsyslog) -> No
     assert "日本=ラベル" in msg.message
     assert not any("FAKE" in line and not line.startswith("<") for line in rsyslog.lines())
     assert not any("\x1b" in line for line in rsyslog.lines())
-    docker("rm", "-f", cid)
+    docker("rm", "-f", cid, cli=engine_cli)
 
 
+@ON_DOCKER_ONLY
 def test_receiver_outage_leaves_the_daemon_healthy_and_counts_drops(
         daemon: Daemon, rsyslog: Rsyslog) -> None:
     rsyslog.stop()
@@ -113,16 +120,16 @@ def test_receiver_outage_leaves_the_daemon_healthy_and_counts_drops(
 
 
 def test_no_state_change_lost_across_a_daemon_restart(
-        daemon: Daemon, rsyslog: Rsyslog) -> None:
-    keep = run_container("keep", "sleep", "3600")
+        daemon: Daemon, rsyslog: Rsyslog, engine_cli: str) -> None:
+    keep = run_container("keep", "sleep", "3600", cli=engine_cli)
     wait_for(lambda: len(received(rsyslog, keep[:12], f"{keep[:12]} running")) == 2)
     # Its cursor saved (within a second of the messages leaving), then a crash.
     saved = daemon.config.parent / "state" / "host-docker_host1.json"
     wait_for(lambda: saved.exists() and keep in json.loads(saved.read_text())["states"],
              what="the daemon's state saved")
     daemon.stop(signal.SIGKILL)  # a crash, not a clean stop
-    docker("stop", "-t", "1", keep)
-    new = run_container("whiledown", "sleep", "3600")
+    docker("stop", "-t", "1", keep, cli=engine_cli)
+    new = run_container("whiledown", "sleep", "3600", cli=engine_cli)
     daemon.start()
     wait_for(lambda: len(received(rsyslog, keep[:12], f"{keep[:12]} exited")) == 2,
              what="the stop while the daemon was down")
@@ -134,12 +141,12 @@ def test_no_state_change_lost_across_a_daemon_restart(
     # Told once each, not once per reconnect; not moved backwards by the replay.
     assert len(received(rsyslog, keep[:12], f"{keep[:12]} running")) == 2
     assert len(received(rsyslog, keep[:12], f"{keep[:12]} exited")) == 2
-    docker("rm", "-f", keep, new)
+    docker("rm", "-f", keep, new, cli=engine_cli)
 
 
 def test_report_commands_for_events_and_states(daemon: Daemon, rsyslog: Rsyslog,
-                                               tmp_path: Path) -> None:
-    cid = run_container("cron", "sleep", "3600")
+                                               tmp_path: Path, engine_cli: str) -> None:
+    cid = run_container("cron", "sleep", "3600", cli=engine_cli)
     log = tmp_path / "events.log"
     wait_for(lambda: daemon.run("MonitorDockerHostEvent.py", "-i", "docker_host1", "-k", "e1",
                                 "-f", str(log)).returncode == 0 and log.exists()
@@ -157,9 +164,10 @@ def test_report_commands_for_events_and_states(daemon: Daemon, rsyslog: Rsyslog,
              what="the status command's own message")
     r = daemon.run("MonitorDockerHostEvent.py", "-k", "e2")
     assert r.returncode == 1 and "-s SYSLOG_HOST:PORT or -f LOGFILE" in r.stderr
-    subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+    subprocess.run([engine_cli, "rm", "-f", cid], capture_output=True)
 
 
+@ON_DOCKER_ONLY
 @pytest.mark.root
 @pytest.mark.skipif(os.environ.get("HINEDOCK_TEST_ENGINE_RESTART") != "1",
                     reason="restarts dockerd: set HINEDOCK_TEST_ENGINE_RESTART=1 (.ci/run does)")
