@@ -121,7 +121,8 @@ def test_remove_needs_force_for_a_running_container(daemon: Daemon, engine_cli: 
     cid = run_container("rm1", "sleep", "3600", cli=engine_cli)
     seen(daemon, "hdt_rm1", "running")
     r = daemon.run("JobDockerContainerRm.py", "-n", "hdt_rm1")
-    assert (r.returncode, r.stdout) == (0, f"{cid[:12]} hdt_rm1 Skipped (running)\n")
+    assert (r.returncode, r.stdout) == (9, f"{cid[:12]} hdt_rm1 Failed: running\n")
+    assert docker("ps", "-q", "--filter", "name=^hdt_rm1$", cli=engine_cli) == cid[:12]
     r = daemon.run("JobDockerContainerRm.py", "-f", "-v", "-n", "hdt_rm1")
     assert (r.returncode, r.stdout) == (0, f"{cid[:12]} hdt_rm1 Success\n")
     assert docker("ps", "-aq", "--filter", "name=^hdt_rm1$", cli=engine_cli) == ""

@@ -22,7 +22,8 @@ LIFECYCLE_HELP = {
     "start": "Start containers that are exited or created; others are skipped.",
     "stop": "Stop running containers (-t seconds of grace); others are skipped.",
     "restart": "Restart running containers (-t seconds of grace); others are skipped.",
-    "remove": "Remove exited containers (-f: any state, -l: links, -v: volumes).",
+    "remove": ("Remove exited containers; any other state fails (exit 9) unless -f. "
+               "-l: links, -v: volumes."),
 }
 
 

@@ -1,7 +1,9 @@
 """Jobs against containers through the Docker API (never nsenter): start, stop,
 restart, remove, exec, archive download. State rules (SPEC §7): start only
-`exited`/`created`, stop and restart only `running`, remove only `exited` unless
-forced; other states are skipped and say so."""
+`exited`/`created`, stop and restart only `running`: other states are skipped and say
+so (the report: 何もしない). Remove only `exited` unless forced: any other state is a
+failure of that container (the report §4.6.2: "exited でなければエラーが出ます"), so the
+job ends with 9 and Hinemos shows it as failed."""
 
 from __future__ import annotations
 
@@ -65,7 +67,7 @@ async def lifecycle(engine: Engine, action: str, c: Container, *, wait: int | No
     except EngineError as e:
         return Outcome(c, "Failed", str(e))
     if not allowed(action, c.state, force):
-        return Outcome(c, "Skipped", c.state)
+        return Outcome(c, "Failed" if action == "remove" else "Skipped", c.state)
     params: dict[str, Any] = {}
     method, path = "POST", f"containers/{c.id}/{action}"
     if action in ("stop", "restart") and wait is not None:
