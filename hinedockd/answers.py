@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from hinedockd.docker.lifecycle import LifeFigures
 from hinedockd.metrics.figures import ContainerFigures
 from hinedockd.model import ContainerState
 
@@ -117,3 +118,11 @@ class EventsAnswer:
     host: str
     hostname: str  # the HOSTNAME its syslog messages carry
     events: Sequence[EventItem]
+
+
+@dataclass(frozen=True)
+class LifecycleAnswer:
+    host: str
+    window: float  # the counts (restarts, oom events) are over this many seconds
+    connected: bool
+    containers: Sequence[LifeFigures]

@@ -50,6 +50,8 @@ class DaemonConfig:
     log_format: LogFormat = "json"  # when not writing to the journal
     prometheus: str = ""  # "host:port" for a /metrics endpoint; "" = off
     log_target: LogTarget = "auto"  # "journal" (native fields); "auto": journal under systemd
+    restart_loop_count: int = 5  # this many restarts of one container within
+    restart_loop_seconds: int = 300  # this many seconds are a restart loop (a warning)
 
 
 @dataclass(frozen=True)
@@ -199,9 +201,13 @@ def _daemon(t: _Table) -> DaemonConfig:
         log_format=t.choice("log_format", d.log_format, get_args(LogFormat)),
         log_target=t.choice("log_target", d.log_target, get_args(LogTarget)),
         prometheus=t.get("prometheus", str, d.prometheus),
+        restart_loop_count=t.number("restart_loop_count", int, d.restart_loop_count, 2),
+        restart_loop_seconds=t.number("restart_loop_seconds", int, d.restart_loop_seconds, 10),
     )
     if cfg.default_window_seconds > cfg.retention_seconds:
         t.fail("default_window_seconds", "must not exceed retention_seconds")
+    if cfg.restart_loop_seconds > cfg.retention_seconds:
+        t.fail("restart_loop_seconds", "must not exceed retention_seconds")
     if cfg.prometheus and not re.match(r"^[^\s/]*:\d{1,5}$", cfg.prometheus):
         t.fail("prometheus", f"must be host:port (e.g. 127.0.0.1:9323), got {cfg.prometheus!r}")
     t.done()

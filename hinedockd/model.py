@@ -32,6 +32,7 @@ LIFECYCLE_ACTIONS = frozenset({
     "create", "start", "die", "stop", "kill", "pause", "unpause", "restart",
     "rename", "destroy", "oom", "update",
     "remove",  # Podman's destroy
+    "health_status",  # the node's DOCKER_HEALTH
 })
 
 
@@ -79,6 +80,8 @@ class Container:
     command: str = ""
     ports: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
+    # healthy / unhealthy / starting; None: no health check, or not known yet
+    health: str | None = None
 
     @property
     def short_id(self) -> str:
@@ -94,6 +97,17 @@ def _labels(raw: Any) -> dict[str, str]:
 def _port_text(ip: Any, public: Any, private: Any, proto: Any) -> str:
     host = f"{ip}:" if ip and ip not in ("0.0.0.0", "::") else ""
     return f"{host}{public}->{private}/{proto}"
+
+
+# Docker writes the health into the list's `Status` text: "Up 5 minutes (healthy)",
+# "(unhealthy)", "Up 1 second (health: starting)"; Podman 4.3 does not (its health
+# comes from inspect: docker/lifecycle.py).
+_HEALTH_IN_STATUS = re.compile(r"\((healthy|unhealthy|health: starting)\)\s*$")
+
+
+def health_in_status(status: Any) -> str | None:
+    m = _HEALTH_IN_STATUS.search(status) if isinstance(status, str) else None
+    return None if m is None else m.group(1).removeprefix("health: ")
 
 
 def container_from_list(item: Mapping[str, Any]) -> Container:
@@ -112,6 +126,7 @@ def container_from_list(item: Mapping[str, Any]) -> Container:
         command=str(item.get("Command", "")),
         ports=ports,
         labels=_labels(item.get("Labels")),
+        health=health_in_status(item.get("Status")),
     )
 
 

@@ -7,19 +7,21 @@ Keys and formats are defined here once, for `hinedock` and the report's commands
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from hinedockd.answers import (
     ContainersAnswer,
     CountsAnswer,
     HostFigures,
+    LifecycleAnswer,
     MetricsAnswer,
     PingAnswer,
     ProcessesAnswer,
     SizeAnswer,
 )
+from hinedockd.docker.lifecycle import HEALTH_CODES, LifeFigures
 from hinedockd.metrics.figures import Measured
-from hinedockd.model import ContainerState
+from hinedockd.model import STATS_STATES, ContainerState
 from hinedockd.output import Lines
 
 REPORT_STATES = (ContainerState.RUNNING, ContainerState.RESTARTING, ContainerState.PAUSED,
@@ -228,3 +230,83 @@ def states(data: ContainersAnswer, opts: Options) -> Result:
     for c in data.containers:
         lines.add(f"state:{c.id[:12]}", STATE_CODES[c.state])
     return Result(lines)
+
+
+def _life_lines(data: LifecycleAnswer, opts: Options,
+                lines_of: Callable[[LifeFigures], list[tuple[str, float]] | str]) -> Result:
+    """Lines per container, keyed by name like the report's CPU lines; `lines_of`
+    returns the pairs, or why the container has none (a note on stderr). Selected
+    containers with no line at all are an error (exit 1)."""
+    lines, notes = Lines(), []
+    for f in data.containers:
+        pairs = lines_of(f)
+        if isinstance(pairs, str):
+            notes.append(f"{f.id[:12]} {f.name}: {pairs}")
+            continue
+        for key, value in pairs:
+            lines.add(f"{key}:{f.name}", value)
+    if not data.connected:
+        notes.append(f"{data.host}: not connected to the engine; figures may be stale")
+    if _selected(opts) and not lines.lines:
+        raise MonitorError("; ".join(notes) or "no container selected")
+    return Result(lines, notes)
+
+
+NOT_INSPECTED = "not inspected yet (the daemon reads it within seconds of a change)"
+
+
+def health(data: LifecycleAnswer, opts: Options) -> Result:
+    """`health:<name>`: healthy 0, unhealthy 1, starting 2; no line without a health
+    check, or while not running (the check does not run)."""
+    def of(f: LifeFigures) -> list[tuple[str, float]] | str:
+        if f.health is None:
+            return "no health check"
+        if f.state not in STATS_STATES:
+            return f"not running ({f.state})"
+        return [("health", HEALTH_CODES[f.health])]
+    return _life_lines(data, opts, of)
+
+
+def restarts(data: LifecycleAnswer, opts: Options) -> Result:
+    """`restart_count:<name>`: the engine's RestartCount (restart policy restarts);
+    `restarts:<name>`: every start of it after its first that the daemon saw within
+    the window (a `docker restart` too)."""
+    def of(f: LifeFigures) -> list[tuple[str, float]] | str:
+        if f.restart_count is None:
+            return NOT_INSPECTED
+        return [("restart_count", f.restart_count), ("restarts", f.restarts)]
+    return _life_lines(data, opts, of)
+
+
+def oom(data: LifecycleAnswer, opts: Options) -> Result:
+    """`oom_killed:<name>`: 1 when its last exit was an OOM kill, as the engine says;
+    `oom_events:<name>`: `oom` events within the window."""
+    def of(f: LifeFigures) -> list[tuple[str, float]] | str:
+        if f.oom_killed is None:
+            return NOT_INSPECTED
+        return [("oom_killed", int(f.oom_killed)), ("oom_events", f.oom_events)]
+    return _life_lines(data, opts, of)
+
+
+def exit_code(data: LifecycleAnswer, opts: Options) -> Result:
+    """`exit_code:<name>`: the last exit code (0 while running, as the engine says)."""
+    def of(f: LifeFigures) -> list[tuple[str, float]] | str:
+        if f.exit_code is None:
+            return NOT_INSPECTED
+        if f.exit_code < 0:  # older agents take no sign (README: the agents' patterns)
+            return f"exit code {f.exit_code} cannot be printed for Hinemos"
+        return [("exit_code", f.exit_code)]
+    return _life_lines(data, opts, of)
+
+
+def uptime(data: LifecycleAnswer, opts: Options) -> Result:
+    """`uptime:<name>`: whole seconds since it started, 0 when not running;
+    `state_age:<name>`: whole seconds since its last state change."""
+    def of(f: LifeFigures) -> list[tuple[str, float]] | str:
+        if f.uptime is None:
+            return NOT_INSPECTED
+        pairs: list[tuple[str, float]] = [("uptime", int(f.uptime))]
+        if f.state_age is not None:
+            pairs.append(("state_age", int(f.state_age)))
+        return pairs
+    return _life_lines(data, opts, of)

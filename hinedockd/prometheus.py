@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from hinedockd.docker.lifecycle import HEALTH_CODES, LifeFigures
 from hinedockd.docker.view import HostView
 from hinedockd.messages.hub import SyslogHub
 from hinedockd.metrics.figures import CpuScale, container_figures
@@ -49,6 +50,13 @@ class DaemonCollector(Collector):
                                       labels=labels)
                  for k in ("disk_read_bytes", "disk_write_bytes", "net_rx_bytes",
                            "net_tx_bytes")}
+        life = {k: GaugeMetricFamily(f"hinedockd_container_{k}", about, labels=labels)
+                for k, about in (
+                    ("health", "health check: healthy 0, unhealthy 1, starting 2"),
+                    ("restart_count", "the engine's RestartCount"),
+                    ("oom_killed", "1 when the last exit was an OOM kill"),
+                    ("exit_code", "the last exit code"),
+                    ("uptime_seconds", "seconds since it started; 0 when not running"))}
         now = time.time()
         for view in self.hosts:
             h = view.host.facility_id
@@ -59,6 +67,7 @@ class DaemonCollector(Collector):
             for state, n in view.snapshot().states.items():
                 states.add_metric([h, state], n)
             for c in view.containers.values():
+                self._life(life, [h, c.name, c.short_id], view.life_figures(c, self.window, now))
                 if c.state not in STATS_STATES:
                     continue
                 f = container_figures(c, view.series(c.id), window=self.window, now=now,
@@ -73,7 +82,8 @@ class DaemonCollector(Collector):
                 rates["disk_write_bytes"].add_metric(key, f.disk.write_per_second)
                 rates["net_rx_bytes"].add_metric(key, f.net.rx_bytes_per_second)
                 rates["net_tx_bytes"].add_metric(key, f.net.tx_bytes_per_second)
-        yield from (connected, events, samples, bad, states, cpu, rss, *rates.values())
+        yield from (connected, events, samples, bad, states, cpu, rss, *rates.values(),
+                    *life.values())
         if self.hub is not None:
             sent = CounterMetricFamily("hinedockd_syslog_sent", "messages sent",
                                        labels=["target"])
@@ -83,6 +93,21 @@ class DaemonCollector(Collector):
                 sent.add_metric([t.target], t.sent)
                 dropped.add_metric([t.target], t.dropped)
             yield from (sent, dropped)
+
+
+    @staticmethod
+    def _life(families: dict[str, GaugeMetricFamily], key: list[str], f: LifeFigures) -> None:
+        """What is known; nothing before the container's first inspect."""
+        if f.health is not None and f.state in STATS_STATES:
+            families["health"].add_metric(key, HEALTH_CODES[f.health])
+        if f.restart_count is not None:
+            families["restart_count"].add_metric(key, f.restart_count)
+        if f.oom_killed is not None:
+            families["oom_killed"].add_metric(key, int(f.oom_killed))
+        if f.exit_code is not None:
+            families["exit_code"].add_metric(key, f.exit_code)
+        if f.uptime is not None:
+            families["uptime_seconds"].add_metric(key, f.uptime)
 
 
 async def serve(listen: str, collector: DaemonCollector) -> web.AppRunner:

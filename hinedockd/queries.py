@@ -22,6 +22,7 @@ from hinedockd.answers import (
     EventItem,
     EventsAnswer,
     HostFigures,
+    LifecycleAnswer,
     MetricsAnswer,
     PingAnswer,
     ProcessCount,
@@ -178,6 +179,15 @@ class Queries:
                              all_running=all_running, containers=list(selected.values()),
                              engine=view.dialect.name)
 
+    async def lifecycle(self, view: HostView, q: Query) -> LifecycleAnswer:
+        """Every selected container, whatever its state (an exited one has the exit
+        code that matters); the counts over the window or since the `-k` call."""
+        now = time.time()
+        window = self._window(view, q, now)
+        return LifecycleAnswer(
+            host=view.host.facility_id, window=window, connected=view.status.connected,
+            containers=[view.life_figures(c, window, now) for c in selection(view, q)])
+
     async def events(self, view: HostView, q: Query) -> EventsAnswer:
         """Events since the previous call with `key` (first call: the default window), for
         the report's MonitorDockerHostEvent.py; from the daemon's in-memory history."""
@@ -225,7 +235,7 @@ QueryFn = Callable[[Queries, HostView, Query], Awaitable[Any]]
 DATA: dict[str, QueryFn] = {
     "ping": Queries.ping, "containers": Queries.containers, "counts": Queries.counts,
     "size": Queries.size, "metrics": Queries.metrics, "processes": Queries.processes,
-    "events": Queries.events,
+    "events": Queries.events, "lifecycle": Queries.lifecycle,
 }
 
 
@@ -251,4 +261,9 @@ MONITORS: dict[str, Monitor[Any]] = {
     "net": Monitor(Queries.metrics, monitors.network),
     "proc": Monitor(Queries.processes, monitors.processes),
     "states": Monitor(Queries.containers, monitors.states),
+    "health": Monitor(Queries.lifecycle, monitors.health),
+    "restarts": Monitor(Queries.lifecycle, monitors.restarts),
+    "oom": Monitor(Queries.lifecycle, monitors.oom),
+    "exit": Monitor(Queries.lifecycle, monitors.exit_code),
+    "uptime": Monitor(Queries.lifecycle, monitors.uptime),
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,9 @@ def test_desired_state_follows_the_spec_table() -> None:
         "DOCKER_STATUS": "running", "DOCKER_HOST": "docker_host1"}
     nb = d.nodes["docker_host1-conteiner_B"]
     assert not nb.valid and nb.variable("DOCKER_PORTS") is None  # absent, never ""
+    assert nb.variable("DOCKER_HEALTH") is None  # no health check: absent
+    checked = desired(H1, [replace(b, health="unhealthy")], CFG)
+    assert checked.nodes["docker_host1-conteiner_B"].variable("DOCKER_HEALTH") == "unhealthy"
     assert d.members["docker_container"] == {"docker_host1-conteiner_A",
                                              "docker_host1-conteiner_B"}
     assert d.members["docker_host1_scope"] == d.members["docker_container"]

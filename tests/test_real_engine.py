@@ -323,6 +323,10 @@ def test_prometheus_endpoint(engine_cli: str, tmp_path_factory: pytest.TempPathF
                     if labels["id"] == cid[:12])
         assert busy > 20  # a busy loop: about half of a 2-core host, host scale
         assert "hinedockd_containers" in metrics and "hinedockd_events" in metrics
+        up = next(v for labels, v in metrics["hinedockd_container_uptime_seconds"]
+                  if labels["id"] == cid[:12])
+        assert up > 0 and ({"host": "docker_host1", "name": "hdt_prom", "id": cid[:12]},
+                           0.0) in metrics["hinedockd_container_restart_count"]
     docker("rm", "-f", cid, cli=engine_cli)
     with pytest.raises(OSError):  # off with the daemon; and off by default
         urlopen(url, timeout=2)
@@ -338,4 +342,6 @@ def test_top_view(daemon: Daemon, engine_cli: str) -> None:
     assert header.split()[:3] == ["CONTAINER", "NAME", "CPU"]
     row = next(line for line in rows if line.startswith(cid[:12]))
     assert row.split()[1] == "hdt_top1" and float(row.split()[2]) < 5
+    assert header.split()[-3:] == ["HEALTH", "RESTARTS", "UP"]
+    assert row.split()[-3:-1] == ["-", "0"]  # no health check, never restarted
     docker("rm", "-f", cid, cli=engine_cli)

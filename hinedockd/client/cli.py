@@ -14,6 +14,11 @@ usage: hinedock COMMAND [options]   (hinedock COMMAND --help for its options)
   proc     processes whose program/arguments match --prog/--args regexes
   states   container states as numbers (running 0, paused 1, restarting 2,
            created 3, exited 4, dead 5, removing 6)
+  health   health checks (healthy 0, unhealthy 1, starting 2)
+  restarts restart_count (the engine's) and restarts seen over the window
+  oom      oom_killed (last exit an OOM kill: 1) and oom events over the window
+  exit     the last exit code
+  uptime   seconds since the container started (0 when not running)
   top      a live view of the containers' figures (like docker stats)
   job      start | stop | restart | rm | exec | download, on containers selected
            with -c ID or -n NAME (a trailing * for a prefix)
@@ -76,6 +81,17 @@ SPECS = {
                   values={"--prog": "prog", "--args": "args"}),
     "states": _spec("states", "states", "Container states as numbers.", {}, (),
                     windowed=False),
+    "health": _spec("health", "health", "Health check results: healthy 0, unhealthy 1, "
+                    "starting 2 (no line without a check).", {}, (), windowed=False),
+    "restarts": _spec("restarts", "restarts", "The engine's restart count, and the "
+                      "restarts seen over the window.", {}, ()),
+    "oom": _spec("oom", "oom", "1 when the last exit was an OOM kill, and the oom events "
+                 "over the window.", {}, ()),
+    "exit": _spec("exit", "exit", "The last exit code of each container.", {}, (),
+                  windowed=False),
+    "uptime": _spec("uptime", "uptime", "Seconds since each container started (0 when "
+                    "not running), and since its last state change.", {}, (),
+                    windowed=False),
 }
 HOST_WHAT = ("status", "count", "size")
 
@@ -128,10 +144,31 @@ def _human(n: float) -> str:
     return f"{n:.1f}GiB"
 
 
-def top_table(data: dict[str, object]) -> str:
-    """`hinedock top`: the containers' figures from the daemon's cache, like docker stats."""
+def _life_columns(f: object) -> str:
+    """HEALTH, RESTARTS (the engine's count) and UP (since it started) of a container."""
+    if not isinstance(f, dict):
+        return f"{'':<9} {'':>8} {'':>8}"
+    count = f.get("restart_count")
+    up = f.get("uptime")
+    return (f"{f.get('health') or '-':<9} {'-' if count is None else count:>8} "
+            f"{'-' if up is None else _duration(float(up)):>8}")
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def top_table(data: dict[str, object], life: dict[str, object] | None = None) -> str:
+    """`hinedock top`: the containers' figures from the daemon's cache, like docker
+    stats, with their health, restart count and uptime (`life`: the lifecycle answer)."""
+    lives = life.get("containers") if life else None
+    by_id = {f["id"]: f for f in lives if isinstance(f, dict)} if isinstance(lives, list) else {}
     rows = [f"{'CONTAINER':<13} {'NAME':<24} {'CPU %':>7} {'MEM':>9} {'MEM %':>6} "
-            f"{'NET RX/s':>10} {'NET TX/s':>10} {'BLK R/s':>10} {'BLK W/s':>10}"]
+            f"{'NET RX/s':>10} {'NET TX/s':>10} {'BLK R/s':>10} {'BLK W/s':>10} "
+            f"{'HEALTH':<9} {'RESTARTS':>8} {'UP':>8}"]
     containers = data.get("containers")
     for c in containers if isinstance(containers, list) else []:
         f = c.get("figures")
@@ -143,7 +180,8 @@ def top_table(data: dict[str, object]) -> str:
                     f"{_human(m['rss']):>9} {m['host_percent']:>6.2f} "
                     f"{_human(n['rx_bytes_per_second']):>10} "
                     f"{_human(n['tx_bytes_per_second']):>10} "
-                    f"{_human(d['read_per_second']):>10} {_human(d['write_per_second']):>10}")
+                    f"{_human(d['read_per_second']):>10} {_human(d['write_per_second']):>10} "
+                    f"{_life_columns(by_id.get(c['id']))}")
     return "\n".join(rows) + "\n"
 
 
@@ -171,9 +209,11 @@ def _top(argv: list[str]) -> int:
             data = json.loads(answer.body)
             if answer.status != 200:
                 raise ClientError(data.get("error", f"HTTP {answer.status}"))
+            life = get(f"/v1/hosts/{quote(host)}/lifecycle", params, sock)
             if not once and sys.stdout.isatty():
                 sys.stdout.write("\033[H\033[2J")
-            sys.stdout.write(top_table(data))
+            sys.stdout.write(top_table(data, json.loads(life.body)
+                                       if life.status == 200 else None))
             sys.stdout.flush()
             if once:
                 return 0

@@ -2,7 +2,8 @@
 
     /events ──▶ EventStream (cursor, dedupe, reconnect) ──▶ Host._on_event ──▶ observers
                      └── on each connect: /info, full list ──▶ Inventory (single writer)
-    lifecycle event ──▶ Inventory.apply_event ──▶ one-container re-list ──▶ Inventory
+    lifecycle event ──▶ Inventory.apply_event ──▶ one-container re-list and inspect
+                                                   ──▶ Inventory, Lifecycle ──▶ alerts
     Inventory change ──▶ StatsStreams.follow (a pump per live container) ──▶ observers
     /stats ──▶ StatsPump or StatsPoller ──▶ Samples ──▶ Series per container
 
@@ -27,6 +28,14 @@ from hinedockd.docker.disk import DiskUsageCache
 from hinedockd.docker.engine import Engine, EngineError
 from hinedockd.docker.events import Cursor, EventStream
 from hinedockd.docker.inventory import Inventory, Listing, parse_list
+from hinedockd.docker.lifecycle import (
+    Alert,
+    Lifecycle,
+    LifeFigures,
+    health_alert,
+    health_of,
+    inspected_from_json,
+)
 from hinedockd.docker.stats import Samples, StatsPoller, StatsStreams
 from hinedockd.docker.view import HostObserver, HostSnapshot, HostStatus
 from hinedockd.metrics.sample import SampleError, parse_time
@@ -64,6 +73,8 @@ class Host:
         saved = saved or HostState()
         self.cursor = Cursor(saved.cursor_ns)
         self.inventory = Inventory(self._changed, self._state_reported, saved.states)
+        self.lifecycle = Lifecycle(daemon.retention_seconds, daemon.restart_loop_count,
+                                   daemon.restart_loop_seconds)
         self.samples = Samples(daemon.retention_seconds, self._status,
                                lambda cid: cid in self.inventory.containers, self.log)
         self.streams: StatsStreams | None = None
@@ -80,6 +91,8 @@ class Host:
         self._listed_ns = 0  # engine time just before the last full list
         self._group: asyncio.TaskGroup | None = None
         self._refreshing: set[str] = set()
+        self._inspecting = asyncio.Semaphore(8)  # inspects at a connect, at most at once
+        self._checked: set[str] = set()  # a health check ran; its result is in the inspect
         self._refresh_again: set[str] = set()
         self._unreadable_logged: set[tuple[str, str]] = set()
 
@@ -110,6 +123,9 @@ class Host:
 
     def series(self, cid: str) -> Series | None:
         return self.samples.series.get(cid)
+
+    def life_figures(self, c: Container, window: float, now: float) -> LifeFigures:
+        return self.lifecycle.figures(c, window, now)
 
     def streams_open(self) -> int:
         return self.streams.open_count() if self.streams else 0
@@ -182,6 +198,8 @@ class Host:
             self._status.ncpu = int(info.get("NCPU") or 0)
             self._status.server_version = str(info.get("ServerVersion", ""))
         await self.relist()
+        # Restarts and exits while the daemon was away are in each container's inspect.
+        self._inspect_all(list(self.containers))
         self._status.connected, self._status.since = True, time.time()
         self._tell(lambda o: o.connected(self))
         self.log.info("events stream connected", containers=len(self.containers),
@@ -217,6 +235,7 @@ class Host:
                     await self.relist()
                 except EngineError as e:
                     self.log.info("periodic re-list failed", error=str(e))
+                self._inspect_all([cid for cid in self.containers if cid not in self.lifecycle])
 
     async def _health_loop(self, every: float = 5.0) -> None:
         failures = 0
@@ -237,10 +256,22 @@ class Host:
         action = ev.action.split(":", 1)[0]
         # Events older than the last full list (a replay after a reconnect) are already
         # in it: applying them again would move states backwards for a moment.
-        if (ev.type == "container" and action in LIFECYCLE_ACTIONS and ev.actor_id
-                and ev.time_nano >= self._listed_ns
-                and self.inventory.apply_event(ev, action)):
+        if (ev.type != "container" or action not in LIFECYCLE_ACTIONS or not ev.actor_id
+                or ev.time_nano < self._listed_ns):
+            return
+        before = self.containers.get(ev.actor_id)
+        if self.inventory.apply_event(ev, action):
             self._refresh_soon(ev.actor_id)
+        c = self.containers.get(ev.actor_id)
+        if action == "health_status" and c is not None:
+            if health_of(ev.action.partition(":")[2]) is None:
+                self._checked.add(c.id)  # Podman: the result comes with the inspect
+            else:
+                self._alert(health_alert(c, before.health if before else None, c.health))
+        elif action == "oom":
+            self.lifecycle.oom_event(ev.actor_id, ev.time_nano / 1e9)
+        elif action == "start" and c is not None:
+            self._alert(self.lifecycle.started(c, ev.time_nano / 1e9))
 
     def _refresh_soon(self, cid: str) -> None:
         """Re-list one container (same shape as the full list), coalescing bursts."""
@@ -266,17 +297,55 @@ class Host:
                 for c in listing.containers:
                     if c.id == cid:
                         self.inventory.refreshed(c)
+                await self._inspect(cid)
                 if cid not in self._refresh_again:
                     return
         finally:
             self._refreshing.discard(cid)
 
+    def _inspect_all(self, cids: list[str]) -> None:
+        if self._group is not None:
+            for cid in cids:
+                self._group.create_task(self._inspect(cid))
+
+    async def _inspect(self, cid: str) -> None:
+        """What the list does not say (restart count, OOM kill, exit code, start
+        time; Podman's health): the engine's inspect, into the lifecycle."""
+        async with self._inspecting:
+            try:
+                doc = await self._engine.get_json(f"containers/{cid}/json")
+                facts = inspected_from_json(doc)
+            except (EngineError, ValueError) as e:
+                if getattr(e, "status", 0) != 404:  # gone meanwhile: its event tells
+                    self.log.info("container inspect failed", container=cid[:12], error=str(e))
+                return
+        before = self.containers.get(cid)
+        self.inventory.set_health(cid, facts.health)
+        c = self.containers.get(cid)
+        if c is None:
+            return
+        if cid in self._checked:
+            self._checked.discard(cid)
+            self._alert(health_alert(c, before.health if before else None, facts.health))
+        self._alert(self.lifecycle.inspected(c, facts, time.time()))
+
     def _changed(self, cid: str, old: Container | None, new: Container | None) -> None:
         if new is None:
             self.samples.forget(cid)
+            self.lifecycle.forget(cid)
+            self._checked.discard(cid)
+        elif old is None or old.state != new.state:
+            self.lifecycle.state_changed(cid, time.time())
         if self.streams is not None:
             self.streams.follow(cid, new is not None and new.state in STATS_STATES)
         self._tell(lambda o: o.container_changed(self, old, new))
+
+    def _alert(self, alert: Alert | None) -> None:
+        if alert is None:
+            return
+        told = alert
+        self.log.info("container alert", kind=told.kind, container=told.container_id[:12])
+        self._tell(lambda o: o.container_alert(self, told))
 
     def _state_reported(self, cid: str, name: str, state: str) -> None:
         self._tell(lambda o: o.state_reported(self, cid, name, state))

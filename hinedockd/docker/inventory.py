@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from hinedockd.docker.lifecycle import health_of
 from hinedockd.docker.view import REMOVED
 from hinedockd.model import (
     Container,
@@ -81,11 +82,26 @@ class Inventory:
         known = new or old
         self._report(cid, known.name if known else cid[:12], new.state if new else None)
 
+    def _with_known_health(self, listed: Container) -> Container:
+        """The list gives the health only on Docker (in its `Status` text): where it
+        says nothing, what events and inspect said stands (a health check cannot be
+        taken off a container)."""
+        known = self.containers.get(listed.id)
+        if listed.health is None and known is not None and known.health is not None:
+            return replace(listed, health=known.health)
+        return listed
+
+    def set_health(self, cid: str, health: str | None) -> None:
+        """From an inspect (Podman's only source) or a `health_status` event."""
+        c = self.containers.get(cid)
+        if c is not None and health is not None and c.health != health:
+            self.set(cid, replace(c, health=health))
+
     def replace_all(self, listing: Listing) -> None:
         """A full list is the truth: containers missing from it are gone, also those
         last told before a daemon restart. One listed but unreadable keeps what is
         known of it (a state text the daemon does not know is not an absence)."""
-        seen = {c.id: c for c in listing.containers}
+        seen = {c.id: self._with_known_health(c) for c in listing.containers}
         present = seen.keys() | listing.unreadable.keys()
         for cid in list(self.containers):
             if cid not in present:
@@ -105,6 +121,11 @@ class Inventory:
             return False
         old = self.containers.get(cid)
         attrs = ev.attributes
+        if action == "health_status":
+            # Docker: "health_status: unhealthy"; Podman: the bare action (inspect tells).
+            if old is not None:
+                self.set_health(cid, health_of(ev.action.partition(":")[2]))
+            return True
         state = ACTION_STATE.get(action)
         if old is None:
             labels = {k: v for k, v in attrs.items() if k not in NON_LABEL_ATTRIBUTES}
@@ -122,7 +143,7 @@ class Inventory:
         A container that is gone meanwhile is left to its destroy event."""
         current = self.containers.get(listed.id)
         if current is not None:
-            self.set(listed.id, replace(listed, state=current.state))
+            self.set(listed.id, replace(self._with_known_health(listed), state=current.state))
 
     def _report(self, cid: str, name: str, state: str | None) -> None:
         if state is None:

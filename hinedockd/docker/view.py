@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from hinedockd.config import HostConfig
     from hinedockd.docker.dialect import Dialect
     from hinedockd.docker.engine import Engine
+    from hinedockd.docker.lifecycle import Alert, LifeFigures
     from hinedockd.metrics.series import Series
 
 # The state told for a container that no longer exists.
@@ -96,6 +97,10 @@ class HostView(Protocol):
 
     def series(self, cid: str) -> Series | None: ...
 
+    def life_figures(self, c: Container, window: float, now: float) -> LifeFigures:
+        """Restarts, OOM kills, exit code, uptime (docker/lifecycle.py)."""
+        ...
+
     def streams_open(self) -> int: ...
 
     def snapshot(self) -> HostSnapshot: ...
@@ -125,4 +130,9 @@ class HostObserver(Protocol):
 
     def connected(self, host: HostView) -> None:
         """The events stream is (re)connected and the inventory re-listed."""
+        return None
+
+    def container_alert(self, host: HostView, alert: Alert) -> None:
+        """A container became unhealthy (or healthy again), was killed for memory, or
+        is restarting in a loop (docker/lifecycle.py)."""
         return None

@@ -130,6 +130,7 @@ def container_node(host: HostConfig, c: Container, cfg: HinemosConfig) -> NodeSp
         "DOCKER_IMAGE": _text(c.image, VARIABLE_MAX),
         "DOCKER_STATUS": c.state,
         "DOCKER_HOST": host.facility_id,
+        "DOCKER_HEALTH": c.health or "",  # only where the container has a health check
     }
     return NodeSpec(
         facility_id=container_facility_id(cfg.container_facility_id, host.facility_id, c),

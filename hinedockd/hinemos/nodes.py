@@ -39,7 +39,8 @@ def node_fields(spec: NodeSpec) -> Node:
 # operator's: it survives every write, and no difference in it causes one.
 OWNED_FIELDS = ("facilityName", "nodeName", "ipAddressV4", "platformFamily", "valid")
 CONTAINER_VARIABLES = frozenset({"DOCKER_CONTAINER_ID", "DOCKER_COMMAND", "DOCKER_PORTS",
-                                 "DOCKER_IMAGE", "DOCKER_STATUS", "DOCKER_HOST"})
+                                 "DOCKER_IMAGE", "DOCKER_STATUS", "DOCKER_HOST",
+                                 "DOCKER_HEALTH"})
 
 
 def variables(node: Node) -> dict[str, str]:

@@ -66,6 +66,16 @@ def state_text(short_id: str, state: str) -> str:
     return f"{sanitize(short_id, 64)} {sanitize(state, 32)}"
 
 
+def alert_text(short_id: str, kind: str, name: str,
+               details: tuple[tuple[str, str | int], ...] = ()) -> str:
+    """A container alert of the daemon's own: `<id12> <kind> name=<name> key=value…`
+    (`4dfd0a12b9de oom_killed name=web1 exit_code=137`), so that one system-log monitor
+    pattern matches each kind (README: `.* unhealthy .*`, `.* oom_killed .*`...)."""
+    parts = [f"{sanitize(short_id, 64)} {sanitize(kind, 32)} name={sanitize(name, 256)}",
+             *(f"{k}={sanitize(str(v), 64)}" for k, v in details)]
+    return " ".join(parts)
+
+
 def pri(facility: str, severity: str) -> int:
     return FACILITIES[facility] * 8 + SEVERITIES[severity]
 

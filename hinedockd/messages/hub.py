@@ -18,8 +18,10 @@ from collections.abc import Sequence
 import structlog
 
 from hinedockd.config import Config, HostConfig
+from hinedockd.docker.lifecycle import Alert
 from hinedockd.docker.view import HostObserver, HostView
 from hinedockd.messages.framing import (
+    alert_text,
     event_text,
     is_syslog_hostname,
     rfc3164,
@@ -69,6 +71,16 @@ class SyslogHub(HostObserver):
             frame = rfc5424 if t.format == "rfc5424" else rfc3164
             sink.submit(frame(hostname, text, when=when, facility=t.facility,
                               severity=severity))
+
+    def container_alert(self, host: HostView, alert: Alert) -> None:
+        """HOSTNAME = the container's 12-char ID (its node's node name), as its states."""
+        details: tuple[tuple[str, str | int], ...] = ()
+        if alert.kind == "oom_killed":
+            details = (("exit_code", alert.exit_code),)
+        elif alert.kind == "restart_loop":
+            details = (("restarts", alert.restarts), ("window", f"{alert.window:.0f}s"))
+        short = alert.container_id[:12]
+        self.emit(short, alert_text(short, alert.kind, alert.name, details), alert.severity)
 
     def engine_event(self, host: HostView, ev: EngineEvent) -> None:
         facility_id = host.host.facility_id

@@ -4,8 +4,8 @@ FakeEngine serves the subset of the Docker Engine API the daemon uses, with the
 shapes recorded from a real engine 20.10 (the sample in this package's `data/`,
 a copy of the recorded fixture): `/events` with `since=`
 replay of at most 256 events, per-container `/stats` streams, `/containers/json`,
-`/info`, `/_ping`, `/top`, `/system/df`. It can cut its streams and go silent,
-which a real engine won't do on demand. Run it standalone for the benchmarks:
+`/containers/{id}/json`, `/info`, `/_ping`, `/top`, `/system/df`. It can cut its
+streams and go silent, which a real engine won't do on demand. Run it standalone for the benchmarks:
 
     python -m hinedockd.testing fake-engine --port 23750 --containers 1000
 """
@@ -64,6 +64,17 @@ class FakeContainer:
                 "Status": "Up 1 second" if self.state == "running" else "Exited (0) 1 second ago",
                 "SizeRw": 6}
 
+    def inspect(self) -> dict[str, Any]:
+        """`GET /containers/{id}/json`, the part the daemon reads, shaped as Docker
+        20.10 answered (tests/data/inspect-lifecycle.json)."""
+        running = self.state in ("running", "paused")
+        return {"Id": self.id, "Name": f"/{self.name}", "RestartCount": 0,
+                "State": {"Status": self.state, "Running": running,
+                          "Paused": self.state == "paused", "OOMKilled": False,
+                          "ExitCode": 0, "StartedAt": _iso(self.started),
+                          "FinishedAt": "0001-01-01T00:00:00Z" if running else _iso(self.started)},
+                "Config": {"Image": self.image, "Labels": dict(self.labels)}}
+
 
 class FakeEngine(FakeServer):
     def __init__(self, sample_interval: float = 1.0) -> None:
@@ -82,6 +93,7 @@ class FakeEngine(FakeServer):
             web.get(f"/{API}/info", self._info),
             web.get(f"/{API}/containers/json", self._list),
             web.get(f"/{API}/events", self._events),
+            web.get(f"/{API}/containers/{{id}}/json", self._inspect),
             web.get(f"/{API}/containers/{{id}}/stats", self._stats),
             web.get(f"/{API}/containers/{{id}}/top", self._top),
             web.get(f"/{API}/system/df", self._df),
@@ -172,6 +184,12 @@ class FakeEngine(FakeServer):
         if filters.get("id"):
             items = [i for i in items if any(i["Id"].startswith(x) for x in filters["id"])]
         return web.json_response(items)
+
+    async def _inspect(self, request: web.Request) -> web.Response:
+        c = self.containers.get(request.match_info["id"])
+        if c is None:
+            return web.json_response({"message": "No such container"}, status=404)
+        return web.json_response(c.inspect())
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(f"events since={request.query.get('since')}")

@@ -1,0 +1,155 @@
+"""Health, OOM kills, restart loops and uptime on the real engines (Docker and Podman),
+read with the client and heard by a real rsyslog: a check that starts failing reads
+`health:<name>,1` and sends one warning; a container killed by its 8 MiB limit reads
+its exit code 137 (and `oom_killed` as the engine says it); `--restart always` on a
+command that exits every second reads a growing restart count and sends one loop
+warning; uptime grows, and is 0 once stopped."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.hinemos_syslog import Parsed, parse
+from tests.realparts import (
+    ENGINE_URLS,
+    Daemon,
+    Rsyslog,
+    docker,
+    run_container,
+    start_daemon,
+    wait_for,
+)
+
+
+@pytest.fixture(scope="module")
+def daemon(engine_cli: str, rsyslog: Rsyslog,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    yield from start_daemon(tmp_path_factory.mktemp(f"hinedockd-life-{engine_cli}"), f"""
+[[syslog]]
+target = "udp://127.0.0.1:{rsyslog.port}"
+""", daemon_extra="restart_loop_count = 3\n", host_url=ENGINE_URLS[engine_cli])
+
+
+def alerts(rsyslog: Rsyslog, cid: str, kind: str) -> list[Parsed]:
+    """The daemon's own messages of this kind for the container (HOSTNAME = its ID)."""
+    return [p for p in map(parse, rsyslog.lines())
+            if p.hostname == cid[:12] and p.message.startswith(f"{cid[:12]} {kind} ")]
+
+
+def figures(daemon: Daemon, command: str, name: str) -> dict[str, float]:
+    r = daemon.run("hinedock", command, "-n", name)
+    return dict(daemon.ok("hinedock", command, "-n", name)) if r.returncode == 0 else {}
+
+
+def inspect(cli: str, cid: str) -> dict[str, object]:
+    return json.loads(docker("inspect", cid, cli=cli))[0]  # type: ignore[no-any-return]
+
+
+class HealthTimer:
+    """Podman runs health checks from systemd timers, and this machine has no systemd:
+    the test runs them itself every second, as the timer would (Docker runs its own)."""
+
+    def __init__(self, cli: str, cid: str) -> None:
+        self.cli, self.cid, self.done = cli, cid, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.done.wait(1.0):
+            subprocess.run([self.cli, "healthcheck", "run", self.cid], capture_output=True,
+                           timeout=30)
+
+    def __enter__(self) -> HealthTimer:
+        if self.cli == "podman":
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+
+
+def test_a_failing_check_reads_unhealthy_and_warns_once(daemon: Daemon, rsyslog: Rsyslog,
+                                                         engine_cli: str) -> None:
+    cid = run_container("health", "sh", "-c", "echo ok > /tmp/h; sleep 5; echo bad > /tmp/h; "
+                        "sleep 3600", extra=("--health-cmd", 'test "$(cat /tmp/h)" = ok',
+                                             "--health-interval", "1s",
+                                             "--health-retries", "1"), cli=engine_cli)
+    with HealthTimer(engine_cli, cid):
+        wait_for(lambda: figures(daemon, "health", "hdt_health") == {"health:hdt_health": 0},
+                 within=15, what="healthy")
+        wait_for(lambda: figures(daemon, "health", "hdt_health") == {"health:hdt_health": 1},
+                 within=15, what="unhealthy after the check starts failing")
+        wait_for(lambda: len(alerts(rsyslog, cid, "unhealthy")) == 1, within=5,
+                 what="the warning")
+        time.sleep(4)  # four more failing checks (Podman tells each one)
+    (warning,) = alerts(rsyslog, cid, "unhealthy")
+    assert warning.pri % 8 == 4 and "name=hdt_health" in warning.message
+    assert alerts(rsyslog, cid, "healthy") == []  # never back from unhealthy
+    none = run_container("nocheck", "sleep", "3600", cli=engine_cli)
+    wait_for(lambda: daemon.run("hinedock", "uptime", "-c", none[:12]).returncode == 0,
+             what="the container inspected")
+    r = daemon.run("hinedock", "health", "-c", none[:12])
+    assert r.returncode == 1 and "no health check" in r.stderr and r.stdout == ""
+    docker("rm", "-f", cid, none, cli=engine_cli)
+
+
+def test_a_container_killed_by_its_memory_limit(daemon: Daemon, rsyslog: Rsyslog,
+                                                engine_cli: str) -> None:
+    cid = run_container("oom", "sh", "-c", 'x=aaaaaaaa; while true; do x="$x$x"; done',
+                        extra=("--memory", "8m", "--memory-swap", "8m"), cli=engine_cli)
+    wait_for(lambda: figures(daemon, "exit", "hdt_oom") == {"exit_code:hdt_oom": 137},
+             within=30, what="exit code 137")
+    engine_says = bool(inspect(engine_cli, cid)["State"]["OOMKilled"])  # type: ignore[index]
+    oom = figures(daemon, "oom", "hdt_oom")
+    assert oom["oom_killed:hdt_oom"] == int(engine_says)
+    if engine_cli == "docker":  # Podman 4.3 here flags no OOM kill (docker/lifecycle.py)
+        assert engine_says and oom["oom_events:hdt_oom"] == 1
+        wait_for(lambda: len(alerts(rsyslog, cid, "oom_killed")) == 1, within=5,
+                 what="the OOM warning")
+        (warning,) = alerts(rsyslog, cid, "oom_killed")
+        assert warning.pri % 8 == 4 and "exit_code=137" in warning.message
+    else:
+        assert alerts(rsyslog, cid, "oom_killed") == []
+    docker("rm", "-f", cid, cli=engine_cli)
+
+
+def test_a_restart_loop_grows_the_count_and_warns_once(daemon: Daemon, rsyslog: Rsyslog,
+                                                       engine_cli: str) -> None:
+    cid = run_container("loop", "sh", "-c", "sleep 1; exit 3", extra=("--restart", "always"),
+                        cli=engine_cli)
+    wait_for(lambda: figures(daemon, "restarts", "hdt_loop").get(
+        "restart_count:hdt_loop", 0) >= 2, within=30, what="restarts counted")
+    first = figures(daemon, "restarts", "hdt_loop")
+    wait_for(lambda: figures(daemon, "restarts", "hdt_loop").get(
+        "restart_count:hdt_loop", 0) > first["restart_count:hdt_loop"], within=30,
+        what="the count growing")
+    wait_for(lambda: len(alerts(rsyslog, cid, "restart_loop")) == 1, within=30,
+             what="the loop warning (3 restarts in 300 s)")
+    seen = figures(daemon, "restarts", "hdt_loop")
+    assert seen["restarts:hdt_loop"] >= 3
+    time.sleep(3)  # more restarts: still one message within the loop window
+    (warning,) = alerts(rsyslog, cid, "restart_loop")
+    assert warning.pri % 8 == 4 and "window=300s" in warning.message
+    docker("rm", "-f", cid, cli=engine_cli)
+
+
+def test_uptime_grows_and_is_zero_after_a_stop(daemon: Daemon, engine_cli: str) -> None:
+    cid = run_container("up", "sleep", "3600", cli=engine_cli)
+    wait_for(lambda: bool(figures(daemon, "uptime", "hdt_up")), what="uptime")
+    first = figures(daemon, "uptime", "hdt_up")["uptime:hdt_up"]
+    time.sleep(2.5)
+    later = figures(daemon, "uptime", "hdt_up")
+    assert later["uptime:hdt_up"] >= first + 2
+    docker("stop", "-t", "1", cid, cli=engine_cli)
+    wait_for(lambda: figures(daemon, "uptime", "hdt_up").get("uptime:hdt_up") == 0,
+             what="0 once stopped")
+    stopped = figures(daemon, "uptime", "hdt_up")
+    assert stopped["state_age:hdt_up"] < 10
+    code = inspect(engine_cli, cid)["State"]["ExitCode"]  # type: ignore[index]
+    assert figures(daemon, "exit", "hdt_up") == {"exit_code:hdt_up": code}
+    docker("rm", "-f", cid, cli=engine_cli)
