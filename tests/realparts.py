@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -209,6 +210,41 @@ def engine_cli_fixture(request: pytest.FixtureRequest) -> str:
     request.getfixturevalue("engine" if cli == "docker" else "podman")
     return cli
 
+
+
+class HealthTimer:
+    """Podman runs health checks from systemd timers, and this machine has no systemd:
+    the test runs them itself every second, as the timer would (Docker runs its own)."""
+
+    def __init__(self, cli: str, cid: str) -> None:
+        self.cli, self.cid, self.done = cli, cid, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.done.wait(1.0):
+            subprocess.run([self.cli, "healthcheck", "run", self.cid], capture_output=True,
+                           timeout=30)
+
+    def __enter__(self) -> HealthTimer:
+        if self.cli == "podman":
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """A container whose health check passes for its first 5 s, then fails."""
+
+    command: tuple[str, ...] = ("sh", "-c", "echo ok > /tmp/h; sleep 5; echo bad > /tmp/h; "
+                                "sleep 3600")
+    options: tuple[str, ...] = ("--health-cmd", 'test "$(cat /tmp/h)" = ok',
+                                "--health-interval", "1s", "--health-retries", "1")
+
+
+CHECK = HealthCheck()
 
 
 def free_port() -> int:

@@ -17,7 +17,9 @@ from hinedockd.hinemos.nodes import variables
 from hinedockd.testing.hinemos import FakeManager, FakeRestManager, FakeSoapManager
 from tests.conftest import eventually
 from tests.realparts import (
+    CHECK,
     ENGINE_URLS,
+    HealthTimer,
     daemon_in,
     docker,
     hinemos_table,
@@ -121,6 +123,28 @@ async def test_containers_become_nodes_and_follow_their_lifecycle(
     assert variables(node())["DOCKER_CONTAINER_ID"] == again[:12]  # type: ignore[arg-type]
     await sh(engine_cli, "rm", "-f", again)
     await eventually(lambda: node() is None)
+
+
+async def test_a_health_check_is_on_its_node_and_follows_each_change(
+        manager: FakeManager, engine_cli: str, daemon: subprocess.Popen[bytes]) -> None:
+    repo = manager.repo
+    fid = "docker_host1-hdt_hin_health"
+
+    def health() -> str | None:
+        f = repo.facilities.get(fid)
+        return variables(f).get("DOCKER_HEALTH") if f else None
+
+    await eventually(lambda: "docker_host1" in repo.facilities, within=30)
+    cid = await asyncio.to_thread(run_container, "hin_health", *CHECK.command,
+                                  extra=CHECK.options, cli=engine_cli)
+    with HealthTimer(engine_cli, cid):
+        await eventually(lambda: health() == "healthy", within=20)
+        await eventually(lambda: health() == "unhealthy", within=20)
+    plain = await asyncio.to_thread(run_container, "hin_plain", "sleep", "3600", cli=engine_cli)
+    await eventually(lambda: "docker_host1-hdt_hin_plain" in repo.facilities)
+    # No check, no variable (Hinemos refuses empty values).
+    assert "DOCKER_HEALTH" not in variables(repo.facilities["docker_host1-hdt_hin_plain"])
+    await sh(engine_cli, "rm", "-f", cid, plain)
 
 
 async def test_manager_away_then_back_converges(manager: FakeManager, engine_cli: str,

@@ -8,8 +8,6 @@ warning; uptime grows, and is 0 once stopped."""
 from __future__ import annotations
 
 import json
-import subprocess
-import threading
 import time
 from collections.abc import Iterator
 
@@ -17,8 +15,10 @@ import pytest
 
 from tests.hinemos_syslog import Parsed, parse
 from tests.realparts import (
+    CHECK,
     ENGINE_URLS,
     Daemon,
+    HealthTimer,
     Rsyslog,
     docker,
     run_container,
@@ -51,34 +51,9 @@ def inspect(cli: str, cid: str) -> dict[str, object]:
     return json.loads(docker("inspect", cid, cli=cli))[0]  # type: ignore[no-any-return]
 
 
-class HealthTimer:
-    """Podman runs health checks from systemd timers, and this machine has no systemd:
-    the test runs them itself every second, as the timer would (Docker runs its own)."""
-
-    def __init__(self, cli: str, cid: str) -> None:
-        self.cli, self.cid, self.done = cli, cid, threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self.done.wait(1.0):
-            subprocess.run([self.cli, "healthcheck", "run", self.cid], capture_output=True,
-                           timeout=30)
-
-    def __enter__(self) -> HealthTimer:
-        if self.cli == "podman":
-            self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.done.set()
-
-
 def test_a_failing_check_reads_unhealthy_and_warns_once(daemon: Daemon, rsyslog: Rsyslog,
                                                          engine_cli: str) -> None:
-    cid = run_container("health", "sh", "-c", "echo ok > /tmp/h; sleep 5; echo bad > /tmp/h; "
-                        "sleep 3600", extra=("--health-cmd", 'test "$(cat /tmp/h)" = ok',
-                                             "--health-interval", "1s",
-                                             "--health-retries", "1"), cli=engine_cli)
+    cid = run_container("health", *CHECK.command, extra=CHECK.options, cli=engine_cli)
     with HealthTimer(engine_cli, cid):
         wait_for(lambda: figures(daemon, "health", "hdt_health") == {"health:hdt_health": 0},
                  within=15, what="healthy")
