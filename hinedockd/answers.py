@@ -41,6 +41,7 @@ class ContainersAnswer:
     host: str
     connected: bool
     containers: Sequence[ContainerItem]
+    last_error: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class MetricsAnswer:
     all_running: RunningTotals | None  # with host_figures
     containers: Sequence[ContainerFigures]
     engine: str = "docker"  # named where the engine gives no figure (docker/dialect.py)
+    last_error: str = ""  # why the host is not connected, when it is not
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class ProcessesAnswer:
 class EventItem:
     time_nano: int
     text: str
+    severity: str  # as the daemon sends it (messages/framing.py: event_severity)
 
 
 @dataclass(frozen=True)
@@ -126,3 +129,4 @@ class LifecycleAnswer:
     window: float  # the counts (restarts, oom events) are over this many seconds
     connected: bool
     containers: Sequence[LifeFigures]
+    last_error: str = ""

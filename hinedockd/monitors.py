@@ -56,18 +56,26 @@ def _selected(opts: Options) -> bool:
     return bool(opts.get("id") or opts.get("name"))
 
 
+def connected(data: MetricsAnswer | LifecycleAnswer | ContainersAnswer) -> None:
+    """Figures of a host the daemon is not connected to are not printed as if they were
+    current: exit 1 with the reason (the Hinemos agent reports it; the monitor's result
+    is unknown), nothing on stdout."""
+    if not data.connected:
+        raise MonitorError(f"{data.host}: the daemon is not connected to this engine"
+                           f" ({data.last_error or 'connecting'}); no figures until it is back")
+
+
 def usable_figures(data: MetricsAnswer, opts: Options) -> tuple[list[tuple[str, str, Measured]],
                                                                  list[str]]:
     """(id, name, figures) of the containers with figures, and a note for each
     without (just started, stopped)."""
+    connected(data)
     ok, notes = [], []
     for c in data.containers:
         if c.figures is not None:
             ok.append((c.id, c.name, c.figures))
         else:
             notes.append(f"{c.id[:12]} {c.name}: {c.error or 'no data'}")
-    if not data.connected:
-        notes.append(f"{data.host}: not connected to the engine; figures may be stale")
     if _selected(opts) and not ok:
         raise MonitorError("; ".join(notes) or "no running container selected")
     return ok, notes
@@ -220,12 +228,13 @@ def processes(data: ProcessesAnswer, opts: Options) -> Result:
             notes.append(f"{c.id[:12]} {c.name}: {c.error}")
         else:
             lines.add(f"{label}:{c.id[:12]}", c.count)
-    if _selected(opts) and not lines.lines:
+    if not lines.lines and (notes or _selected(opts)):  # every count failed: say why
         raise MonitorError("; ".join(notes) or "no running container selected")
     return Result(lines, notes)
 
 
 def states(data: ContainersAnswer, opts: Options) -> Result:
+    connected(data)
     lines = Lines()
     for c in data.containers:
         lines.add(f"state:{c.id[:12]}", STATE_CODES[c.state])
@@ -237,6 +246,7 @@ def _life_lines(data: LifecycleAnswer, opts: Options,
     """Lines per container, keyed by name like the report's CPU lines; `lines_of`
     returns the pairs, or why the container has none (a note on stderr). Selected
     containers with no line at all are an error (exit 1)."""
+    connected(data)
     lines, notes = Lines(), []
     for f in data.containers:
         pairs = lines_of(f)
@@ -245,8 +255,6 @@ def _life_lines(data: LifecycleAnswer, opts: Options,
             continue
         for key, value in pairs:
             lines.add(f"{key}:{f.name}", value)
-    if not data.connected:
-        notes.append(f"{data.host}: not connected to the engine; figures may be stale")
     if _selected(opts) and not lines.lines:
         raise MonitorError("; ".join(notes) or "no container selected")
     return Result(lines, notes)

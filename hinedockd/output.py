@@ -1,8 +1,11 @@
 """Lines a Hinemos custom monitor accepts. Pure.
 
-The agent's parser wants `^(.+),\\s*(-?[0-9.]+)$` per line: the key, the last
-comma, a plain decimal (no `+`, no exponent, no nan); a repeated key is an
-invalid line; LF endings; only the first 512 bytes are kept by default.
+The 7.x agent's parser wants `^(.+),\\s*(-?[0-9.]+)$` per line: the key, the last
+comma, a plain decimal (no `+`, no exponent, no nan); a repeated key is an invalid
+line; LF endings; only the first 512 bytes are kept by default. The agents of the
+report's era are stricter (HINEMOS.md §3): 5.x and 6.x `^([^,]+),(-?[0-9.]+)$`, older
+ones `^([^,]+),([0-9.]+)$`. Every line is made to pass all three: no comma in a key,
+nothing between the comma and the value, no sign.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import math
 import re
 
-LINE_RE = re.compile(r"^(.+),\s*(-?[0-9.]+)$")
+LINE_RE = re.compile(r"^(.+),\s*(-?[0-9.]+)$")  # 7.x
+AGENT_LINE_RES = (LINE_RE, re.compile(r"^([^,]+),(-?[0-9.]+)$"),  # 5.x, 6.x
+                  re.compile(r"^([^,]+),([0-9.]+)$"))  # older
 AGENT_BUFFER = 512
 
 
@@ -44,8 +49,11 @@ class Lines:
         line = f"{key},{text}"
         if key in self._keys:
             raise OutputError(f"duplicate key {key!r} in output")
-        if not LINE_RE.match(line):
-            raise OutputError(f"line {line!r} would be rejected by Hinemos")
+        if "," in key:
+            raise OutputError(f"key {key!r} has a comma: the 5.x and 6.x agents would "
+                              "reject its line")
+        if not all(r.match(line) for r in AGENT_LINE_RES):
+            raise OutputError(f"line {line!r} would be rejected by a Hinemos agent")
         self._keys.add(key)
         self.lines.append(line)
 

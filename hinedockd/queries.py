@@ -117,6 +117,7 @@ class Queries:
     async def containers(self, view: HostView, q: Query) -> ContainersAnswer:
         return ContainersAnswer(
             host=view.host.facility_id, connected=view.status.connected,
+            last_error=view.status.last_error,
             containers=[ContainerItem(id=c.id, name=c.name, state=c.state, image=c.image,
                                       command=c.command, ports=c.ports)
                         for c in selection(view, q)])
@@ -177,7 +178,7 @@ class Queries:
         return MetricsAnswer(host=view.host.facility_id, window_requested=window,
                              connected=view.status.connected, host_figures=host_figures,
                              all_running=all_running, containers=list(selected.values()),
-                             engine=view.dialect.name)
+                             engine=view.dialect.name, last_error=view.status.last_error)
 
     async def lifecycle(self, view: HostView, q: Query) -> LifecycleAnswer:
         """Every selected container, whatever its state (an exited one has the exit
@@ -186,7 +187,8 @@ class Queries:
         window = self._window(view, q, now)
         return LifecycleAnswer(
             host=view.host.facility_id, window=window, connected=view.status.connected,
-            containers=[view.life_figures(c, window, now) for c in selection(view, q)])
+            containers=[view.life_figures(c, window, now) for c in selection(view, q)],
+            last_error=view.status.last_error)
 
     async def events(self, view: HostView, q: Query) -> EventsAnswer:
         """Events since the previous call with `key` (first call: the default window), for
@@ -203,9 +205,16 @@ class Queries:
         events = self.hub.events_since(facility_id, since_ns)
         self.event_keys.swap(key, events[-1][0] if events else since_ns)
         return EventsAnswer(host=facility_id, hostname=self.hub.hostnames[facility_id],
-                            events=[EventItem(t, text) for t, text in events])
+                            events=[EventItem(t, text, severity) for t, text, severity in events])
 
     async def processes(self, view: HostView, q: Query) -> ProcessesAnswer:
+        for what in ("prog", "args"):
+            if "," in (q.get(what) or ""):
+                # The pattern is the line's key (`<pattern>:<id12>`), and the agents of
+                # Hinemos 5.x and 6.x reject a key with a comma (output.py).
+                raise QueryError(400, f"{what} pattern {q[what]!r} has a comma, which the "
+                                      "key of its line would carry and the Hinemos 5.x/6.x "
+                                      "agents reject; write a literal comma as \\x2c")
         try:
             prog = compile_pattern(q.get("prog") or ".*", "prog")
             args = compile_pattern(q.get("args") or ".*", "args")

@@ -35,17 +35,23 @@ def fixture_events() -> list[Any]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-# The Hinemos agent's rule for a custom-monitor line (DESIGN.md).
+# The Hinemos agents' rules for a custom-monitor line (HINEMOS.md §3): 7.x, then the
+# report's era, 5.x and 6.x, and older; written out here, not taken from the code.
 HINEMOS_LINE = re.compile(r"^(.+),\s*(-?[0-9.]+)$")
+AGENT_PATTERNS = (HINEMOS_LINE, re.compile(r"^([^,]+),(-?[0-9.]+)$"),
+                  re.compile(r"^([^,]+),([0-9.]+)$"))
 
 
 def assert_hinemos_lines(stdout: str) -> list[tuple[str, float]]:
-    """Every line is one Hinemos accepts; keys are unique; LF only. Returns the pairs."""
+    """Every line is one every Hinemos agent accepts; keys are unique; LF only. Returns
+    the pairs."""
     assert "\r" not in stdout
     pairs = []
     for line in stdout.splitlines():
         m = HINEMOS_LINE.match(line)
         assert m, f"Hinemos would reject {line!r}"
+        for agent in AGENT_PATTERNS[1:]:
+            assert agent.match(line), f"an older agent ({agent.pattern}) would reject {line!r}"
         assert m.group(2).count(".") <= 1 and not line.endswith(" "), line
         pairs.append((m.group(1), float(m.group(2))))
     keys = [k for k, _ in pairs]

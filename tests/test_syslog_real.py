@@ -167,6 +167,15 @@ def test_report_commands_for_events_and_states(daemon: Daemon, rsyslog: Rsyslog,
              what="the status command's own message")
     r = daemon.run("MonitorDockerHostEvent.py", "-k", "e2")
     assert r.returncode == 1 and "-s SYSLOG_HOST:PORT or -f LOGFILE" in r.stderr
+    # One severity table: the report's command sends a `die` at the daemon's priority.
+    docker("stop", "-t", "1", cid, cli=engine_cli)
+    die = f"container die id={cid[:12]}"
+    wait_for(lambda: len(received(rsyslog, "docker_host1", die)) == 2, what="the die event")
+    r = daemon.run("MonitorDockerHostEvent.py", "-k", "e1", "-s", f"127.0.0.1:{rsyslog.port}")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: len(received(rsyslog, "docker_host1", die)) == 3,
+             what="the die event sent by the report's command")
+    assert {m.pri for m in received(rsyslog, "docker_host1", die)} == {12}  # user.warning
     subprocess.run([engine_cli, "rm", "-f", cid], capture_output=True)
 
 

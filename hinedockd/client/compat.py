@@ -159,8 +159,8 @@ def host_event(argv: list[str] | None = None) -> int:
         if not syslog and not logfile:
             raise ClientError("give -s SYSLOG_HOST:PORT or -f LOGFILE")
         data = _data(params, "events")
-        messages = [rfc3164(data["hostname"], e["text"], when=e["time_nano"] / 1e9)
-                    for e in data["events"]]
+        messages = [rfc3164(data["hostname"], e["text"], when=e["time_nano"] / 1e9,
+                            severity=e["severity"]) for e in data["events"]]
         if syslog:
             _send_udp(syslog, messages)
         if logfile:
@@ -184,7 +184,11 @@ def container_status(argv: list[str] | None = None) -> int:
 
     def action(params: dict[str, str]) -> None:
         syslog = params.pop("syslog", None)
-        containers = _data(params, "containers")["containers"]
+        data = _data(params, "containers")
+        if not data["connected"]:
+            raise ClientError(f"{data['host']}: the daemon is not connected to this engine "
+                              f"({data['last_error'] or 'connecting'})")
+        containers = data["containers"]
         now = time.time()
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
         lines = [state_text(c["id"][:12], c["state"]) for c in containers]

@@ -61,6 +61,17 @@ def event_text(etype: str, action: str, actor_id: str, attributes: dict[str, str
     return _cap_bytes(" ".join([head, *parts]))
 
 
+# One severity table for every path an engine event takes to syslog (the daemon's own
+# messages and the report's MonitorDockerHostEvent.py -s): a system-log monitor that
+# matches on priority sees the same event the same way from both.
+WARNING_ACTIONS = frozenset({"die", "oom", "kill"})
+
+
+def event_severity(action: str) -> str:
+    """`warning` for `die`, `kill`, `oom`; `info` for the rest."""
+    return "warning" if action in WARNING_ACTIONS else "info"
+
+
 def state_text(short_id: str, state: str) -> str:
     """The report's container-state message: `<id12> <state>`."""
     return f"{sanitize(short_id, 64)} {sanitize(state, 32)}"

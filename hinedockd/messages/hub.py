@@ -22,6 +22,7 @@ from hinedockd.docker.lifecycle import Alert
 from hinedockd.docker.view import HostObserver, HostView
 from hinedockd.messages.framing import (
     alert_text,
+    event_severity,
     event_text,
     is_syslog_hostname,
     rfc3164,
@@ -33,7 +34,6 @@ from hinedockd.messages.senders import Sink, SinkSnapshot, make_sink
 from hinedockd.model import EngineEvent
 
 log = structlog.get_logger("hinedockd.events")
-WARNING_ACTIONS = frozenset({"die", "oom", "kill"})
 HISTORY = 10_000  # events kept per host for MonitorDockerHostEvent.py
 
 
@@ -57,7 +57,7 @@ class SyslogHub(HostObserver):
         self.sinks: list[Sink] = [make_sink(t) for t in cfg.syslog]
         self.hostnames = {h.facility_id: host_syslog_name(h) for h in cfg.hosts}
         # Recent events per host, for the report's MonitorDockerHostEvent.py -k KEY.
-        self.history: dict[str, deque[tuple[int, str]]] = {
+        self.history: dict[str, deque[tuple[int, str, str]]] = {
             h.facility_id: deque(maxlen=HISTORY) for h in cfg.hosts}
         self.hosts = hosts
 
@@ -86,8 +86,8 @@ class SyslogHub(HostObserver):
         facility_id = host.host.facility_id
         text = event_text(ev.type, ev.action, ev.actor_id, dict(ev.attributes))
         when = ev.time_nano / 1e9
-        severity = "warning" if ev.action in WARNING_ACTIONS else "info"
-        self.history[facility_id].append((ev.time_nano, text))
+        severity = event_severity(ev.action)
+        self.history[facility_id].append((ev.time_nano, text, severity))
         self.emit(self.hostnames[facility_id], text, severity, when)
         log.info("docker event", host=facility_id, type=sanitize(ev.type, 32),
                  action=sanitize(ev.action, 128), actor=ev.actor_id[:64], time_nano=ev.time_nano,
@@ -111,8 +111,9 @@ class SyslogHub(HostObserver):
         for sink in self.sinks:
             await sink.queue.join()
 
-    def events_since(self, facility_id: str, since_ns: int) -> list[tuple[int, str]]:
-        return [(t, text) for t, text in self.history[facility_id] if t > since_ns]
+    def events_since(self, facility_id: str, since_ns: int) -> list[tuple[int, str, str]]:
+        """(engine time, text, severity) of the events after `since_ns`."""
+        return [e for e in self.history[facility_id] if e[0] > since_ns]
 
     async def run(self) -> None:
         """Runs until cancelled. With no target and no periodic report there is
