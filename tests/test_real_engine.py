@@ -67,6 +67,12 @@ def test_busy_container_reads_one_core_idle_reads_zero(daemon: Daemon, engine_cl
     compat = values(daemon.ok("MonitorDockerContainerResourceCpu.py", "-n", f"{PREFIX}busy",
                               "-k", "t1", "--all"))
     assert list(compat) == [f"cpu_usage:{PREFIX}busy"]
+    # The report's scale (§3.3.2, the docker stats scale): one busy core reads 100.
+    assert compat[f"cpu_usage:{PREFIX}busy"] >= 90, compat
+    host_scale = values(daemon.ok("MonitorDockerContainerResourceCpu.py", "-n",
+                                  f"{PREFIX}busy", "--scale", "host"))
+    assert host_scale[f"cpu_usage:{PREFIX}busy"] == pytest.approx(
+        compat[f"cpu_usage:{PREFIX}busy"] / ncpu, rel=0.3)
     per_core = values(daemon.ok("MonitorDockerContainerResourceCpu.py", "-n", f"{PREFIX}busy",
                                 "--core"))
     assert len(per_core) == ncpu and sum(per_core.values()) > 50

@@ -9,7 +9,7 @@ import time
 
 from hinedockd.client.args import TARGET_HELP, TARGET_VALUES, Spec, parse, run
 from hinedockd.client.transport import ClientError, get, quote
-from hinedockd.messages.framing import file_line, rfc3164, state_text
+from hinedockd.messages.framing import STATE_SEVERITY, file_line, rfc3164, state_text
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~4 ms per start
 if TYPE_CHECKING:
@@ -58,11 +58,24 @@ def host_status(argv: list[str] | None = None) -> int:
 
 
 def resource_cpu(argv: list[str] | None = None) -> int:
+    """The report's scale (§3.3.2: Δtotal_usage / Δtime, all cores together): a container
+    busy on one core reads 100, as `docker stats` shows it. With --with-host the report's
+    example halves the containers' values on its 2-core host and adds the host's own
+    share: there every figure is a percent of the whole host, so that host minus Σ
+    containers holds. `--scale` chooses either explicitly."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if "--scale" not in args:
+        args += ["--scale", "host" if "--with-host" in args else "core"]
     return run(_spec("MonitorDockerContainerResourceCpu.py", "cpu",
-                     "CPU percent per container (of the whole host).",
+                     "CPU percent per container: of one core, as the report and docker stats "
+                     "(a container busy on one core reads 100); with --with-host, of the "
+                     "whole host, as the report's host minus the containers needs.",
                      {"--all": ("core", "0"), "--core": ("core", "1")},
                      (*KEY_HELP, "  --all              per container (default)",
-                      "  --core             per core"), values=KEY, snmp=True), argv)
+                      "  --core             per core (percent of that core)",
+                      "  --scale core|host  core: percent of one core (default); host: of "
+                      "the whole host (the default with --with-host)"),
+                     values={**KEY, "--scale": "scale"}, snmp=True), args)
 
 
 def resource_memory(argv: list[str] | None = None) -> int:
@@ -193,7 +206,7 @@ def container_status(argv: list[str] | None = None) -> int:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
         lines = [state_text(c["id"][:12], c["state"]) for c in containers]
         if syslog:
-            _send_udp(syslog, [rfc3164(c["id"][:12], text, when=now, severity="notice")
+            _send_udp(syslog, [rfc3164(c["id"][:12], text, when=now, severity=STATE_SEVERITY)
                                for c, text in zip(containers, lines, strict=True)])
         sys.stdout.write("".join(f"{stamp} {text}\n" for text in lines))
 
