@@ -87,12 +87,21 @@ def test_download_streams_200_mb_with_flat_memory(daemon: Daemon, engine_cli: st
         member = tar.getmember("big")
         assert (member.size, member.mode & 0o777, member.uid) == (200 << 20, 0o640, 0)
     assert after - before < 50, f"daemon RSS grew by {after - before:.0f} MB"
+    # A scheduled job with a fixed DESTINATION: the report's command runs again and
+    # replaces the archive (exit 0, as the report documents 0 and 1 only).
+    inode = target.stat().st_ino
     r = daemon.run("FileDockerContainerDownload.py", "-n", "hdt_job3", "/data/big",
                    str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert target.stat().st_ino != inode and target.stat().st_size > 200 << 20  # renamed in
+    r = daemon.run("hinedock", "job", "download", "-n", "hdt_job3", "/data/big", str(tmp_path))
     assert r.returncode == 9 and "exists (--force to overwrite)" in r.stderr
     r = daemon.run("hinedock", "job", "download", "-n", "hdt_job3", "--force", "/nonexistent",
                    str(tmp_path))
     assert r.returncode == 9 and "nonexistent" in r.stderr
+    r = daemon.run("FileDockerContainerDownload.py", "-n", "hdt_job3", "/nonexistent",
+                   str(tmp_path))
+    assert r.returncode == 1 and "nonexistent" in r.stderr
     assert not list(tmp_path.glob("*.part"))
 
 
@@ -123,7 +132,7 @@ def test_remove_needs_force_for_a_running_container(daemon: Daemon, engine_cli: 
     r = daemon.run("JobDockerContainerRm.py", "-n", "hdt_rm1")
     assert (r.returncode, r.stdout) == (9, f"{cid[:12]} hdt_rm1 Failed: running\n")
     assert docker("ps", "-q", "--filter", "name=^hdt_rm1$", cli=engine_cli) == cid[:12]
-    r = daemon.run("JobDockerContainerRm.py", "-f", "-v", "-n", "hdt_rm1")
+    r = daemon.run("JobDockerContainerRm.py", "--force", "--volumes", "-n", "hdt_rm1")
     assert (r.returncode, r.stdout) == (0, f"{cid[:12]} hdt_rm1 Success\n")
     assert docker("ps", "-aq", "--filter", "name=^hdt_rm1$", cli=engine_cli) == ""
 

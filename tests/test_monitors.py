@@ -138,3 +138,18 @@ def test_http_framing() -> None:
     assert (a.status, a.notes, a.body) == (200, ["one", "two"], "x,1\n")
     with pytest.raises(ClientError, match="malformed"):
         parse_answer(b"garbage")
+
+
+def test_the_reports_long_options_are_taken() -> None:
+    """The report's option tables (§4.6.2: `-f, --force`; docopt's `-h, --help`)."""
+    from hinedockd.client.args import TARGET_VALUES
+    from hinedockd.client.jobs import LIFECYCLE_FLAGS
+
+    rm = Spec("JobDockerContainerRm.py", "", None, flags=LIFECYCLE_FLAGS["remove"],
+              values=TARGET_VALUES)
+    assert parse(rm, ["--force", "--link", "--volumes", "-n", "web"]) == parse(
+        rm, ["-f", "-l", "-v", "-n", "web"]) == {"force": "1", "link": "1", "volumes": "1",
+                                                  "name": "web"}
+    with pytest.raises(SystemExit) as done:
+        parse(rm, ["--help"])
+    assert done.value.code == 0

@@ -17,7 +17,10 @@ if TYPE_CHECKING:
 
 EXIT_FAILED = 9
 LIFECYCLE_FLAGS = {"start": {}, "stop": {}, "restart": {},
-                   "remove": {"-f": ("force", "1"), "-l": ("link", "1"), "-v": ("volumes", "1")}}
+                   # the report's table (§4.6.2): -f, --force; -l, --link; -v, --volumes
+                   "remove": {"-f": ("force", "1"), "--force": ("force", "1"),
+                              "-l": ("link", "1"), "--link": ("link", "1"),
+                              "-v": ("volumes", "1"), "--volumes": ("volumes", "1")}}
 LIFECYCLE_HELP = {
     "start": "Start containers that are exited or created; others are skipped.",
     "stop": "Stop running containers (-t seconds of grace); others are skipped.",
@@ -170,16 +173,26 @@ def _listing(path: str) -> str:
     return "".join(r + "\n" for r in rows)
 
 
-def download(argv: list[str] | None = None, prog: str = "hinedock job download") -> int:
-    spec = Spec(prog, "Download a file or directory from containers as a tar archive "
-                "(owner, group and mode kept): DEST/<name>_<path>.tar, then its listing.",
-                None, flags={"--force": ("force", "1")}, values=TARGET_VALUES,
-                help_lines=(*TARGET_HELP, "  --force            overwrite an existing archive"))
+def download(argv: list[str] | None = None, prog: str = "hinedock job download",
+             report: bool = False) -> int:
+    """`report`: the report's FileDockerContainerDownload.py, which documents exit 0 and
+    1 only and overwrites: a job with a fixed DESTINATION runs on every schedule (the
+    new archive replaces the old one whole, or not at all). `hinedock job download`
+    keeps an existing archive unless --force, and exits 9 when one container failed."""
+    about = ("Download a file or directory from containers as a tar archive (owner, group "
+             "and mode kept): DEST/<name>_<path>.tar, then its listing.")
+    if report:
+        spec = Spec(prog, about + " An existing archive is replaced.", None,
+                    values=TARGET_VALUES, help_lines=TARGET_HELP)
+    else:
+        spec = Spec(prog, about, None, flags={"--force": ("force", "1")}, values=TARGET_VALUES,
+                    help_lines=(*TARGET_HELP,
+                                "  --force            overwrite an existing archive"))
     import json
 
     try:
         params, rest = _split(spec, sys.argv[1:] if argv is None else argv)
-        force = params.pop("force", None) == "1"
+        force = report or params.pop("force", None) == "1"
         if len(rest) != 2:
             raise ClientError("give SOURCE (a path in the container) and DESTINATION "
                               "(a local directory)")
@@ -201,10 +214,16 @@ def download(argv: list[str] | None = None, prog: str = "hinedock job download")
             target = os.path.join(dest, f"{c['name']}_{safe_name(source)}.tar")
             _download_one(c, source, target, force, dict(query), sock)
             sys.stdout.write(target + "\n" + _listing(target))
+        except Refused as e:  # not this container's failure: nobody may, whichever
+            return _fail(prog, str(e))
         except ClientError as e:
             failed = True
             sys.stderr.write(f"{prog}: {c['id'][:12]} {c['name']}: {e}\n")
-    return EXIT_FAILED if failed else 0
+    return (1 if report else EXIT_FAILED) if failed else 0
+
+
+class Refused(ClientError):
+    """The daemon refuses this caller any job (403): an error of the run, exit 1."""
 
 
 def _download_one(c: dict[str, str], source: str, target: str, force: bool,
@@ -214,10 +233,11 @@ def _download_one(c: dict[str, str], source: str, target: str, force: bool,
     query.pop("name", None)
     query["id"], query["path"] = c["id"], source
     answer = open_stream("GET", "/v1/archive", sorted(query.items()), sock)
-    partial = target + ".part"
+    partial = f"{target}.{os.getpid()}.part"  # beside it: the rename is atomic
     try:
         if answer.status != 200:
-            raise ClientError(b"".join(answer.chunks()).decode("utf-8", "replace").strip())
+            why = b"".join(answer.chunks()).decode("utf-8", "replace").strip()
+            raise (Refused if answer.status == 403 else ClientError)(why)
         with open(partial, "wb") as f:  # streamed: never the whole archive in memory
             for chunk in answer.chunks():
                 f.write(chunk)
@@ -264,7 +284,7 @@ def report_command(argv: list[str] | None = None) -> int:
 
 
 def report_download(argv: list[str] | None = None) -> int:
-    return download(argv, "FileDockerContainerDownload.py")
+    return download(argv, "FileDockerContainerDownload.py", report=True)
 
 
 def report_start(argv: list[str] | None = None) -> int:
