@@ -13,6 +13,7 @@ import socket
 import struct
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +37,41 @@ from hinedockd.status import header_safe, status_document, status_table
 log = structlog.get_logger("hinedockd.api")
 
 
-def peer_uid(request: web.Request) -> int | None:
-    """The caller's uid on the unix socket (SO_PEERCRED), for the audit trail."""
+@dataclass(frozen=True)
+class Peer:
+    """Who is on the other end of the unix socket (SO_PEERCRED), and its groups."""
+
+    uid: int
+    gids: frozenset[int]
+
+
+def peer(request: web.Request) -> Peer | None:
+    """None where the caller cannot be known (not a unix socket: only the tests')."""
     sock = request.transport.get_extra_info("socket") if request.transport else None
     if sock is None or sock.family != socket.AF_UNIX:
         return None
-    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET,
-                                                          socket.SO_PEERCRED,
-                                                          struct.calcsize("3i")))
-    return int(uid)
+    pid, uid, gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET,
+                                                        socket.SO_PEERCRED,
+                                                        struct.calcsize("3i")))
+    return Peer(int(uid), frozenset({int(gid), *_process_groups(pid)}))
+
+
+def _process_groups(pid: int) -> list[int]:
+    """The caller's supplementary groups, as its process holds them now (a group
+    added to the user later counts only once the process has it)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Groups:"):
+                return [int(g) for g in line.split()[1:]]
+    except (OSError, ValueError):
+        pass
+    return []
+
+
+def may_run_jobs(who: Peer | None, job_gids: frozenset[int]) -> bool:
+    """Jobs (exec as root in any container, rm -f) need more than reading figures:
+    root, or a member of `[daemon] job_groups`. Reading needs only the socket."""
+    return who is not None and (who.uid == 0 or bool(who.gids & job_gids))
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -60,6 +87,7 @@ class LocalApi:
         self.hub = hub
         self.syncs = syncs or {}
         self.audit = actions.JobAudit(hub)
+        self.job_gids = frozenset(grp.getgrnam(g).gr_gid for g in cfg.daemon.job_groups)
         self.started = time.time()
         self.app = web.Application()
         self.app.add_routes([
@@ -154,6 +182,11 @@ class LocalApi:
     # ---- jobs --------------------------------------------------------------------
 
     def _job_target(self, request: web.Request) -> tuple[HostView, list[Container]]:
+        if not may_run_jobs(peer(request), self.job_gids):
+            who = peer(request)
+            raise QueryError(403, "jobs need root or a member of [daemon] job_groups "
+                                  f"({', '.join(self.cfg.daemon.job_groups) or 'none set'}); "
+                                  f"uid {who.uid if who else '?'} may read figures only")
         q = request.query
         if not (q.get("id") or q.get("name")):
             raise QueryError(400, "jobs need -c CONTAINER_ID or -n CONTAINER_NAME")
@@ -162,7 +195,8 @@ class LocalApi:
 
     def _audit(self, request: web.Request, view: HostView, what: str, c: Container,
                result: str) -> None:
-        self.audit(view.host.facility_id, peer_uid(request), what, c, result)
+        who = peer(request)
+        self.audit(view.host.facility_id, who.uid if who else None, what, c, result)
 
     async def job(self, request: web.Request) -> web.Response:
         action = request.match_info["action"]

@@ -6,6 +6,7 @@ operator can fix a config without reading code.
 
 from __future__ import annotations
 
+import grp
 import ipaddress
 import os
 import re
@@ -50,6 +51,7 @@ class DaemonConfig:
     log_format: LogFormat = "json"  # when not writing to the journal
     prometheus: str = ""  # "host:port" for a /metrics endpoint; "" = off
     log_target: LogTarget = "auto"  # "journal" (native fields); "auto": journal under systemd
+    job_groups: tuple[str, ...] = ()  # besides root, who may run jobs (readers may not)
     restart_loop_count: int = 5  # this many restarts of one container within
     restart_loop_seconds: int = 300  # this many seconds are a restart loop (a warning)
 
@@ -201,6 +203,7 @@ def _daemon(t: _Table) -> DaemonConfig:
         log_format=t.choice("log_format", d.log_format, get_args(LogFormat)),
         log_target=t.choice("log_target", d.log_target, get_args(LogTarget)),
         prometheus=t.get("prometheus", str, d.prometheus),
+        job_groups=_groups(t, "job_groups"),
         restart_loop_count=t.number("restart_loop_count", int, d.restart_loop_count, 2),
         restart_loop_seconds=t.number("restart_loop_seconds", int, d.restart_loop_seconds, 10),
     )
@@ -212,6 +215,19 @@ def _daemon(t: _Table) -> DaemonConfig:
         t.fail("prometheus", f"must be host:port (e.g. 127.0.0.1:9323), got {cfg.prometheus!r}")
     t.done()
     return cfg
+
+
+def _groups(t: _Table, key: str) -> tuple[str, ...]:
+    """Group names that exist on this machine (a typo would lock everyone out, or in)."""
+    names = t.get(key, list, [])
+    if not all(isinstance(n, str) and n for n in names):
+        t.fail(key, "must be a list of group names")
+    for name in names:
+        try:
+            grp.getgrnam(name)
+        except KeyError:
+            t.fail(key, f"no group {name!r} on this machine")
+    return tuple(names)
 
 
 def _check_url(t: _Table, url: str) -> None:

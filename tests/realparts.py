@@ -143,15 +143,17 @@ def wait_for(check: Callable[[], bool], within: float = 20.0, what: str = "") ->
 
 
 def daemon_in(d: Path, extra: str = "", daemon_extra: str = "",
-              host_url: str = f"unix://{DOCKER_SOCK}") -> Daemon:
+              host_url: str = f"unix://{DOCKER_SOCK}", socket: str = "") -> Daemon:
     """The daemon (not started) for one host, `docker_host1` (the local engine unless
-    `host_url` says otherwise), with its config and state in `d`; `extra` follows the
-    host's table (more of it, or [hinemos], [[syslog]] tables)."""
+    `host_url` says otherwise), with its config and state in `d` (its socket too,
+    unless `socket` names one); `extra` follows the host's table (more of it, or
+    [hinemos], [[syslog]] tables)."""
     d.mkdir(parents=True, exist_ok=True)
     cfg = d / "config.toml"
+    socket = socket or f"{d}/hinedockd.sock"
     cfg.write_text(f"""
 [daemon]
-socket = "{d}/hinedockd.sock"
+socket = "{socket}"
 state_dir = "{d}/state"
 log_format = "console"
 {daemon_extra}
@@ -162,7 +164,7 @@ url = "{host_url}"
 address = "127.0.0.1"
 {extra}
 """)
-    return Daemon(f"{d}/hinedockd.sock", cfg, d / "daemon.log")
+    return Daemon(socket, cfg, d / "daemon.log")
 
 
 def hinemos_table(d: Path, api: str, url: str) -> str:
@@ -177,10 +179,10 @@ password_file = "{d}/password"
 
 
 def start_daemon(d: Path, extra: str = "", daemon_extra: str = "",
-                 host_url: str = f"unix://{DOCKER_SOCK}") -> Iterator[Daemon]:
+                 host_url: str = f"unix://{DOCKER_SOCK}", socket: str = "") -> Iterator[Daemon]:
     """Fixture body: the daemon as its own process on the local engine (or the one
     at `host_url`), config in `d`."""
-    dm = daemon_in(d, extra, "retention_seconds = 900\n" + daemon_extra, host_url)
+    dm = daemon_in(d, extra, "retention_seconds = 900\n" + daemon_extra, host_url, socket)
     dm.start()
     try:
         yield dm
