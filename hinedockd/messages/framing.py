@@ -67,6 +67,11 @@ def event_text(etype: str, action: str, actor_id: str, attributes: dict[str, str
 WARNING_ACTIONS = frozenset({"die", "oom", "kill"})
 
 
+# A container's state (`<id12> <state>`), whether told on a change, by the periodic
+# report or by the report's MonitorDockerContainerStatus.py -s.
+STATE_SEVERITY = "notice"
+
+
 def event_severity(action: str) -> str:
     """`warning` for `die`, `kill`, `oom`; `info` for the rest."""
     return "warning" if action in WARNING_ACTIONS else "info"

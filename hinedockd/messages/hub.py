@@ -21,6 +21,7 @@ from hinedockd.config import Config, HostConfig
 from hinedockd.docker.lifecycle import Alert
 from hinedockd.docker.view import HostObserver, HostView
 from hinedockd.messages.framing import (
+    STATE_SEVERITY,
     alert_text,
     event_severity,
     event_text,
@@ -95,7 +96,7 @@ class SyslogHub(HostObserver):
 
     def state_reported(self, host: HostView, cid: str, name: str, state: str) -> None:
         short = cid[:12]
-        self.emit(short, state_text(short, state), "notice")
+        self.emit(short, state_text(short, state), STATE_SEVERITY)
         log.info("container state", host=host.host.facility_id, container=short,
                  name=sanitize(name), state=state)
 
@@ -134,7 +135,8 @@ class SyslogHub(HostObserver):
                 if not h.status.connected:
                     continue  # the last known states would be reported as current
                 for c in sorted(h.containers.values(), key=lambda c: c.name):
-                    self.emit(c.short_id, state_text(c.short_id, c.state), "info", time.time())
+                    self.emit(c.short_id, state_text(c.short_id, c.state), STATE_SEVERITY,
+                              time.time())
 
     def snapshot(self) -> list[SinkSnapshot]:
         return [s.snapshot() for s in self.sinks]
