@@ -171,3 +171,16 @@ def test_status_table_shows_a_partial_hinemos_pass() -> None:
                         last_error="1 write(s) refused, e.g. h1-web1: HinemosUnknown")
     row = status_table([(host, sync)], []).splitlines()[1]
     assert row.split()[6] == "partial" and row.endswith("e.g. h1-web1: HinemosUnknown")
+
+
+async def test_a_host_the_daemon_lost_answers_no_figures(world: World) -> None:
+    """Exit 1 with the reason, nothing on stdout: never the cached figures as if current."""
+    r = await world.client.get("/v1/lines/cpu", params={"host": "fake1"})
+    assert r.status == 200 and "cpu_usage:web1," in await r.text()
+    await world.engine.stop()  # the engine goes away; the cache is still full
+    await eventually(lambda: not world.host.status.connected)
+    for monitor in ("cpu", "mem", "net", "restarts", "uptime", "states"):
+        r = await world.client.get(f"/v1/lines/{monitor}", params={"host": "fake1"})
+        text = await r.text()
+        assert r.status == 422 and "not connected to this engine" in text, (monitor, text)
+        assert "cpu_usage" not in text and "state:" not in text
