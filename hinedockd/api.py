@@ -26,6 +26,7 @@ from hinedockd.config import Config
 from hinedockd.docker import actions
 from hinedockd.docker.engine import EngineError
 from hinedockd.docker.view import HostView
+from hinedockd.hinemos.pusher import CustomTrapSender
 from hinedockd.hinemos.sync import HostSync
 from hinedockd.messages.hub import SyslogHub
 from hinedockd.model import Container, ContainerState
@@ -82,10 +83,12 @@ def _json(data: Any, status: int = 200) -> web.Response:
 class LocalApi:
     def __init__(self, cfg: Config, hosts: Sequence[HostView], queries: Queries,
                  hub: SyslogHub | None = None,
-                 syncs: Mapping[str, HostSync] | None = None) -> None:
+                 syncs: Mapping[str, HostSync] | None = None,
+                 pusher: CustomTrapSender | None = None) -> None:
         self.cfg, self.hosts, self.queries = cfg, hosts, queries
         self.hub = hub
         self.syncs = syncs or {}
+        self.pusher = pusher
         self.audit = actions.JobAudit(hub)
         self.job_gids = frozenset(grp.getgrnam(g).gr_gid for g in cfg.daemon.job_groups)
         self.started = time.time()
@@ -140,9 +143,10 @@ class LocalApi:
         hosts = [(h.snapshot(), s.snapshot() if (s := self.syncs.get(h.host.facility_id))
                   else None) for h in self.hosts]
         syslog = self.hub.snapshot() if self.hub else []
+        push = self.pusher.snapshot() if self.pusher else None
         if request.query.get("format") == "table":
-            return web.Response(text=status_table(hosts, syslog))
-        return _json(status_document(hosts, syslog, self.started))
+            return web.Response(text=status_table(hosts, syslog, push))
+        return _json(status_document(hosts, syslog, self.started, push))
 
     async def host_data(self, request: web.Request) -> web.Response:
         """JSON: /v1/hosts/{host}/{what} with what in queries.DATA."""

@@ -27,6 +27,7 @@ from hinedockd.docker.view import HostView
 from hinedockd.hinemos.backend import Backend, HinemosError, HinemosUnavailable
 from hinedockd.hinemos.claims import Claims
 from hinedockd.hinemos.factory import make_backend, read_password
+from hinedockd.hinemos.pusher import CustomTrapSender
 from hinedockd.hinemos.reconciler import Reconciler
 from hinedockd.hinemos.sync import HostSync
 from hinedockd.logs import configure
@@ -108,18 +109,24 @@ async def serve(cfg: Config) -> int:
     snmp = {h.facility_id: SnmpSource(h, h.snmp, cfg.daemon.retention_seconds)
             for h in cfg.hosts if h.snmp is not None}
     persister = Persister({h.host.facility_id: h for h in hosts}, state_dir, outbox=hub)
+    trap = cfg.hinemos.customtrap
+    pusher = CustomTrapSender(cfg.hinemos, trap, hosts) if trap else None
 
     # The flow. A host's events stream feeds its inventory and its stats streams feed
     # its series (docker/host.py); what changes is told to its observers:
     #   every engine event and container state change -> the syslog hub -> targets, journal
     #   every container change and reconnect -> the host's Hinemos sync -> reconciler
+    #   every container state change (and, each interval, every figure) -> the custom
+    #   trap sender -> the manager's custom trap monitoring, when configured
     for h in hosts:
         h.subscribe(hub)
         h.subscribe(syncs[h.host.facility_id])
+        if pusher is not None:
+            h.subscribe(pusher)
     # The series, the inventory, SNMP and the event history are read on demand:
     #   hinedock -> local API -> queries (over each HostView) -> monitors -> lines
     queries = Queries(cfg.daemon, snmp, hub)
-    api = LocalApi(cfg, hosts, queries, hub, syncs)
+    api = LocalApi(cfg, hosts, queries, hub, syncs, pusher)
     await api.start()
     metrics_runner = None
     if cfg.daemon.prometheus:
@@ -136,6 +143,8 @@ async def serve(cfg: Config) -> int:
     supervisor.start("persist", persister.run())
     supervisor.start("watchdog", watchdog(hosts))
     supervisor.start("syslog", hub.run())
+    if pusher is not None:
+        supervisor.start("customtrap", pusher.run())
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -87,6 +87,27 @@ class HostConfig:
         return int(m.group(1)) if m else None
 
 
+# The figures a push can carry (hinemos/customtrap.py), and the ones sent by default.
+TRAP_KEYS = ("cpu_usage", "mem_usage", "disk_read", "disk_write", "nw_rxkb", "nw_txkb",
+             "health", "restart_count", "oom_killed", "exit_code", "uptime")
+
+
+@dataclass(frozen=True)
+class CustomTrapConfig:
+    """`[hinemos.customtrap]`: push figures and state changes to the manager's custom
+    trap monitoring (Hinemos 6.0+), instead of a process per node and interval."""
+
+    url: str  # the manager's monitor.customtrap.url, e.g. http://MANAGER:8082/
+    interval_seconds: int = 60
+    events: bool = True  # each container state change as a `string` item, at once
+    keys: tuple[str, ...] = TRAP_KEYS
+    tls_ca: str | None = None
+    timezone: str | None = None  # the manager's (DATE has none); None: the daemon's own
+    timeout_seconds: float = 10.0
+    concurrency: int = 8
+    queue_size: int = 10_000  # string items kept while the manager is away
+
+
 @dataclass(frozen=True)
 class HinemosConfig:
     api: HinemosApi = "dry-run"
@@ -98,6 +119,7 @@ class HinemosConfig:
     label_scopes: tuple[str, ...] = ("*",)
     full_sync_seconds: int = 300
     timeout_seconds: float = 30.0  # per call; a write answered later is found by the next pass
+    customtrap: CustomTrapConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -328,6 +350,42 @@ def _hinemos(t: _Table) -> HinemosConfig:
         label_scopes=tuple(scopes),
         full_sync_seconds=t.number("full_sync_seconds", int, d.full_sync_seconds, 10),
         timeout_seconds=t.number("timeout_seconds", float, d.timeout_seconds, 1),
+        customtrap=_customtrap(_Table(t.file, f"{t.path}.customtrap", t.data["customtrap"]))
+        if "customtrap" in t.data else None,
+    )
+    t.used.add("customtrap")
+    t.done()
+    return cfg
+
+
+def _customtrap(t: _Table) -> CustomTrapConfig:
+    d = CustomTrapConfig(url="")
+    url = t.required("url")
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
+        t.fail("url", f"must be http://HOST:PORT/ or https://… (the manager's "
+                      f"monitor.customtrap.url, default port 8082); got {url!r}")
+    keys = t.get("keys", list, list(d.keys))
+    unknown = [k for k in keys if k not in TRAP_KEYS]
+    if unknown or not keys:
+        t.fail("keys", f"must be a non-empty list of {', '.join(TRAP_KEYS)}; "
+                       f"unknown: {', '.join(map(str, unknown)) or 'none given'}")
+    zone = t.optional_str("timezone")
+    if zone is not None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            t.fail("timezone", f"unknown time zone {zone!r} (e.g. Asia/Tokyo)")
+    cfg = CustomTrapConfig(
+        url=url,
+        interval_seconds=t.number("interval_seconds", int, d.interval_seconds, 10),
+        events=t.get("events", bool, d.events),
+        keys=tuple(keys),
+        tls_ca=t.optional_str("tls_ca"),
+        timezone=zone,
+        timeout_seconds=t.number("timeout_seconds", float, d.timeout_seconds, 1),
+        concurrency=t.number("concurrency", int, d.concurrency, 1),
+        queue_size=t.number("queue_size", int, d.queue_size, 1),
     )
     t.done()
     return cfg

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hinedockd.docker.view import HostSnapshot
+from hinedockd.hinemos.pusher import PushSnapshot
 from hinedockd.hinemos.sync import SyncSnapshot
 from hinedockd.messages.senders import SinkSnapshot
 
@@ -30,8 +31,9 @@ def _clock(t: float) -> str:
     return time.strftime("%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
 
 
-def status_table(hosts: Sequence[HostLine], syslog: Sequence[SinkSnapshot]) -> str:
-    """One line per host, then one per syslog target."""
+def status_table(hosts: Sequence[HostLine], syslog: Sequence[SinkSnapshot],
+                 push: PushSnapshot | None = None) -> str:
+    """One line per host, then one per syslog target, then the custom trap push."""
     rows = [f"{'HOST':<16} {'ENGINE':<14} {'SINCE':<14} {'LAST EVENT':<14} "
             f"{'RUN/PAU/EXI/ALL':<15} {'STREAMS':>7} {'HINEMOS':<16} LAST ERROR"]
     for h, sync in hosts:
@@ -56,15 +58,22 @@ def status_table(hosts: Sequence[HostLine], syslog: Sequence[SinkSnapshot]) -> s
             state = "connected" if t.connected else "not connected"
             rows.append(f"{t.target[:40]:<40} {state:<13} {t.sent:>8} {t.queued:>7} "
                         f"{t.dropped:>8} {header_safe(t.last_error) or '-'}")
+    if push is not None:
+        rows.append("")
+        rows.append(f"{'CUSTOM TRAP':<40} {'LAST OK':<14} {'ITEMS':>8} {'QUEUED':>7} "
+                    f"{'DROPPED':>8} {'REFUSED':>8} LAST ERROR")
+        rows.append(f"{push.url[:40]:<40} {_clock(push.last_ok):<14} {push.items_sent:>8} "
+                    f"{push.queued:>7} {push.dropped:>8} {push.rejected:>8} "
+                    f"{header_safe(push.last_error) or '-'}")
     return "\n".join(rows) + "\n"
 
 
 def status_document(hosts: Sequence[HostLine], syslog: Sequence[SinkSnapshot],
-                    started: float) -> dict[str, Any]:
+                    started: float, push: PushSnapshot | None = None) -> dict[str, Any]:
     """`hinedock status --json`: each host's snapshot with its Hinemos sync inside."""
     return {"api": API_VERSION, "started": started, "pid": os.getpid(),
             "hosts": [{**dataclasses.asdict(h), "hinemos": sync} for h, sync in hosts],
-            "syslog": syslog, "process": process_figures()}
+            "syslog": syslog, "customtrap": push, "process": process_figures()}
 
 
 def process_figures() -> dict[str, int | None]:

@@ -302,10 +302,24 @@ def main(argv: list[str] | None = None) -> None:
     fe.add_argument("--events-per-second", type=float, default=0.0)
     fe.add_argument("--churn-per-second", type=float, default=0.0,
                     help="creates and destroys per second (alternating)")
+    ct = sub.add_parser("fake-customtrap", help="the manager's custom trap receiver")
+    ct.add_argument("--port", type=int, default=18082)
     args = p.parse_args(argv)
     raise_fd_limit()
+    if args.what == "fake-customtrap":
+        asyncio.run(_serve_fake_customtrap(args.port))
+        return
     asyncio.run(_serve_fake_engine(args.port, args.containers, args.interval,
                                    args.events_per_second, args.churn_per_second))
+
+
+async def _serve_fake_customtrap(port: int) -> None:
+    from hinedockd.testing.customtrap import FakeCustomTrapManager
+
+    manager = FakeCustomTrapManager()
+    await manager.start(port=port)
+    print(f"fake custom trap receiver at {manager.url}", flush=True)
+    await asyncio.Event().wait()
 
 
 if __name__ == "__main__":

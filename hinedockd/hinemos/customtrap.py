@@ -1,0 +1,105 @@
+"""Custom trap monitoring (カスタムトラップ監視, Hinemos 6.0+): what one push says. Pure.
+
+Instead of Hinemos starting a process per monitored node and interval, the daemon
+POSTs each node's figures to the manager's `monitor.customtrap.url`. The body, as the
+manager reads it (hinemos/hinemos: HinemosManager/src_customtrap/com/clustercontrol/
+customtrap/service/CustomTrapMonitorService.java, bean/CustomTraps.java):
+
+    {"FacilityID": "<node>", "DATA": [{"DATE": "yyyy-MM-dd HH:mm:ss", "TYPE": "num",
+                                       "KEY": "cpu_usage", "MSG": "12.50"}, …]}
+
+- read line by line up to the first empty line, the lines joined: a body is one line;
+- an item without KEY or MSG, of another TYPE, or a `num` whose MSG is not a decimal is
+  dropped without a word, and an unreadable DATE fails the whole body (400): every item
+  here has all four, a plain decimal for `num`, the manager's own date format;
+- DATE is read in the manager's time zone (`[hinemos.customtrap] timezone`), to the
+  second; the KEY is what a monitor's key pattern matches (`cpu_usage`, whole match).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from hinedockd.docker.lifecycle import HEALTH_CODES, LifeFigures
+from hinedockd.messages.framing import sanitize
+from hinedockd.metrics.figures import Measured
+from hinedockd.model import STATS_STATES
+from hinedockd.output import number
+
+MSG_MAX = 1024  # a string item's text (a state, an event line), sanitised and capped
+
+
+@dataclass(frozen=True)
+class TrapItem:
+    date: str
+    type: Literal["num", "string"]
+    key: str
+    msg: str
+
+
+def trap_date(when: float, zone: str | None) -> str:
+    """`yyyy-MM-dd HH:mm:ss` in the manager's zone (None: this machine's)."""
+    if zone is None:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
+    return datetime.fromtimestamp(when, ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def body(facility_id: str, items: Iterable[TrapItem]) -> bytes:
+    """One line of JSON (orjson escapes every control character in a string), so the
+    manager's line reader takes it whole."""
+    return orjson.dumps({"FacilityID": facility_id, "DATA": [
+        {"DATE": i.date, "TYPE": i.type, "KEY": i.key, "MSG": i.msg} for i in items]})
+
+
+def _num(date: str, key: str, value: float, decimals: int = 2) -> TrapItem:
+    text = str(value) if isinstance(value, int) else number(value, decimals)
+    return TrapItem(date, "num", key, text)
+
+
+def figure_items(figures: Measured | None, life: LifeFigures | None, keys: Iterable[str],
+                 date: str) -> list[TrapItem]:
+    """The `num` items of one container: the figures over the push interval (the same
+    ones `hinedock cpu|mem|disk|net` answer for that window) and its lifecycle. A
+    figure the container does not have (just started, no health check, not inspected
+    yet) is left out, never sent as 0."""
+    out: list[TrapItem] = []
+    for key in keys:
+        value: float | None = None
+        if figures is not None:
+            value = {"cpu_usage": figures.cpu.percent,
+                     "mem_usage": figures.memory.host_percent,
+                     "disk_read": figures.disk.read_bytes, "disk_write": figures.disk.write_bytes,
+                     "nw_rxkb": figures.net.rx_bytes, "nw_txkb": figures.net.tx_bytes}.get(key)
+        if value is None and life is not None:
+            value = _life_value(life, key)
+        if value is not None:
+            out.append(_num(date, key, value))
+    return out
+
+
+def _life_value(f: LifeFigures, key: str) -> int | None:
+    if key == "health":
+        return HEALTH_CODES[f.health] if f.health and f.state in STATS_STATES else None
+    if key == "restart_count":
+        return f.restart_count
+    if key == "oom_killed":
+        return None if f.oom_killed is None else int(f.oom_killed)
+    if key == "exit_code":
+        return f.exit_code if f.exit_code is not None and f.exit_code >= 0 else None
+    if key == "uptime":
+        return None if f.uptime is None else int(f.uptime)
+    return None
+
+
+def string_item(date: str, key: str, text: str) -> TrapItem | None:
+    """A `string` item (a state, an event); None when nothing printable is left (the
+    manager drops an empty MSG)."""
+    msg = sanitize(text, MSG_MAX).strip()
+    return TrapItem(date, "string", key, msg) if msg else None
