@@ -88,7 +88,7 @@ class HostConfig:
 
 
 # The figures a push can carry (hinemos/customtrap.py), and the ones sent by default.
-TRAP_KEYS = ("cpu_usage", "mem_usage", "disk_read", "disk_write", "nw_rxkb", "nw_txkb",
+TRAP_KEYS = ("cpu_usage", "host_mem_usage", "disk_read", "disk_write", "nw_rxkb", "nw_txkb",
              "health", "restart_count", "oom_killed", "exit_code", "uptime")
 
 

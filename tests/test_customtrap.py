@@ -155,7 +155,7 @@ async def test_each_interval_brings_each_running_containers_figures(pushing: Pus
                           host_memory=pushing.host.status.mem_total, scale="host").figures
     assert f is not None and abs(f.cpu.percent - cpu[-1]) < 5
     keys = {r.key for r in m.items("h1-web1")}
-    assert {"cpu_usage", "mem_usage", "nw_rxkb", "disk_write", "uptime"} <= keys
+    assert {"cpu_usage", "host_mem_usage", "nw_rxkb", "disk_write", "uptime"} <= keys
     assert "health" not in keys  # no health check: no item, never a 0
 
 

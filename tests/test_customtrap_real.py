@@ -43,7 +43,7 @@ def daemon(manager: FakeCustomTrapManager, engine_cli: str,
 [hinemos.customtrap]
 url = "{manager.url}"
 interval_seconds = {INTERVAL}
-keys = ["cpu_usage", "mem_usage", "uptime"]
+keys = ["cpu_usage", "host_mem_usage", "uptime"]
 """, host_url=ENGINE_URLS[engine_cli])
 
 

@@ -74,7 +74,7 @@ def figure_items(figures: Measured | None, life: LifeFigures | None, keys: Itera
         value: float | None = None
         if figures is not None:
             value = {"cpu_usage": figures.cpu.percent,
-                     "mem_usage": figures.memory.host_percent,
+                     "host_mem_usage": figures.memory.host_percent,
                      "disk_read": figures.disk.read_bytes, "disk_write": figures.disk.write_bytes,
                      "nw_rxkb": figures.net.rx_bytes, "nw_txkb": figures.net.tx_bytes}.get(key)
         if value is None and life is not None:
