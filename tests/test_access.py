@@ -33,10 +33,18 @@ def socket_dir() -> Iterator[Path]:
 def as_nobody(socket: str, *args: str) -> subprocess.CompletedProcess[str]:
     if os.geteuid() != 0:
         pytest.skip("runs the client as another user: needs root")
+    # The checkout may sit where nobody may not read (root's home): the client, stdlib
+    # only, is copied beside the socket.
+    tree = Path(socket).parent / "src"
+    if not tree.exists():
+        shutil.copytree(ROOT / "hinedockd", tree / "hinedockd",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        for path in [tree, *tree.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
     return subprocess.run([PYTHON, "-m", "hinedockd.client.cli", *args], capture_output=True,
-                          text=True, timeout=30, cwd=ROOT, user=NOBODY, group=NOGROUP,
+                          text=True, timeout=30, cwd=tree, user=NOBODY, group=NOGROUP,
                           extra_groups=[], env={"HINEDOCK_SOCKET": socket,
-                                                "PYTHONPATH": str(ROOT), "PATH": "/usr/bin"})
+                                                "PYTHONPATH": str(tree), "PATH": "/usr/bin"})
 
 
 def daemon(d: Path, socket_dir: Path, job_groups: str = "") -> Iterator[Daemon]:
