@@ -5,6 +5,7 @@ exiting every second; Docker 20.10 and Podman 4.3.1 side by side)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -72,9 +73,7 @@ def replay(engine: str, loop_count: int = 3) -> tuple[Host, Alerts]:
                 DaemonConfig(restart_loop_count=loop_count, restart_loop_seconds=60))
     alerts = Alerts()
     host.subscribe(alerts)
-    name = {"docker": "events-lifecycle-engine20.10.jsonl",
-            "podman": "events-lifecycle-podman4.3.jsonl"}[engine]
-    lines = (DATA / name).read_bytes().splitlines()
+    lines = (DATA / events_file(engine)).read_bytes().splitlines()
     # Stop before the removals at the end, so that the containers are still there.
     for line in lines:
         if b'"Action":"destroy"' in line or b'"Action":"remove"' in line:
@@ -103,9 +102,9 @@ def events_file(engine: str) -> str:
 
 
 def loop_started(engine: str) -> float:
-    lines = (DATA / events_file(engine)).read_text().splitlines()
-    return max(int(line.split('"timeNano":')[1].split("}")[0].split(",")[0])
-               for line in lines if "probe_loop" in line) / 1e9
+    events = [json.loads(line) for line in (DATA / events_file(engine)).read_text().splitlines()]
+    return max(int(e["timeNano"]) for e in events
+               if e["Actor"]["Attributes"].get("name") == "probe_loop") / 1e9
 
 
 async def test_docker_health_events_tell_each_change_and_podman_waits_for_the_inspect(
