@@ -69,6 +69,9 @@ def _process_groups(pid: int) -> list[int]:
     return []
 
 
+PEER: web.RequestKey[Peer | None] = web.RequestKey("peer")
+
+
 def may_run_jobs(who: Peer | None, job_gids: frozenset[int]) -> bool:
     """Jobs (exec as root in any container, rm -f) need more than reading figures:
     root, or a member of `[daemon] job_groups`. Reading needs only the socket."""
@@ -186,8 +189,8 @@ class LocalApi:
     # ---- jobs --------------------------------------------------------------------
 
     def _job_target(self, request: web.Request) -> tuple[HostView, list[Container]]:
-        if not may_run_jobs(peer(request), self.job_gids):
-            who = peer(request)
+        who = request[PEER] = peer(request)  # once per request: the audit reuses it
+        if not may_run_jobs(who, self.job_gids):
             raise QueryError(403, "jobs need root or a member of [daemon] job_groups "
                                   f"({', '.join(self.cfg.daemon.job_groups) or 'none set'}); "
                                   f"uid {who.uid if who else '?'} may read figures only")
@@ -199,7 +202,7 @@ class LocalApi:
 
     def _audit(self, request: web.Request, view: HostView, what: str, c: Container,
                result: str) -> None:
-        who = peer(request)
+        who = request.get(PEER)
         self.audit(view.host.facility_id, who.uid if who else None, what, c, result)
 
     async def job(self, request: web.Request) -> web.Response:
