@@ -110,14 +110,16 @@ async def serve(cfg: Config) -> int:
             for h in cfg.hosts if h.snmp is not None}
     persister = Persister({h.host.facility_id: h for h in hosts}, state_dir, outbox=hub)
     trap = cfg.hinemos.customtrap
-    pusher = CustomTrapSender(cfg.hinemos, trap, hosts) if trap else None
+    pusher = (CustomTrapSender(cfg.hinemos, trap, hosts, reconciler.node_exists, snmp)
+              if trap else None)
 
     # The flow. A host's events stream feeds its inventory and its stats streams feed
     # its series (docker/host.py); what changes is told to its observers:
     #   every engine event and container state change -> the syslog hub -> targets, journal
     #   every container change and reconnect -> the host's Hinemos sync -> reconciler
-    #   every container state change (and, each interval, every figure) -> the custom
-    #   trap sender -> the manager's custom trap monitoring, when configured
+    #   every container state change and engine event (and, each interval, every
+    #   figure of the nodes the sync has made) -> the custom trap sender -> the
+    #   manager's custom trap monitoring, when configured
     for h in hosts:
         h.subscribe(hub)
         h.subscribe(syncs[h.host.facility_id])

@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar, cast, get_args
 from hinedockd.messages.framing import FACILITIES
 from hinedockd.metrics.figures import CpuScale
 from hinedockd.model import FACILITY_ID_MAX, FACILITY_ID_RE
+from hinedockd.processes import compile_pattern
 
 DEFAULT_CONFIG_PATH = "/etc/hinedockd/config.toml"
 SOCKET_ENV = "HINEDOCK_SOCKET"
@@ -88,8 +89,21 @@ class HostConfig:
 
 
 # The figures a push can carry (hinemos/customtrap.py), and the ones sent by default.
-TRAP_KEYS = ("cpu_usage", "host_mem_usage", "disk_read", "disk_write", "nw_rxkb", "nw_txkb",
+# A container node's keys: the report's names (its monitors' keys less the `:<id>`),
+# `limit_mem_usage` for the share of the container's own limit, `cpu_usage#*` for one
+# item per core (`cpu_usage#0`, `cpu_usage#1`…; cgroup v1 only), and the lifecycle.
+TRAP_KEYS = ("cpu_usage", "cpu_usage#*", "host_mem_usage", "limit_mem_usage", "disk_read",
+             "disk_write", "nw_rxkb", "nw_txkb", "nw_rxpck", "nw_txpck",
              "health", "restart_count", "oom_killed", "exit_code", "uptime")
+TRAP_DEFAULT_KEYS = tuple(k for k in TRAP_KEYS if k != "cpu_usage#*")
+# A host node's keys: whether the engine answers (1/0, sent even when it does not),
+# its containers per state (the report's host count keys), and with [hosts.snmp] the
+# host's CPU and memory outside its containers (the report's `cpu_usage:host`,
+# `host_mem_usage:host`).
+TRAP_HOST_KEYS = ("engine_status", "running", "paused", "exited", "created", "restarting",
+                  "removing", "dead", "cpu_usage", "host_mem_usage")
+# A process count's KEY: what a monitor's key pattern can match, never a figure's name.
+TRAP_PROCESS_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -100,7 +114,11 @@ class CustomTrapConfig:
     url: str  # the manager's monitor.customtrap.url, e.g. http://MANAGER:8082/
     interval_seconds: int = 60
     events: bool = True  # each container state change as a `string` item, at once
-    keys: tuple[str, ...] = TRAP_KEYS
+    keys: tuple[str, ...] = TRAP_DEFAULT_KEYS
+    host_keys: tuple[str, ...] = TRAP_HOST_KEYS
+    # KEY -> the regex a process's command must match (`hinedock proc -p`): one `/top`
+    # per running container per interval, which costs the engine; none by default.
+    processes: tuple[tuple[str, str], ...] = ()
     tls_ca: str | None = None
     timezone: str | None = None  # the manager's (DATE has none); None: the daemon's own
     timeout_seconds: float = 10.0
@@ -364,11 +382,9 @@ def _customtrap(t: _Table) -> CustomTrapConfig:
     if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
         t.fail("url", f"must be http://HOST:PORT/ or https://… (the manager's "
                       f"monitor.customtrap.url, default port 8082); got {url!r}")
-    keys = t.get("keys", list, list(d.keys))
-    unknown = [k for k in keys if k not in TRAP_KEYS]
-    if unknown or not keys:
-        t.fail("keys", f"must be a non-empty list of {', '.join(TRAP_KEYS)}; "
-                       f"unknown: {', '.join(map(str, unknown)) or 'none given'}")
+    keys = _trap_keys(t, "keys", list(d.keys), TRAP_KEYS)
+    host_keys = _trap_keys(t, "host_keys", list(d.host_keys), TRAP_HOST_KEYS, empty=True)
+    processes = _trap_processes(t)
     zone = t.optional_str("timezone")
     if zone is not None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -381,6 +397,8 @@ def _customtrap(t: _Table) -> CustomTrapConfig:
         interval_seconds=t.number("interval_seconds", int, d.interval_seconds, 10),
         events=t.get("events", bool, d.events),
         keys=tuple(keys),
+        host_keys=tuple(host_keys),
+        processes=processes,
         tls_ca=t.optional_str("tls_ca"),
         timezone=zone,
         timeout_seconds=t.number("timeout_seconds", float, d.timeout_seconds, 1),
@@ -389,6 +407,34 @@ def _customtrap(t: _Table) -> CustomTrapConfig:
     )
     t.done()
     return cfg
+
+
+def _trap_keys(t: _Table, name: str, default: list[str], known: tuple[str, ...],
+               empty: bool = False) -> list[str]:
+    keys = t.get(name, list, default)
+    unknown = [k for k in keys if k not in known]
+    if unknown or not (keys or empty):
+        t.fail(name, f"must be a {'' if empty else 'non-empty '}list of {', '.join(known)}; "
+                     f"unknown: {', '.join(map(str, unknown)) or 'none given'}")
+    return keys
+
+
+def _trap_processes(t: _Table) -> tuple[tuple[str, str], ...]:
+    table = t.get("processes", dict, {})
+    out = []
+    for key, pattern in table.items():
+        where = f"processes.{key}"
+        if not TRAP_PROCESS_KEY.match(key) or key in TRAP_KEYS:
+            t.fail(where, "a process count's KEY is a letter, then up to 63 letters, digits "
+                          "or _ . - and not a figure's name (cpu_usage…)")
+        if not isinstance(pattern, str):
+            t.fail(where, f"must be the regex a process's command matches; got {pattern!r}")
+        try:
+            compile_pattern(pattern, where)
+        except ValueError as e:
+            t.fail(where, str(e))
+        out.append((key, pattern))
+    return tuple(out)
 
 
 def _syslog(t: _Table) -> SyslogTarget:

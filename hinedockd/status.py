@@ -60,10 +60,11 @@ def status_table(hosts: Sequence[HostLine], syslog: Sequence[SinkSnapshot],
                         f"{t.dropped:>8} {header_safe(t.last_error) or '-'}")
     if push is not None:
         rows.append("")
-        rows.append(f"{'CUSTOM TRAP':<40} {'LAST OK':<14} {'ITEMS':>8} {'QUEUED':>7} "
-                    f"{'DROPPED':>8} {'REFUSED':>8} LAST ERROR")
-        rows.append(f"{push.url[:40]:<40} {_clock(push.last_ok):<14} {push.items_sent:>8} "
-                    f"{push.queued:>7} {push.dropped:>8} {push.rejected:>8} "
+        rows.append(f"{'CUSTOM TRAP':<40} {'LAST OK':<14} {'SENT':>8} {'FAILED':>7} "
+                    f"{'QUEUED':>7} {'DROPPED':>8} {'REFUSED':>8} LAST ERROR")
+        rows.append(f"{push.url[:40]:<40} {_clock(push.last_ok):<14} {push.bodies_sent:>8} "
+                    f"{push.failed:>7} {push.queued:>7} "
+                    f"{push.dropped + push.unknown_node:>8} {push.rejected:>8} "
                     f"{header_safe(push.last_error) or '-'}")
     return "\n".join(rows) + "\n"
 

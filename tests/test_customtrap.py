@@ -23,8 +23,24 @@ from hinedockd.config import (
     parse_config,
 )
 from hinedockd.docker.host import Host
-from hinedockd.hinemos.customtrap import TrapItem, body, figure_items, string_item, trap_date
-from hinedockd.hinemos.pusher import CustomTrapSender
+from hinedockd.hinemos.customtrap import (
+    HostReading,
+    TrapItem,
+    body,
+    figure_items,
+    host_items,
+    string_item,
+    trap_date,
+)
+from hinedockd.hinemos.dryrun import MemoryBackend
+from hinedockd.hinemos.pusher import (
+    NODE_GRACE_SECONDS,
+    CustomTrapSender,
+    LatestRound,
+    StringQueue,
+)
+from hinedockd.hinemos.reconciler import Reconciler
+from hinedockd.hinemos.sync import HostSync
 from hinedockd.metrics.figures import container_figures
 from hinedockd.testing import FakeEngine
 from hinedockd.testing.customtrap import FakeCustomTrapManager
@@ -86,7 +102,61 @@ def test_a_body_is_one_line_the_manager_reads_whole() -> None:
     assert string_item("2026-12-02 14:05:00", "state", "\x00\x1b ") is None  # an empty MSG
     assert trap_date(0, "Asia/Tokyo") == "1970-01-01 09:00:00"
     assert trap_date(0, "UTC") == "1970-01-01 00:00:00"
-    assert figure_items(None, None, ("cpu_usage", "health"), "d") == []  # nothing made up
+    assert figure_items(None, None, ("cpu_usage", "cpu_usage#*", "health"), "d") == []
+
+
+def test_a_host_node_says_whether_its_engine_answers_even_when_it_does_not() -> None:
+    keys = ("engine_status", "running", "exited", "cpu_usage", "host_mem_usage")
+    up = host_items(HostReading(True, {"running": 3, "exited": 1}, 12.5, 40.0), keys, "d")
+    assert [(i.key, i.msg) for i in up] == [("engine_status", "1"), ("running", "3"),
+                                           ("exited", "1"), ("cpu_usage", "12.50"),
+                                           ("host_mem_usage", "40.00")]
+    down = host_items(HostReading(False, {"running": 3}, 12.5, 40.0), keys, "d")
+    assert [(i.key, i.msg) for i in down] == [("engine_status", "0")]  # no stale counts
+    no_snmp = host_items(HostReading(True, {"running": 0}), keys, "d")
+    assert [i.key for i in no_snmp] == ["engine_status", "running"]
+
+
+def item(n: int) -> TrapItem:
+    return TrapItem("2026-12-02 14:05:00", "string", "state", f"s{n}")
+
+
+def test_string_items_wait_for_their_node_and_keep_their_order() -> None:
+    made: set[str] = set()
+    q = StringQueue(bound=5)
+    q.put("new", item(1), 0.0, known=False)  # its sync has not made it yet
+    q.put("old", item(2), 0.0, known=True)  # its node existed: its news (removed…)
+    q.put("new", item(3), 0.0, known=False)
+    batch = q.batch(made.__contains__, 1.0)
+    assert batch is not None and batch[0] == "old"
+    q.sent(batch[1])
+    assert q.batch(made.__contains__, 1.0) is None and len(q) == 2  # waiting, not lost
+    made.add("new")
+    batch = q.batch(made.__contains__, 2.0)
+    assert batch is not None and [w.item.msg for w in batch[1]] == ["s1", "s3"]
+    q.sent(batch[1])
+    q.put("never", item(4), 0.0, known=False)
+    assert q.batch(made.__contains__, NODE_GRACE_SECONDS + 1) is None
+    assert (len(q), q.unknown_node) == (0, 1)  # its node never came: dropped, counted
+    for n in range(7):
+        q.put("new", item(n), 3.0, known=True)
+    assert (len(q), q.dropped) == (5, 2)  # the bound: the oldest go, counted
+    batch = q.batch(made.__contains__, 3.0)
+    assert batch is not None and batch[1][0].item.msg == "s2"
+
+
+def test_a_new_round_replaces_what_was_not_sent_and_leaves_out_the_gone() -> None:
+    r = LatestRound()
+    r.replace([("a", [item(1)]), ("b", [item(2)]), ("gone", [item(3)])])
+    first = r.take()
+    assert first is not None and first[0] == "a"
+    r.put_back(*first)  # not sent: first again
+    r.replace([("b", [item(5)]), ("a", [item(4)])])  # "gone" is in no new round
+    assert r.superseded == 3
+    assert [r.take(), r.take(), r.take()] == [("b", [item(5)]), ("a", [item(4)]), None]
+    r.replace([("a", [item(6)])])
+    r.put_back("a", [item(1)])  # an older body never overwrites the newer
+    assert r.take() == ("a", [item(6)])
 
 
 HOST = """
@@ -102,17 +172,27 @@ def test_the_config_table() -> None:
 [hinemos.customtrap]
 url = "http://manager:8082/"
 interval_seconds = 30
-keys = ["cpu_usage", "health"]
+keys = ["cpu_usage", "cpu_usage#*", "health"]
+host_keys = []
 timezone = "Asia/Tokyo"
+
+[hinemos.customtrap.processes]
+httpd = "httpd|nginx"
 """)
     trap = cfg.hinemos.customtrap
     assert trap is not None and (trap.interval_seconds, trap.keys, trap.events) == (
-        30, ("cpu_usage", "health"), True)
+        30, ("cpu_usage", "cpu_usage#*", "health"), True)
+    assert (trap.host_keys, trap.processes) == ((), (("httpd", "httpd|nginx"),))
     for table, message in [('url = "manager:8082"', "customtrap.url: must be http"),
                            ('url = "http://m/"\ninterval_seconds = 5', "interval_seconds"),
                            ('url = "http://m/"\nkeys = ["cpu"]', "keys: must be"),
                            ('url = "http://m/"\ntimezone = "Mars/Base"', "unknown time zone"),
-                           ('url = "http://m/"\nevent = true', "event")]:
+                           ('url = "http://m/"\nevent = true', "event"),
+                           ('url = "http://m/"\nhost_keys = ["load"]', "host_keys: must be"),
+                           ('url = "http://m/"\n[hinemos.customtrap.processes]\n'
+                            'cpu_usage = "x"', "processes.cpu_usage: a process count"),
+                           ('url = "http://m/"\n[hinemos.customtrap.processes]\n'
+                            'web = "("', "processes.web: bad regular expression")]:
         with pytest.raises(ConfigError, match=message):
             parse_config(f"{HOST}[hinemos.customtrap]\n{table}\n")
 
@@ -123,21 +203,31 @@ class Pushing:
     manager: FakeCustomTrapManager
     host: Host
     sender: CustomTrapSender
+    reconciler: Reconciler
 
 
 @pytest.fixture
 async def pushing(tmp_path: Path) -> AsyncIterator[Pushing]:
+    """The daemon's wiring for one host: the dry-run repository's sync makes the nodes
+    the sender may send to (app.py), the fake engine and receiver on either side."""
     async with FakeEngine(sample_interval=0.2) as engine, FakeCustomTrapManager() as manager:
         engine.add("web1", cpu_rate=0.5)
         host = Host(HostConfig(facility_id="h1", url=engine.url, address="127.0.0.1"),
                     DaemonConfig())
-        trap = CustomTrapConfig(url=manager.url, interval_seconds=1, timeout_seconds=2)
-        sender = CustomTrapSender(HinemosConfig(), trap, [host])
+        trap = CustomTrapConfig(url=manager.url, interval_seconds=1, timeout_seconds=2,
+                                keys=(*CustomTrapConfig.keys, "cpu_usage#*"),
+                                processes=(("httpd", "httpd"), ("sshd", "sshd")))
+        backend = MemoryBackend(log_writes=False)
+        await backend.start()
+        reconciler = Reconciler(backend, HinemosConfig())
+        sync = HostSync(host, reconciler, 300)
+        sender = CustomTrapSender(HinemosConfig(), trap, [host], reconciler.node_exists)
+        host.subscribe(sync)
         host.subscribe(sender)
-        manager.nodes = {"h1-web1", "h1-web2"}
-        tasks = [asyncio.create_task(host.run()), asyncio.create_task(sender.run())]
+        manager.nodes = {"h1", "h1-web1", "h1-web2"}
+        tasks = [asyncio.create_task(t) for t in (host.run(), sync.run(), sender.run())]
         try:
-            yield Pushing(engine, manager, host, sender)
+            yield Pushing(engine, manager, host, sender, reconciler)
         finally:
             for t in tasks:
                 t.cancel()
@@ -155,8 +245,43 @@ async def test_each_interval_brings_each_running_containers_figures(pushing: Pus
                           host_memory=pushing.host.status.mem_total, scale="host").figures
     assert f is not None and abs(f.cpu.percent - cpu[-1]) < 5
     keys = {r.key for r in m.items("h1-web1")}
-    assert {"cpu_usage", "host_mem_usage", "nw_rxkb", "disk_write", "uptime"} <= keys
+    assert {"cpu_usage", "cpu_usage#0", "cpu_usage#1", "host_mem_usage", "limit_mem_usage",
+            "nw_rxkb", "nw_rxpck", "disk_write", "uptime", "httpd", "sshd"} <= keys
     assert "health" not in keys  # no health check: no item, never a 0
+    assert [r.msg for r in m.items("h1-web1", "httpd")][-1] == "1"
+    assert [r.msg for r in m.items("h1-web1", "sshd")][-1] == "0"
+    assert m.duplicates == 0 and "UNREGISTERED" not in {r.facility_id for r in m.received}
+    host_node = {r.key: r.msg for r in m.items("h1")}
+    assert host_node["engine_status"] == "1" and host_node["running"] == "1"
+    assert "cpu_usage" not in host_node  # no SNMP for this host: no host figures
+
+
+async def test_a_gone_containers_node_hears_its_removal_and_then_nothing(
+        pushing: Pushing) -> None:
+    m, engine = pushing.manager, pushing.engine
+    await eventually(lambda: bool(m.items("h1-web1")), within=10)
+    web2 = engine.add("web2")
+    await eventually(lambda: bool(m.items("h1-web2", "cpu_usage")), within=10)
+    events = [r.msg for r in m.items("h1", "event")]
+    assert any(e.startswith("container start ") and "name=web2" in e for e in events), events
+    engine.set_state(web2, "exited", "die")
+    engine.remove(web2)
+    await eventually(lambda: [r.msg for r in m.items("h1-web2", "state")][-1:] == ["removed"],
+                     within=5)
+    await eventually(lambda: not pushing.reconciler.node_exists("h1-web2"), within=5)
+    after = len(m.items("h1-web2"))
+    rounds = pushing.sender.rounds
+    await eventually(lambda: pushing.sender.rounds >= rounds + 2, within=5)
+    assert len(m.items("h1-web2")) == after  # its node is gone: nothing more to it
+    assert m.items("h1-web1", "cpu_usage")
+
+
+async def test_nothing_goes_to_a_node_the_sync_has_not_made(pushing: Pushing) -> None:
+    m = pushing.manager
+    await eventually(lambda: bool(m.items("h1-web1", "cpu_usage")), within=10)
+    exists = pushing.sender.exists
+    pushing.sender.exists = lambda fid: fid != "h1-web1" and exists(fid)
+    assert [fid for fid, _ in pushing.sender.round(asyncio.get_running_loop().time())] == ["h1"]
 
 
 async def test_a_state_change_arrives_at_once_and_none_is_lost_while_away(
@@ -169,15 +294,16 @@ async def test_a_state_change_arrives_at_once_and_none_is_lost_while_away(
     await eventually(lambda: [r.msg for r in m.items("h1-web2", "state")][-1:] == ["running"],
                      within=1.5)
     told = [r.msg for r in m.items("h1-web2", "state")]
-    await m.unlisten()  # the manager away
+    await m.unlisten(hang_up=True)  # the manager away
     engine.set_state(web2, "exited", "die")
     engine.set_state(web2, "running", "start")
     engine.set_state(web2, "paused", "pause")
-    await eventually(lambda: pushing.sender.failed > 0, within=10)
+    await eventually(lambda: pushing.sender.poster.failed > 0, within=10)
     await m.listen()
     await eventually(lambda: [r.msg for r in m.items("h1-web2", "state")] == [
         *told, "exited", "running", "paused"], within=40)
-    assert pushing.sender.snapshot().queued == 0 and pushing.sender.dropped == 0
+    snap = pushing.sender.snapshot()
+    assert (snap.queued, snap.dropped, snap.unknown_node) == (0, 0, 0) and snap.failed > 0
     before = len(m.items("h1-web1", "cpu_usage"))
     await eventually(lambda: len(m.items("h1-web1", "cpu_usage")) > before, within=5)
 
@@ -187,6 +313,6 @@ async def test_a_body_the_manager_refuses_is_counted_and_not_sent_again(
     m = pushing.manager
     await eventually(lambda: bool(m.items("h1-web1")), within=10)
     m.answer = 400
-    await eventually(lambda: pushing.sender.rejected >= 2, within=10)
+    await eventually(lambda: pushing.sender.poster.rejected >= 2, within=10)
     snap = pushing.sender.snapshot()
-    assert snap.last_error == "400 Bad Request" and snap.queued == 0
+    assert snap.last_error == "HTTP 400: 400" and snap.queued == 0

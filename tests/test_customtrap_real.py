@@ -32,7 +32,8 @@ INTERVAL = 10  # the least the config takes
 async def manager() -> AsyncIterator[FakeCustomTrapManager]:
     async with FakeCustomTrapManager() as m:
         # The repository sync makes these nodes; an unknown ID would land in UNREGISTERED.
-        m.nodes = {f"docker_host1-hdt_{n}" for n in ("trap_busy", "trap_away", "trap_keep")}
+        m.nodes = {"docker_host1", *(f"docker_host1-hdt_{n}"
+                                     for n in ("trap_busy", "trap_away", "trap_keep"))}
         yield m
 
 
@@ -71,6 +72,12 @@ async def test_figures_each_interval_and_states_at_once(
     stamps = [r.sampled for r in manager.items(node, "cpu_usage")]
     assert all(s is not None and s.second % INTERVAL == 0 for s in stamps)  # one per round
     assert len(set(stamps)) == len(stamps)
+    host = {r.key: r.msg for r in manager.items("docker_host1")}
+    assert host["engine_status"] == "1" and int(host["running"]) >= 1, host
+    assert any(r.msg.startswith("container start ") and "name=hdt_trap_busy" in r.msg
+               for r in manager.items("docker_host1", "event"))
+    # Only the nodes the (dry-run) repository sync made: nothing lands in UNREGISTERED.
+    assert {r.facility_id for r in manager.received} <= manager.nodes
 
     started = time.monotonic()
     await asyncio.to_thread(docker, "stop", "-t", "1", cid, cli=engine_cli)
@@ -98,7 +105,7 @@ async def test_a_manager_away_for_two_minutes_loses_no_state(
     node, kept = "docker_host1-hdt_trap_away", "docker_host1-hdt_trap_keep"
     await eventually(lambda: bool(manager.items(node, "uptime"))
                      and bool(manager.items(kept, "uptime")), within=3 * INTERVAL)
-    await manager.unlisten()
+    await manager.unlisten(hang_up=True)
     away = time.monotonic()
     for _ in range(3):
         await asyncio.to_thread(docker, "pause", cid, cli=engine_cli)
@@ -106,13 +113,19 @@ async def test_a_manager_away_for_two_minutes_loses_no_state(
     await asyncio.to_thread(docker, "stop", "-t", "1", cid, cli=engine_cli)
     await asyncio.sleep(max(0.0, 120 - (time.monotonic() - away)))
     figures_before = len(manager.items(node, "uptime"))
+    kept_before = len(manager.items(kept, "uptime"))
     await manager.listen()
     back, wall_back = time.monotonic(), time.time() - 1
     await eventually(lambda: [r.msg for r in manager.items(node, "state")][-7:] == [
         "paused", "running", "paused", "running", "paused", "running", "exited"], within=45)
     assert time.monotonic() - back < 45
-    # The figures of the intervals away are not replayed (and the stopped container
-    # has none); the running one's come back with the next round.
+    # Of the intervals away only the newest round is sent, at once (backoff: at most
+    # half an interval); the stopped container has none.
+    await eventually(lambda: len(manager.items(kept, "uptime")) > kept_before,
+                     within=INTERVAL / 2 + 2)
+    dated_away = [r for r in manager.items(kept, "uptime")[kept_before:]
+                  if r.sampled is not None and r.sampled.timestamp() < wall_back]
+    assert len(dated_away) <= 1, dated_away  # newest wins: no replay of the missed rounds
     assert len(manager.items(node, "uptime")) == figures_before
     await eventually(lambda: any(r.sampled is not None and r.sampled.timestamp() > wall_back
                                  for r in manager.items(kept, "uptime")), within=INTERVAL + 5)

@@ -19,7 +19,7 @@ customtrap/service/CustomTrapMonitorService.java, bean/CustomTraps.java):
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -68,20 +68,63 @@ def figure_items(figures: Measured | None, life: LifeFigures | None, keys: Itera
     """The `num` items of one container: the figures over the push interval (the same
     ones `hinedock cpu|mem|disk|net` answer for that window) and its lifecycle. A
     figure the container does not have (just started, no health check, not inspected
-    yet) is left out, never sent as 0."""
+    yet, packets on Podman, per core on cgroup v2) is left out, never sent as 0."""
     out: list[TrapItem] = []
     for key in keys:
-        value: float | None = None
-        if figures is not None:
-            value = {"cpu_usage": figures.cpu.percent,
-                     "host_mem_usage": figures.memory.host_percent,
-                     "disk_read": figures.disk.read_bytes, "disk_write": figures.disk.write_bytes,
-                     "nw_rxkb": figures.net.rx_bytes, "nw_txkb": figures.net.tx_bytes}.get(key)
+        if key == "cpu_usage#*":
+            cores = figures.cpu.per_core if figures is not None else None
+            out += [_num(date, f"cpu_usage#{i}", v) for i, v in enumerate(cores or ())]
+            continue
+        value = _figure_value(figures, key) if figures is not None else None
         if value is None and life is not None:
             value = _life_value(life, key)
         if value is not None:
             out.append(_num(date, key, value))
     return out
+
+
+def _figure_value(f: Measured, key: str) -> float | None:
+    return {"cpu_usage": f.cpu.percent, "host_mem_usage": f.memory.host_percent,
+            "limit_mem_usage": f.memory.limit_percent,
+            "disk_read": f.disk.read_bytes, "disk_write": f.disk.write_bytes,
+            "nw_rxkb": f.net.rx_bytes, "nw_txkb": f.net.tx_bytes,
+            "nw_rxpck": f.net.rx_packets, "nw_txpck": f.net.tx_packets}.get(key)
+
+
+@dataclass(frozen=True)
+class HostReading:
+    """What a host node's items are made of: the engine answering, its containers per
+    state, and the SNMP figures outside the containers (None: no SNMP, or no answer)."""
+
+    connected: bool
+    counts: Mapping[str, int]
+    cpu_outside: float | None = None  # % of the host, as `hinedock cpu --with-host`
+    mem_outside: float | None = None  # % of the host's memory, as `hinedock mem --with-host`
+
+
+def host_items(r: HostReading, keys: Iterable[str], date: str) -> list[TrapItem]:
+    """A host node's `num` items. `engine_status` is sent when the engine does not
+    answer too (0): that is what a monitor of it is for; the rest only when it does."""
+    out: list[TrapItem] = []
+    for key in keys:
+        if key == "engine_status":
+            out.append(_num(date, key, int(r.connected)))
+        elif not r.connected:
+            continue
+        elif key == "cpu_usage":
+            if r.cpu_outside is not None:
+                out.append(_num(date, key, r.cpu_outside))
+        elif key == "host_mem_usage":
+            if r.mem_outside is not None:
+                out.append(_num(date, key, r.mem_outside))
+        elif key in r.counts:
+            out.append(_num(date, key, r.counts[key]))
+    return out
+
+
+def count_items(counts: Iterable[tuple[str, int | None]], date: str) -> list[TrapItem]:
+    """Process counts (KEY, count); a count that could not be read is left out."""
+    return [_num(date, key, n) for key, n in counts if n is not None]
 
 
 def _life_value(f: LifeFigures, key: str) -> int | None:

@@ -102,6 +102,12 @@ class Reconciler:
         self.caches: dict[str, HostCache] = {}
         self._reserved: set[str] | None = None  # built-in scopes; read again each full pass
         self._warned: set[str] = set()
+        # Each host's nodes as of its last completed pass; kept when a pass fails (the
+        # nodes are still there): what the custom trap push may send to.
+        self.existing: dict[str, frozenset[str]] = {}
+
+    def node_exists(self, facility_id: str) -> bool:
+        return any(facility_id in nodes for nodes in self.existing.values())
 
     def forget(self, host_id: str) -> None:
         """After a failed pass nothing cached is trusted: the next pass reads all."""
@@ -129,6 +135,7 @@ class Reconciler:
             self.forget(host.facility_id)
             raise
         self.caches[host.facility_id] = cache
+        self.existing[host.facility_id] = frozenset(cache.nodes)
         result.reads, result.writes = b.reads - reads0, b.writes - writes0
         for w in result.warnings:  # each once, not every pass
             if w not in self._warned:

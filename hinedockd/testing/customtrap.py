@@ -14,9 +14,15 @@ its source (hinemos/hinemos, HinemosManager/src_customtrap/com/clustercontrol/cu
   is ignored with a warning: nothing of the body is kept), an unknown ID is taken as
   `UNREGISTERED`; no `FacilityID`: the sender's address picks the nodes.
 
-Unknown JSON fields are taken as unreadable (a plain `ObjectMapper`, which fails on
-unknown properties; `bean/CustomTrap.java` is not in the public tree we read, so for
-the items this is UNVERIFIED). What was kept is in `received`, per node.
+- `bean/CustomTrap.java`: the item's four `@JsonProperty` fields and no others; TYPE
+  through `Type.fromString` (lower-cased `num`/`string`, anything else null: dropped);
+  a plain `ObjectMapper` (CustomTrapMonitorService) fails on an unknown field, so a
+  body with one is unreadable (hang-up, as above);
+- `ReceivedCustomTrapFilter.work`, the `NUM` case: a second `num` item of one body
+  with the same node, KEY and sampled time (the monitor's too, which is one here) is
+  not collected again ("keyの重複チェック"): counted in `duplicates`, not kept.
+
+What was kept is in `received`, per node.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ class FakeCustomTrapManager(FakeServer):
         self.requests = 0
         self.closed = 0  # requests the manager closed without an answer
         self.bad_requests = 0
+        self.duplicates = 0  # num items of a body repeating a node, KEY and DATE
         # Per DATE of the bodies kept: first and last receipt (monotonic) and bodies,
         # for the benchmark (a round of the daemon's pushes shares one DATE).
         self.rounds: dict[str, list[float]] = {}
@@ -103,6 +110,7 @@ class FakeCustomTrapManager(FakeServer):
     async def _stats(self, request: web.Request) -> web.Response:
         return web.json_response({"requests": self.requests, "items": len(self.received),
                                   "closed": self.closed, "bad_requests": self.bad_requests,
+                                  "duplicates": self.duplicates,
                                   "rounds": self.rounds})
 
     def _keep(self, facility_id: Any, sender: str, items: list[Received]) -> None:
@@ -112,8 +120,16 @@ class FakeCustomTrapManager(FakeServer):
             targets = [facility_id if facility_id in self.nodes else "UNREGISTERED"]
         else:
             targets = self.addresses.get(sender) or ["UNREGISTERED"]
+        now = datetime.now().replace(microsecond=0)
         for target in targets:
-            self.received += [Received(target, i.type, i.key, i.msg, i.sampled) for i in items]
+            seen: set[tuple[str, datetime]] = set()
+            for i in items:
+                if i.type == "num":
+                    if (i.key, i.sampled or now) in seen:
+                        self.duplicates += 1
+                        continue
+                    seen.add((i.key, i.sampled or now))
+                self.received.append(Received(target, i.type, i.key, i.msg, i.sampled))
 
 
 class _BadDate(Exception):

@@ -36,11 +36,16 @@ class FakeServer:
         await self.site.start()
         self.port = self.runner.addresses[-1][1]
 
-    async def unlisten(self) -> None:
-        """Refuse connections until `listen`; open ones are left to the caller."""
+    async def unlisten(self, hang_up: bool = False) -> None:
+        """Refuse connections until `listen`; open ones are left to the caller, or
+        with `hang_up` closed as a server that went down closes them."""
         if self.site is not None:
             await self.site.stop()
             self.site = None
+        server = self.runner.server if self.runner is not None else None
+        if hang_up and server is not None:
+            for handler in list(server.connections):
+                handler.force_close()
 
     async def stop(self) -> None:
         if self.runner is not None:
