@@ -60,15 +60,21 @@ async def test_figures_each_interval_and_states_at_once(
     cid = await asyncio.to_thread(run_container, "trap_busy", "sh", "-c", "yes > /dev/null",
                                   cli=engine_cli)
     node = "docker_host1-hdt_trap_busy"
-    await eventually(lambda: len(manager.items(node, "cpu_usage")) >= 2, within=4 * INTERVAL)
-    # Right after a round, the client's answer covers the same window (at most the
-    # moment since the round later).
-    count = len(manager.items(node, "cpu_usage"))
-    await eventually(lambda: len(manager.items(node, "cpu_usage")) > count,
-                     within=2 * INTERVAL)
-    pushed = float(manager.items(node, "cpu_usage")[-1].msg)
-    asked = await cpu_now(daemon, "hdt_trap_busy")
-    assert pushed > 20 and abs(pushed - asked) < 1, (pushed, asked)
+    # Podman's first samples come 5 s apart and its start lags its CLI under load.
+    await eventually(lambda: len(manager.items(node, "cpu_usage")) >= 2, within=6 * INTERVAL)
+    # Right after a round, the client's answer covers the same window, unless the
+    # engine's next sample came in between (Podman's every 5 s: then the windows
+    # differ by a sample and the next round is compared).
+    pairs = []
+    for _ in range(3):
+        count = len(manager.items(node, "cpu_usage"))
+        await eventually(lambda: len(manager.items(node, "cpu_usage")) > count,
+                         within=2 * INTERVAL)
+        pushed = float(manager.items(node, "cpu_usage")[-1].msg)
+        pairs.append((pushed, await cpu_now(daemon, "hdt_trap_busy")))
+        if abs(pairs[-1][0] - pairs[-1][1]) < 1:
+            break
+    assert all(p > 20 for p, _ in pairs) and abs(pairs[-1][0] - pairs[-1][1]) < 1, pairs
     stamps = [r.sampled for r in manager.items(node, "cpu_usage")]
     assert all(s is not None and s.second % INTERVAL == 0 for s in stamps)  # one per round
     assert len(set(stamps)) == len(stamps)
