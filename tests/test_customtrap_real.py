@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -65,11 +65,12 @@ async def test_figures_each_interval_and_states_at_once(
     # Right after a round, the client's answer covers the same window, unless the
     # engine's next sample came in between (Podman's every 5 s: then the windows
     # differ by a sample and the next round is compared).
+    def more_than(n: int) -> Callable[[], bool]:
+        return lambda: len(manager.items(node, "cpu_usage")) > n
+
     pairs = []
     for _ in range(3):
-        count = len(manager.items(node, "cpu_usage"))
-        await eventually(lambda: len(manager.items(node, "cpu_usage")) > count,
-                         within=2 * INTERVAL)
+        await eventually(more_than(len(manager.items(node, "cpu_usage"))), within=2 * INTERVAL)
         pushed = float(manager.items(node, "cpu_usage")[-1].msg)
         pairs.append((pushed, await cpu_now(daemon, "hdt_trap_busy")))
         if abs(pairs[-1][0] - pairs[-1][1]) < 1:
