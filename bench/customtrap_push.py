@@ -70,6 +70,7 @@ stats_silence_seconds = 10
 facility_id = "bench"
 url = "tcp://127.0.0.1:{port}"
 address = "127.0.0.1"
+stats = "stream"  # the figures this bench compares were made streamed
 """
 
 

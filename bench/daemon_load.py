@@ -60,6 +60,7 @@ stats_silence_seconds = 10
 facility_id = "bench"
 url = "tcp://127.0.0.1:{port}"
 address = "127.0.0.1"
+stats = "stream"  # the figures this bench compares were made streamed
 """, str(code[1] / "python") if code else sys.executable)
     try:
         wait_streams(sock, n)

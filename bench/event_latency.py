@@ -52,6 +52,7 @@ def main() -> None:
 facility_id = "bench"
 url = "tcp://127.0.0.1:{port}"
 address = "127.0.0.1"
+stats = "stream"  # the figures this bench compares were made streamed
 [[syslog]]
 target = "udp://127.0.0.1:{rport}"
 """)

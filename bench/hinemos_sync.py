@@ -51,6 +51,7 @@ state_dir = "{tmp}/state"
 facility_id = "docker_host1"
 url = "{url}"
 address = "127.0.0.1"
+stats = "stream"  # the figures this bench compares were made streamed
 [hinemos]
 api = "soap"
 url = "http://127.0.0.1:{manager.port}/HinemosWS"

@@ -52,7 +52,8 @@ def main() -> None:
                           capture_output=True, text=True, check=True).stdout.strip()
            for n in names]
     daemon, sock = start_daemon(f'[[hosts]]\nfacility_id = "local"\n'
-                                f'url = "unix://{engine_sock}"\naddress = "127.0.0.1"\n')
+                                f'url = "unix://{engine_sock}"\naddress = "127.0.0.1"\n'
+                                'stats = "stream"\n')
     bindir = wheel_venv()
     try:
         wait_streams(sock, args.containers)

@@ -63,6 +63,7 @@ stats_silence_seconds = 10
 facility_id = "soak"
 url = "tcp://127.0.0.1:{port}"
 address = "127.0.0.1"
+stats = "stream"  # the figures this bench compares were made streamed
 [hinemos]
 api = "soap"
 url = "http://127.0.0.1:{manager.port}/HinemosWS"

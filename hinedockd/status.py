@@ -31,11 +31,26 @@ def _clock(t: float) -> str:
     return time.strftime("%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
 
 
+def _stats(h: HostSnapshot) -> str:
+    """How the host is sampled: streams open, or samples a minute when polled."""
+    if h.stats_mode == "stream":
+        return f"{h.streams_open} streams"
+    rate = h.samples_per_minute
+    return f"{rate:.0f}/min" if rate is not None else "poll"
+
+
+def _cost(h: HostSnapshot) -> str:
+    """The engine's CPU the sampling costs, estimated: ms a minute."""
+    ms = h.engine_cpu_ms_per_minute
+    return "-" if ms is None else f"{ms:.0f}ms/min"
+
+
 def status_table(hosts: Sequence[HostLine], syslog: Sequence[SinkSnapshot],
                  push: PushSnapshot | None = None) -> str:
     """One line per host, then one per syslog target, then the custom trap push."""
     rows = [f"{'HOST':<16} {'ENGINE':<14} {'SINCE':<14} {'LAST EVENT':<14} "
-            f"{'RUN/PAU/EXI/ALL':<15} {'STREAMS':>7} {'HINEMOS':<16} LAST ERROR"]
+            f"{'RUN/PAU/EXI/ALL':<15} {'STATS':<12} {'ENGINE CPU':>10} {'HINEMOS':<16} "
+            f"LAST ERROR"]
     for h, sync in hosts:
         states = h.states
         counts = (f"{states.get('running', 0)}/{states.get('paused', 0)}/"
@@ -49,7 +64,8 @@ def status_table(hosts: Sequence[HostLine], syslog: Sequence[SinkSnapshot],
         engine = "connected" if h.connected else "disconnected"
         rows.append(f"{header_safe(h.facility_id)[:16]:<16} {engine:<14} "
                     f"{_clock(h.since):<14} {_clock(h.last_event_ns / 1e9):<14} "
-                    f"{counts:<15} {h.streams_open:>7} {hinemos:<16} {header_safe(error)}")
+                    f"{counts:<15} {_stats(h):<12} {_cost(h):>10} {hinemos:<16} "
+                    f"{header_safe(error)}")
     if syslog:
         rows.append("")
         rows.append(f"{'SYSLOG TARGET':<40} {'STATE':<13} {'SENT':>8} {'QUEUED':>7} "

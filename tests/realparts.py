@@ -143,11 +143,13 @@ def wait_for(check: Callable[[], bool], within: float = 20.0, what: str = "") ->
 
 
 def daemon_in(d: Path, extra: str = "", daemon_extra: str = "",
-              host_url: str = f"unix://{DOCKER_SOCK}", socket: str = "") -> Daemon:
+              host_url: str = f"unix://{DOCKER_SOCK}", socket: str = "",
+              stats: str = "stream") -> Daemon:
     """The daemon (not started) for one host, `docker_host1` (the local engine unless
     `host_url` says otherwise), with its config and state in `d` (its socket too,
     unless `socket` names one); `extra` follows the host's table (more of it, or
-    [hinemos], [[syslog]] tables)."""
+    [hinemos], [[syslog]] tables). Streamed unless `stats` says "poll" (the daemon's
+    default): the suites watch changes second by second."""
     d.mkdir(parents=True, exist_ok=True)
     cfg = d / "config.toml"
     socket = socket or f"{d}/hinedockd.sock"
@@ -162,6 +164,7 @@ log_format = "console"
 facility_id = "docker_host1"
 url = "{host_url}"
 address = "127.0.0.1"
+stats = "{stats}"
 {extra}
 """)
     return Daemon(socket, cfg, d / "daemon.log")
@@ -179,10 +182,12 @@ password_file = "{d}/password"
 
 
 def start_daemon(d: Path, extra: str = "", daemon_extra: str = "",
-                 host_url: str = f"unix://{DOCKER_SOCK}", socket: str = "") -> Iterator[Daemon]:
+                 host_url: str = f"unix://{DOCKER_SOCK}", socket: str = "",
+                 stats: str = "stream") -> Iterator[Daemon]:
     """Fixture body: the daemon as its own process on the local engine (or the one
     at `host_url`), config in `d`."""
-    dm = daemon_in(d, extra, "retention_seconds = 900\n" + daemon_extra, host_url, socket)
+    dm = daemon_in(d, extra, "retention_seconds = 900\n" + daemon_extra, host_url, socket,
+                   stats)
     dm.start()
     try:
         yield dm

@@ -5,6 +5,7 @@ status codes) without a daemon process or a socket file."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ state_dir = "{tmp_path}/state"
 facility_id = "fake1"
 url = "{url}"
 address = "127.0.0.1"
+stats = "stream"
 [[syslog]]
 target = "file://{tmp_path}/messages.log"
 """)
@@ -170,7 +172,13 @@ def test_status_table_shows_a_partial_hinemos_pass() -> None:
     sync = SyncSnapshot(passes=3, last_at=0, last_ok=False, last_refused=1, last_writes=4,
                         last_error="1 write(s) refused, e.g. h1-web1: HinemosUnknown")
     row = status_table([(host, sync)], []).splitlines()[1]
-    assert row.split()[6] == "partial" and row.endswith("e.g. h1-web1: HinemosUnknown")
+    assert row.split()[5:9] == ["0", "streams", "-", "partial"]
+    assert row.endswith("e.g. h1-web1: HinemosUnknown")
+    # Polled: samples a minute asked of the engine, and what they cost it (estimated).
+    polled = dataclasses.replace(host, stats_mode="poll", samples_per_minute=200.0,
+                                 engine_cpu_ms_per_minute=400.0)
+    assert status_table([(polled, sync)], []).splitlines()[1].split()[5:7] == [
+        "200/min", "400ms/min"]
 
 
 async def test_a_host_the_daemon_lost_answers_no_figures(world: World) -> None:

@@ -44,7 +44,9 @@ facility_id = "docker_host2"
 url = "tcp://10.0.200.123:2376"
 address = "10.0.200.123"
 """)
-    assert cfg.daemon.retention_seconds == 900 and cfg.hosts[0].stats == "stream"
+    h = cfg.hosts[0]
+    assert cfg.daemon.retention_seconds == 900
+    assert (h.stats, h.poll_interval_seconds) == ("poll", 30.0)  # bench/README.md §7
     assert cfg.find_host("10.0.200.123", 2376).facility_id == "docker_host2"
     assert cfg.find_host("docker_host1").port == 2375
     with pytest.raises(KeyError, match="unknown host 'nope'"):

@@ -212,7 +212,8 @@ async def pushing(tmp_path: Path) -> AsyncIterator[Pushing]:
     the sender may send to (app.py), the fake engine and receiver on either side."""
     async with FakeEngine(sample_interval=0.2) as engine, FakeCustomTrapManager() as manager:
         engine.add("web1", cpu_rate=0.5)
-        host = Host(HostConfig(facility_id="h1", url=engine.url, address="127.0.0.1"),
+        host = Host(HostConfig(facility_id="h1", url=engine.url, address="127.0.0.1",
+                               stats="stream"),
                     DaemonConfig())
         trap = CustomTrapConfig(url=manager.url, interval_seconds=1, timeout_seconds=2,
                                 keys=(*CustomTrapConfig.keys, "cpu_usage#*"),

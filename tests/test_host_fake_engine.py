@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import AsyncIterator
 
 import pytest
 
 from hinedockd.config import DaemonConfig, HostConfig
 from hinedockd.docker.host import Host
-from hinedockd.docker.stats import StatsStreams
+from hinedockd.docker.stats import (
+    FIRST_GAP_SECONDS,
+    ROUND_LEAD_SECONDS,
+    SampleRate,
+    StatsStreams,
+    next_round,
+)
 from hinedockd.docker.view import HostObserver, HostView
 from hinedockd.metrics.figures import container_figures
 from hinedockd.model import Container, ContainerState, EngineEvent
@@ -45,7 +52,7 @@ def pumps(w: Host) -> StatsStreams:
 
 
 async def watch(fake: FakeEngine, **host: object) -> tuple[Host, asyncio.Task[None]]:
-    cfg = HostConfig(facility_id="fake1", url=fake.url, address="127.0.0.1")
+    cfg = HostConfig(facility_id="fake1", url=fake.url, address="127.0.0.1", stats="stream")
     w = Host(dataclasses.replace(cfg, **host), DAEMON)  # type: ignore[arg-type]
     task = asyncio.create_task(w.run())
     await eventually(lambda: w.status.connected)
@@ -143,6 +150,37 @@ async def test_poll_mode_samples_without_streams(fake: FakeEngine) -> None:
     await eventually(lambda: w.status.samples >= 2, within=5)
     assert w.streams is None and w.poller is not None
     await stop(task)
+
+
+async def test_a_container_that_starts_answers_within_seconds_between_rounds(
+        fake: FakeEngine) -> None:
+    """Polled every 30 s (the default), a container started between rounds is
+    sampled at once and FIRST_GAP_SECONDS later: it has a CPU rate long before the
+    next two rounds would give it one."""
+    w, task = await watch(fake, stats="poll", poll_interval_seconds=30.0)
+    started = time.monotonic()
+    b = fake.add("b", cpu_rate=0.5)
+    await eventually(lambda: (s := w.series(b.id)) is not None and s.delta(60) is not None,
+                     within=FIRST_GAP_SECONDS + 3)
+    assert time.monotonic() - started < FIRST_GAP_SECONDS + 3
+    assert fake.requests.count(f"stats {b.id[:12]}") <= 3  # no stream, no more than asked
+    assert w.streams_open() == 0
+    await stop(task)
+
+
+def test_poll_rounds_fall_a_second_before_each_multiple_of_the_interval() -> None:
+    for now in (0.0, 28.9, 29.0, 29.5, 59.0, 1_796_000_000.3):
+        at = next_round(now, 30.0)
+        assert now < at <= now + 30.0 and (at + ROUND_LEAD_SECONDS) % 30.0 == 0, (now, at)
+
+
+def test_samples_a_minute_from_the_running_total() -> None:
+    rate = SampleRate()
+    assert rate.per_minute() is None
+    for i in range(30):  # 100 containers polled every 30 s: 200 a minute
+        rate.mark(i * 5.0, int(i * 5.0 * 200 / 60))
+    per_minute = rate.per_minute()
+    assert per_minute is not None and abs(per_minute - 200) < 2
 
 
 async def test_bad_samples_and_events_are_counted_not_fatal(fake: FakeEngine) -> None:

@@ -132,3 +132,27 @@ def test_a_stopped_container_has_no_figures_even_with_history() -> None:
     stopped = dataclasses.replace(RUNNING, state=ContainerState.EXITED)
     f = container_figures(stopped, s, window=60, now=None, host_memory=1 << 30, scale="host")
     assert f.figures is None and f.error == "not running (exited)"
+
+
+@given(every=st.sampled_from([5.0, 10.0, 30.0, 60.0]),
+       window=st.floats(min_value=60, max_value=600),
+       since_last=st.floats(min_value=0, max_value=1))
+def test_polled_windows_end_within_one_interval_of_the_asked_ones(
+        every: float, window: float, since_last: float) -> None:
+    """The bound the README states for `stats = "poll"`: with a sample every `every`
+    seconds, the window an answer covers starts and ends within one interval of the
+    one asked for (`now - window` .. `now`), so a `-k` average over a Hinemos
+    interval of T seconds covers T ± one sampling interval."""
+    s = Series(retention=900)
+    n = int(900 // every)
+    for i in range(n + 1):
+        s.push(BASE._replace(t=1000.0 + i * every, cpu_total=int(i * every * 1e9)))
+    last = 1000.0 + n * every
+    now = last + since_last * every  # anywhere up to the next round
+    d = s.delta(window, now)
+    assert d is not None
+    assert now - d.end <= every and abs(d.start - (now - window)) <= every
+    # A steady load reads the same whatever the edges: one core of two is 50 %.
+    f = container_figures(RUNNING, s, window=window, now=now, host_memory=16 << 30,
+                          scale="host").figures
+    assert f is not None and f.cpu.percent == pytest.approx(50.0)

@@ -101,7 +101,8 @@ async def test_the_silence_watchdog_follows_the_streams_pace(tmp_path: Path) -> 
     of its own intervals allowed), not reopened between every two samples."""
     async with FakeEngine(sample_interval=1.5) as fake:
         box = fake.add("slow")
-        host = Host(HostConfig(facility_id="f1", url=fake.url, address="127.0.0.1"),
+        host = Host(HostConfig(facility_id="f1", url=fake.url, address="127.0.0.1",
+                               stats="stream"),
                     DaemonConfig(stats_silence_seconds=1.0))
         task = asyncio.create_task(host.run())
         try:

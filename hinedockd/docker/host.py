@@ -36,7 +36,13 @@ from hinedockd.docker.lifecycle import (
     health_of,
     inspected_from_json,
 )
-from hinedockd.docker.stats import Samples, StatsPoller, StatsStreams
+from hinedockd.docker.stats import (
+    ENGINE_CPU_MS_PER_SAMPLE,
+    SampleRate,
+    Samples,
+    StatsPoller,
+    StatsStreams,
+)
 from hinedockd.docker.view import HostObserver, HostSnapshot, HostStatus
 from hinedockd.metrics.sample import SampleError, parse_time
 from hinedockd.metrics.series import Series
@@ -85,6 +91,7 @@ class Host:
         else:
             self.poller = StatsPoller(self._engine, self.samples, host.poll_interval_seconds,
                                       host.poll_concurrency, self._live_ids, self.log)
+        self.sample_rate = SampleRate()
         self.events = EventStream(self._engine, self.cursor, self._status, self._on_event,
                                   self._on_connect, self.log)
         self._disk = DiskUsageCache(self._engine, daemon.size_cache_seconds)
@@ -138,6 +145,7 @@ class Host:
         states = {st.value: 0 for st in ContainerState}
         for c in self.containers.values():
             states[c.state] += 1
+        rate = self.sample_rate.per_minute()
         return HostSnapshot(
             facility_id=self._host.facility_id, address=self._host.address,
             stats_mode=self._host.stats, connected=s.connected, since=s.since,
@@ -145,7 +153,9 @@ class Host:
             last_error_at=s.last_error_at, reconnects=s.reconnects, events=s.events,
             samples=s.samples, bad_samples=s.bad_samples, containers=len(self.containers),
             states=states, streams_open=self.streams_open(), mem_total=s.mem_total,
-            ncpu=s.ncpu, server_version=s.server_version)
+            ncpu=s.ncpu, server_version=s.server_version,
+            samples_per_minute=rate, engine_cpu_ms_per_minute=(
+                None if rate is None else rate * ENGINE_CPU_MS_PER_SAMPLE[self._host.stats]))
 
     # ---- persistence -----------------------------------------------------------
 
@@ -240,6 +250,7 @@ class Host:
     async def _health_loop(self, every: float = 5.0) -> None:
         failures = 0
         while True:
+            self.sample_rate.mark(time.monotonic(), self._status.samples)
             ok = await self._engine.ping()
             self._status.ping_ok = ok
             failures = 0 if ok else failures + 1
@@ -336,8 +347,11 @@ class Host:
             self._checked.discard(cid)
         elif old is None or old.state != new.state:
             self.lifecycle.state_changed(cid, time.time())
+        live = new is not None and new.state in STATS_STATES
         if self.streams is not None:
-            self.streams.follow(cid, new is not None and new.state in STATS_STATES)
+            self.streams.follow(cid, live)
+        if self.poller is not None and live and (old is None or old.state not in STATS_STATES):
+            self.poller.started(cid)
         self._tell(lambda o: o.container_changed(self, old, new))
 
     def _alert(self, alert: Alert | None) -> None:

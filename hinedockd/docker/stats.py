@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -177,17 +178,48 @@ class StatsStreams:
                 pump.stream.close()
 
 
+# The engine's CPU (dockerd + containerd + the shims) per sample, measured on Docker
+# 20.10, cgroup v1, 2 cores (bench/engine_cost.py, bench/README.md §7): the status
+# view's estimate of what the daemon's sampling costs each engine.
+ENGINE_CPU_MS_PER_SAMPLE = {"stream": 2.0, "poll": 2.0}
+# A poll round falls this long before each whole multiple of the interval, so a push
+# round or a monitor run on the minute finds a sample a second old, not an interval old.
+ROUND_LEAD_SECONDS = 1.0
+# A container that starts is sampled at once and again this much later: it answers
+# with a rate within seconds instead of after two rounds.
+FIRST_GAP_SECONDS = 5.0
+
+
+def next_round(now: float, interval: float, lead: float = ROUND_LEAD_SECONDS) -> float:
+    """The next round's wall time: `lead` before a whole multiple of `interval`. Pure."""
+    at = (now + lead) // interval * interval + interval - lead
+    return at if at > now else at + interval
+
+
 class StatsPoller:
     """One-shot samples (`one-shot=true`: no second-sample wait on the engine) of
-    every live container, every `interval` seconds, `concurrency` at a time."""
+    every live container in rounds on the clock (`next_round`), `concurrency` at a
+    time; a container that starts is sampled at once and FIRST_GAP_SECONDS later.
+
+    Why poll, and this often: the engine's work per sample is the cost (about 2 ms of
+    dockerd + containerd + shim CPU a sample, streamed or asked: bench/engine_cost.py),
+    and every answer but memory is an average over a window whose ends need a sample
+    near them, not every second between: each end is within one interval of the one
+    asked for (`Series.delta` takes the nearest sample)."""
 
     def __init__(self, engine: Engine, samples: Samples, interval: float, concurrency: int,
                  live: Callable[[], Iterable[str]], log: Log) -> None:
         self.engine, self.samples, self.log = engine, samples, log
         self.interval, self.concurrency, self._live = interval, concurrency, live
+        self._gate = asyncio.Semaphore(concurrency)
+        self._first: asyncio.Queue[str] = asyncio.Queue()
 
-    async def _one(self, cid: str, gate: asyncio.Semaphore) -> None:
-        async with gate:
+    def started(self, cid: str) -> None:
+        """A container is live now (started, unpaused, or found at a connect)."""
+        self._first.put_nowait(cid)
+
+    async def _one(self, cid: str) -> None:
+        async with self._gate:
             try:
                 doc = await self.engine.get_json(f"containers/{cid}/stats",
                                                  {"stream": "false", "one-shot": "true"})
@@ -198,8 +230,44 @@ class StatsPoller:
             self.samples.on_doc(cid, doc)
 
     async def run(self) -> None:
-        gate = asyncio.Semaphore(self.concurrency)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._rounds())
+            group.create_task(self._first_samples(group))
+
+    async def _rounds(self) -> None:
         while True:
-            started = time.monotonic()
-            await asyncio.gather(*(self._one(cid, gate) for cid in self._live()))
-            await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
+            await asyncio.sleep(max(0.0, next_round(time.time(), self.interval) - time.time()))
+            await asyncio.gather(*(self._one(cid) for cid in self._live()))
+
+    async def _first_samples(self, group: asyncio.TaskGroup) -> None:
+        while True:
+            cid = await self._first.get()
+            group.create_task(self._twice(cid))
+
+    async def _twice(self, cid: str) -> None:
+        await self._one(cid)
+        await asyncio.sleep(FIRST_GAP_SECONDS)
+        if cid in self._live():
+            await self._one(cid)
+
+
+class SampleRate:
+    """Samples per minute over the last minute or so, from the running total marked
+    every few seconds (the status view's cost column). Pure."""
+
+    def __init__(self) -> None:
+        self.marks: deque[tuple[float, int]] = deque(maxlen=16)
+
+    def mark(self, now: float, total: int) -> None:
+        self.marks.append((now, total))
+
+    def per_minute(self) -> float | None:
+        if len(self.marks) < 2:
+            return None
+        newest_t, newest = self.marks[-1]
+        # The oldest mark within a minute of the newest, or else the one before it.
+        old_t, old = next((m for m in self.marks if newest_t - m[0] <= 60), self.marks[-2])
+        if old_t >= newest_t:
+            old_t, old = self.marks[-2]
+        span = newest_t - old_t
+        return (newest - old) * 60 / span if span > 0 else None

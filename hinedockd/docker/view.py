@@ -71,6 +71,8 @@ class HostSnapshot:
     mem_total: int
     ncpu: int
     server_version: str
+    samples_per_minute: float | None = None  # asked of the engine, over the last minute
+    engine_cpu_ms_per_minute: float | None = None  # what those cost it (an estimate)
 
 
 class HostView(Protocol):
