@@ -1,0 +1,350 @@
+"""What monitoring costs the Docker host, side by side with the monitors users would
+pick instead: total CPU per minute of the monitor's own process(es) plus the engine's
+(dockerd + containerd + every containerd-shim, from /proc/PID/stat: utime + stime,
+which keeps the time of threads that have ended), less the idle engine's, on the
+local Docker engine with N idle containers and one busy one (`yes`, one core).
+
+Approaches, interleaved (the order is reversed from one size to the next):
+- hinedockd in each mode: `stats = "stream"`, and `"poll"` every 10, 30 (the default)
+  and 60 s; its answer is `hinedock cpu -n BUSY` (wall time, and does it read busy);
+- Zabbix agent 2 (Debian `zabbix-agent2`, its Docker plugin), asked as a Zabbix server
+  would, once per interval, every container's `docker.container_stats["/NAME"]` at
+  once over the passive protocol;
+- Nagios `check_docker` (PyPI) once per interval: `--cpu 90:95 --memory 90:95:%`;
+- the 2015 way, emulated: four monitors (CPU, memory, disk, network), each a process
+  that lists the containers and asks each one's stats (`stream=false`) in turn, once
+  per interval (the report's scripts did this through docker-py).
+
+Each is measured over the same `--seconds` (a whole number of its intervals), after a
+warm-up; the interval of the peers is `--interval` (60 s). The machine's load average
+is printed with each row.
+
+    .venv/bin/python bench/engine_cost.py --sizes 20,100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import TICK, api, start_daemon, table, wheel_venv
+
+DOCKER_SOCK = "/var/run/docker.sock"
+IMAGE = "localbusybox"
+PREFIX = "ec_"
+BUSY = f"{PREFIX}busy"
+ENGINE = ("dockerd", "containerd", "containerd-shim")
+
+
+def engine_pids() -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                comm = (d / "comm").read_text().strip()
+            except OSError:
+                continue
+            if comm in ENGINE or comm.startswith("containerd-shim"):
+                out.append(int(d.name))
+    return out
+
+
+def cpu_of(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
+
+
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def busy_percent(stats: object) -> float | None:
+    """CPU % of the host from one `stream=false` answer (it carries the sample a
+    second before as precpu_stats), as `docker stats` computes it."""
+    try:
+        cpu, pre = stats["cpu_stats"], stats["precpu_stats"]  # type: ignore[index]
+        d_total = cpu["cpu_usage"]["total_usage"] - pre["cpu_usage"]["total_usage"]
+        d_system = cpu["system_cpu_usage"] - pre["system_cpu_usage"]
+        return 100.0 * d_total / d_system if d_system else None
+    except (KeyError, TypeError):
+        return None
+
+
+@dataclass
+class Result:
+    approach: str
+    monitor_cpu: float = 0.0
+    answer_ms: list[float] = field(default_factory=list)
+    busy: float | None = None
+
+
+class Approach:
+    """Starts, ticks once per its interval, stops; says which pids are the monitor."""
+
+    name = ""
+    interval = 60.0
+
+    def start(self) -> None: ...
+
+    def pids(self) -> list[int]:
+        return []
+
+    def tick(self, result: Result) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class Hinedockd(Approach):
+    def __init__(self, stats: str, poll: float, client: Path) -> None:
+        self.stats, self.poll, self.client = stats, poll, client
+        self.name = "hinedockd stream" if stats == "stream" else f"hinedockd poll {poll:g} s"
+        self.interval = 20.0  # how often the client asks (its own cost is counted)
+
+    def start(self) -> None:
+        self.proc, self.sock = start_daemon(f"""
+[[hosts]]
+facility_id = "local"
+url = "unix://{DOCKER_SOCK}"
+address = "127.0.0.1"
+stats = "{self.stats}"
+poll_interval_seconds = {self.poll}
+""")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if api(self.sock, "/v1/status")["hosts"][0]["connected"]:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.5)
+        time.sleep(12)  # past the first samples a connect takes of every container
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid]
+
+    def tick(self, result: Result) -> None:
+        t0 = time.perf_counter()
+        r = subprocess.run([str(self.client / "hinedock"), "cpu", "-n", BUSY],
+                           capture_output=True, text=True,
+                           env={**os.environ, "HINEDOCK_SOCKET": self.sock})
+        result.answer_ms.append((time.perf_counter() - t0) * 1000)
+        if r.returncode == 0 and r.stdout.strip():
+            result.busy = float(r.stdout.strip().rsplit(",", 1)[1])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+class Zabbix(Approach):
+    name = "Zabbix agent 2 (Docker plugin)"
+
+    def __init__(self, names: list[str], interval: float) -> None:
+        self.names, self.interval = names, interval
+        self.dir = Path(tempfile.mkdtemp(prefix="zbx-"))
+
+    def start(self) -> None:
+        conf = self.dir / "agent2.conf"
+        conf.write_text(f"""LogType=console
+LogFile={self.dir}/agent.log
+PidFile={self.dir}/agent.pid
+ControlSocket={self.dir}/agent.sock
+Server=127.0.0.1
+ListenPort=10050
+Hostname=bench
+Timeout=30
+Plugins.Docker.Endpoint=unix://{DOCKER_SOCK}
+""")
+        self.proc = subprocess.Popen(["zabbix_agent2", "-c", str(conf), "-f"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(5)
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid]
+
+    @staticmethod
+    def ask(key: str) -> tuple[float, bytes]:
+        t0 = time.perf_counter()
+        with socket.create_connection(("127.0.0.1", 10050), timeout=60) as s:
+            data = key.encode()
+            s.sendall(b"ZBXD\x01" + struct.pack("<Q", len(data)) + data)
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+        return (time.perf_counter() - t0) * 1000, answer[13:]
+
+    def tick(self, result: Result) -> None:
+        keys = [f'docker.container_stats["/{n}"]' for n in self.names]
+        with ThreadPoolExecutor(len(keys)) as pool:
+            answers = list(pool.map(self.ask, keys))
+        result.answer_ms += [ms for ms, _ in answers]
+        busy = answers[self.names.index(BUSY)][1]
+        try:
+            result.busy = busy_percent(json.loads(busy))
+        except ValueError:
+            result.busy = None
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+class CheckDocker(Approach):
+    name = "check_docker (Nagios)"
+
+    def __init__(self, venv: Path, interval: float) -> None:
+        self.venv, self.interval = venv, interval
+
+    def tick(self, result: Result) -> None:
+        t0 = time.perf_counter()
+        r = subprocess.run([str(self.venv / "check_docker"), "--connection", DOCKER_SOCK,
+                            "--cpu", "90:95", "--memory", "90:95:%"],
+                           capture_output=True, text=True)
+        result.answer_ms.append((time.perf_counter() - t0) * 1000)
+        m = re.search(rf"{BUSY} cpu is (\d+(?:\.\d+)?)%", r.stdout)
+        result.busy = float(m.group(1)) if m else None
+
+
+REPORT_WAY = """
+import http.client, json, socket, sys
+class C(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX); self.sock.connect(sys.argv[1])
+def get(path):
+    c = C("localhost"); c.request("GET", path); d = c.getresponse().read(); c.close()
+    return json.loads(d)
+for c in get("/containers/json"):
+    s = get(f"/containers/{c['Id']}/stats?stream=false")
+    if c["Names"][0] == "/" + sys.argv[2]:
+        print(json.dumps(s))
+"""
+
+
+class ReportWay(Approach):
+    name = "the 2015 way (4 monitors, emulated)"
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+
+    def tick(self, result: Result) -> None:
+        t0 = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-c", REPORT_WAY, DOCKER_SOCK, BUSY],
+                                  stdout=subprocess.PIPE, text=True) for _ in range(4)]
+        outs = [p.communicate()[0] for p in procs]
+        result.answer_ms.append((time.perf_counter() - t0) * 1000)
+        try:
+            result.busy = busy_percent(json.loads(outs[0]))
+        except ValueError:
+            result.busy = None
+
+
+def measure(a: Approach, seconds: float, idle_rate: float) -> dict[str, object]:
+    result = Result(a.name)
+    a.start()
+    try:
+        pids = engine_pids()
+        e0, m0, c0 = cpu_of(pids), cpu_of(a.pids()), children_cpu()
+        t0 = time.monotonic()
+        ticks = 0
+        while (now := time.monotonic()) < t0 + seconds:
+            if now >= t0 + ticks * a.interval:
+                ticks += 1
+                a.tick(result)
+            time.sleep(0.1)
+        took = time.monotonic() - t0
+        e1, m1, c1 = cpu_of(pids), cpu_of(a.pids()), children_cpu()
+    finally:
+        a.stop()
+    engine = (e1 - e0) - idle_rate * took
+    monitor = (m1 - m0) + (c1 - c0)
+    per_min = 60 / took
+    load = os.getloadavg()[0]
+    return {"approach": a.name, "engine_cpu_s_per_min": round(engine * per_min, 3),
+            "monitor_cpu_s_per_min": round(monitor * per_min, 3),
+            "total_cpu_s_per_min": round((engine + monitor) * per_min, 3),
+            "answer_ms_median": round(statistics.median(result.answer_ms), 1)
+            if result.answer_ms else "-",
+            "busy_reads": "-" if result.busy is None else round(result.busy, 1),
+            "load_1m": round(load, 2)}
+
+
+def idle(seconds: float) -> float:
+    pids = engine_pids()
+    e0, t0 = cpu_of(pids), time.monotonic()
+    time.sleep(seconds)
+    return (cpu_of(pids) - e0) / (time.monotonic() - t0)
+
+
+def containers(n: int) -> list[str]:
+    subprocess.run(f"docker rm -f $(docker ps -aq --filter name={PREFIX}) >/dev/null 2>&1",
+                   shell=True)
+    names = [f"{PREFIX}{i}" for i in range(n)]
+    for name in names:
+        subprocess.run(["docker", "run", "-d", "--name", name, IMAGE, "sleep", "36000"],
+                       check=True, capture_output=True)
+    subprocess.run(["docker", "run", "-d", "--name", BUSY, IMAGE, "sh", "-c", "yes > /dev/null"],
+                   check=True, capture_output=True)
+    return [*names, BUSY]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="20,100")
+    ap.add_argument("--seconds", type=float, default=120.0)
+    ap.add_argument("--interval", type=float, default=60.0)
+    ap.add_argument("--only", default="", help="comma-separated approach name prefixes")
+    args = ap.parse_args()
+    client = wheel_venv()
+    cd_venv = Path(tempfile.mkdtemp(prefix="check-docker-"))
+    subprocess.run([sys.executable, "-m", "venv", str(cd_venv)], check=True)
+    subprocess.run([str(cd_venv / "bin" / "pip"), "install", "-q",
+                    "--disable-pip-version-check", "check_docker"], check=True)
+    rows = []
+    try:
+        for k, n in enumerate(int(s) for s in args.sizes.split(",")):
+            names = containers(n)
+            time.sleep(10)
+            rate = idle(args.seconds / 2)
+            approaches: list[Approach] = [
+                Hinedockd("stream", 10, client), Hinedockd("poll", 10, client),
+                Hinedockd("poll", 30, client), Hinedockd("poll", 60, client),
+                Zabbix(names, args.interval), CheckDocker(cd_venv / "bin", args.interval),
+                ReportWay(args.interval)]
+            if args.only:
+                approaches = [a for a in approaches
+                              if any(a.name.startswith(p) for p in args.only.split(","))]
+            for a in approaches if k % 2 == 0 else reversed(approaches):
+                row = measure(a, args.seconds, rate)
+                rows.append({"containers": f"{n} + 1 busy",
+                             "idle_engine_cpu_s_per_min": round(rate * 60, 3), **row})
+                print(json.dumps(rows[-1]), flush=True)
+    finally:
+        subprocess.run(f"docker rm -f $(docker ps -aq --filter name={PREFIX}) >/dev/null 2>&1",
+                       shell=True)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
