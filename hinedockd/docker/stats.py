@@ -179,9 +179,10 @@ class StatsStreams:
 
 
 # The engine's CPU (dockerd + containerd + the shims) per sample, measured on Docker
-# 20.10, cgroup v1, 2 cores (bench/engine_cost.py, bench/README.md §7): the status
+# 20.10, cgroup v1, 2 cores, 100 containers (bench/engine_cost.py, bench/README.md §7,
+# engine CPU over samples a minute; the poll figure keeps the daemon's fixed part): the status
 # view's estimate of what the daemon's sampling costs each engine.
-ENGINE_CPU_MS_PER_SAMPLE = {"stream": 2.0, "poll": 2.0}
+ENGINE_CPU_MS_PER_SAMPLE = {"stream": 2.6, "poll": 2.5}
 # A poll round falls this long before each whole multiple of the interval, so a push
 # round or a monitor run on the minute finds a sample a second old, not an interval old.
 ROUND_LEAD_SECONDS = 1.0
