@@ -47,6 +47,13 @@ def ensure_image(cli: str = "docker") -> None:
 PODMAN_SOCK = os.environ.get("HINEDOCK_PODMAN_SOCKET", "/run/podman-ci.sock")
 
 
+def one_cpu(daemon: Daemon, name: str, *args: str) -> float:
+    """`hinedock cpu -n NAME [ARGS]`: the one container's figure."""
+    r = daemon.run("hinedock", "cpu", "-n", name, *args)
+    assert r.returncode == 0, r.stderr
+    return float(r.stdout.strip().rsplit(",", 1)[1])
+
+
 def docker(*args: str, check: bool = True, cli: str = "docker") -> str:
     """The engine's CLI (`cli="podman"` for Podman's)."""
     out = subprocess.run([cli, *args], capture_output=True, text=True, timeout=120)

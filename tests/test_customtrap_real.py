@@ -21,6 +21,7 @@ from tests.realparts import (
     ON_DOCKER_ONLY,
     Daemon,
     docker,
+    one_cpu,
     run_container,
     start_daemon,
 )
@@ -49,10 +50,7 @@ keys = ["cpu_usage", "host_mem_usage", "uptime"]
 
 
 async def cpu_now(daemon: Daemon, name: str) -> float:
-    r = await asyncio.to_thread(daemon.run, "hinedock", "cpu", "-n", name, "--window",
-                                str(INTERVAL))
-    assert r.returncode == 0, r.stderr
-    return float(r.stdout.strip().rsplit(",", 1)[1])
+    return await asyncio.to_thread(one_cpu, daemon, name, "--window", str(INTERVAL))
 
 
 async def test_figures_each_interval_and_states_at_once(

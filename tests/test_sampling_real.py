@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.realparts import ENGINE_URLS, Daemon, docker, run_container, start_daemon
+from tests.realparts import (
+    ENGINE_URLS,
+    Daemon,
+    docker,
+    one_cpu,
+    run_container,
+    start_daemon,
+)
 
 
 @pytest.fixture
@@ -29,9 +36,7 @@ def streamed(engine_cli: str, tmp_path: Path) -> Iterator[Daemon]:
 
 
 def cpu(daemon: Daemon, *args: str) -> float:
-    r = daemon.run("hinedock", "cpu", "-n", "hdt_samp_busy", *args)
-    assert r.returncode == 0, r.stderr
-    return float(r.stdout.strip().rsplit(",", 1)[1])
+    return one_cpu(daemon, "hdt_samp_busy", *args)
 
 
 async def test_the_default_poll_reads_as_the_stream_does(
