@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -19,6 +19,15 @@ class ContainerState(StrEnum):
     REMOVING = "removing"
     EXITED = "exited"
     DEAD = "dead"
+
+
+def state_counts(containers: Iterable[Container]) -> dict[str, int]:
+    """Containers per state, every state present (0 where none): the report's host
+    count, the status view and a host node's push all count this way."""
+    counts = {s.value: 0 for s in ContainerState}
+    for c in containers:
+        counts[c.state] += 1
+    return counts
 
 
 # A Hinemos facility ID (HINEMOS.md §1.5: the manager's RepositoryValidator).

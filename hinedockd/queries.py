@@ -41,7 +41,7 @@ from hinedockd.metrics.figures import (
     container_figures,
     key_window,
 )
-from hinedockd.model import STATS_STATES, Container, ContainerState, matches
+from hinedockd.model import STATS_STATES, Container, matches, state_counts
 from hinedockd.processes import compile_pattern, count_processes
 from hinedockd.snmp import SnmpSource
 
@@ -126,10 +126,8 @@ class Queries:
         if not view.status.connected:
             raise QueryError(503, f"{view.host.facility_id}: not connected "
                                   f"({view.status.last_error})")
-        counts = {s.value: 0 for s in ContainerState}
-        for c in view.containers.values():
-            counts[c.state] += 1
-        return CountsAnswer(host=view.host.facility_id, counts=counts)
+        return CountsAnswer(host=view.host.facility_id,
+                            counts=state_counts(view.containers.values()))
 
     async def size(self, view: HostView, q: Query) -> SizeAnswer:
         return SizeAnswer(host=view.host.facility_id, sizes=await view.disk_usage())

@@ -50,8 +50,8 @@ from hinedockd.model import (
     LIFECYCLE_ACTIONS,
     STATS_STATES,
     Container,
-    ContainerState,
     EngineEvent,
+    state_counts,
 )
 from hinedockd.persist import HostState
 
@@ -142,9 +142,7 @@ class Host:
 
     def snapshot(self) -> HostSnapshot:
         s = self._status
-        states = {st.value: 0 for st in ContainerState}
-        for c in self.containers.values():
-            states[c.state] += 1
+        states = state_counts(self.containers.values())
         rate = self.sample_rate.per_minute()
         return HostSnapshot(
             facility_id=self._host.facility_id, address=self._host.address,

@@ -49,7 +49,7 @@ from hinedockd.hinemos.customtrap import (
 from hinedockd.hinemos.desired import container_facility_id
 from hinedockd.messages.framing import event_text, sanitize
 from hinedockd.metrics.figures import Measured, container_figures
-from hinedockd.model import STATS_STATES, Container, ContainerState, EngineEvent
+from hinedockd.model import STATS_STATES, Container, ContainerState, EngineEvent, state_counts
 from hinedockd.processes import compile_pattern, count_processes
 from hinedockd.snmp import SnmpSource
 
@@ -332,9 +332,7 @@ class CustomTrapSender(HostObserver):
 
     def host_reading(self, view: HostView, measured: list[Measured], window: float,
                      now: float) -> HostReading:
-        counts = {s.value: 0 for s in ContainerState}
-        for c in view.containers.values():
-            counts[c.state] += 1
+        counts = state_counts(view.containers.values())
         source = self.snmp.get(view.host.facility_id)
         figures = source.figures(window, now) if source is not None else None
         if figures is None or figures.error:
