@@ -4,9 +4,10 @@ pick instead: total CPU per minute of the monitor's own process(es) plus the eng
 which keeps the time of threads that have ended), less the idle engine's, on the
 local Docker engine with N idle containers and one busy one (`yes`, one core).
 
-Approaches, interleaved (the order is reversed from one size to the next):
-- hinedockd in each mode: `stats = "stream"`, and `"poll"` every 10, 30 (the default)
-  and 60 s; its answer is `hinedock cpu -n BUSY` (wall time, and does it read busy);
+Approaches, interleaved (the order is reversed from one size or round to the next):
+- hinedockd in each mode: `stats = "stream"`, and `"poll"` every 30 s and every 60 s
+  (the default: one sample per default window); its answer is `hinedock cpu -n BUSY`
+  (wall time, and does it read busy);
 - Zabbix agent 2 (Debian `zabbix-agent2`, its Docker plugin), asked as a Zabbix server
   would, once per interval, every container's `docker.container_stats["/NAME"]` at
   once over the passive protocol;
@@ -16,8 +17,11 @@ Approaches, interleaved (the order is reversed from one size to the next):
   per interval (the report's scripts did this through docker-py).
 
 Each is measured over the same `--seconds` (a whole number of its intervals), after a
-warm-up; the interval of the peers is `--interval` (60 s). The machine's load average
-is printed with each row.
+warm-up; the interval of the peers is `--interval` (60 s). The idle engine's rate is
+measured for `--idle-seconds` just before each approach and subtracted from that
+approach's (it drifts by tenths of a second a minute at 100 containers). With
+`--rounds N` the whole interleaved set runs N times and a table of medians follows.
+The machine's load average is printed with each row.
 
     .venv/bin/python bench/engine_cost.py --sizes 20,100
 """
@@ -49,6 +53,7 @@ IMAGE = "localbusybox"
 PREFIX = "ec_"
 BUSY = f"{PREFIX}busy"
 ENGINE = ("dockerd", "containerd", "containerd-shim")
+DEFAULT_POLL = 60  # what a [[hosts]] table without poll_interval_seconds polls at
 
 
 def engine_pids() -> list[int]:
@@ -119,7 +124,8 @@ class Approach:
 class Hinedockd(Approach):
     def __init__(self, stats: str, poll: float, client: Path, interval: float) -> None:
         self.stats, self.poll, self.client = stats, poll, client
-        self.name = "hinedockd stream" if stats == "stream" else f"hinedockd poll {poll:g} s"
+        self.name = ("hinedockd stream" if stats == "stream" else f"hinedockd poll {poll:g} s"
+                     + (" (default)" if poll == DEFAULT_POLL else ""))
         # A Hinemos custom monitor asks once per interval for every container, as the
         # peers are asked; the client's process is counted with the daemon.
         self.interval = interval
@@ -131,8 +137,7 @@ facility_id = "local"
 url = "unix://{DOCKER_SOCK}"
 address = "127.0.0.1"
 stats = "{self.stats}"
-poll_interval_seconds = {self.poll}
-""")
+""" + ("" if self.poll == DEFAULT_POLL else f"poll_interval_seconds = {self.poll}\n"))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -316,6 +321,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="20,100")
     ap.add_argument("--seconds", type=float, default=120.0)
     ap.add_argument("--interval", type=float, default=60.0)
+    ap.add_argument("--idle-seconds", type=float, default=30.0)
+    ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--only", default="", help="comma-separated approach name prefixes")
     args = ap.parse_args()
     client = wheel_venv()
@@ -328,24 +335,40 @@ def main() -> None:
         for k, n in enumerate(int(s) for s in args.sizes.split(",")):
             names = containers(n)
             time.sleep(10)
-            rate = idle(args.seconds / 2)
             approaches: list[Approach] = [
                 *(Hinedockd(mode, poll, client, args.interval)
-                  for mode, poll in (("stream", 10), ("poll", 10), ("poll", 30), ("poll", 60))),
+                  for mode, poll in (("stream", DEFAULT_POLL), ("poll", 30),
+                                     ("poll", DEFAULT_POLL))),
                 Zabbix(names, args.interval), CheckDocker(cd_venv / "bin", args.interval),
                 ReportWay(args.interval)]
             if args.only:
                 approaches = [a for a in approaches
                               if any(a.name.startswith(p) for p in args.only.split(","))]
-            for a in approaches if k % 2 == 0 else reversed(approaches):
-                row = measure(a, args.seconds, rate)
-                rows.append({"containers": f"{n} + 1 busy",
-                             "idle_engine_cpu_s_per_min": round(rate * 60, 3), **row})
-                print(json.dumps(rows[-1]), flush=True)
+            for r in range(args.rounds):
+                for a in approaches if (k + r) % 2 == 0 else reversed(approaches):
+                    rate = idle(args.idle_seconds)
+                    row = measure(a, args.seconds, rate)
+                    rows.append({"containers": f"{n} + 1 busy",
+                                 "idle_engine_cpu_s_per_min": round(rate * 60, 3), **row})
+                    print(json.dumps(rows[-1]), flush=True)
     finally:
         subprocess.run(f"docker rm -f $(docker ps -aq --filter name={PREFIX}) >/dev/null 2>&1",
                        shell=True)
     print(table(rows))
+    if args.rounds > 1:
+        print(table(medians(rows)))
+
+
+def medians(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """One row per size and approach: the median of each figure over the rounds."""
+    out = []
+    for key in dict.fromkeys((r["containers"], r["approach"]) for r in rows):
+        mine = [r for r in rows if (r["containers"], r["approach"]) == key]
+        out.append({"containers": key[0], "approach": key[1], "rounds": len(mine),
+                    **{f: round(statistics.median(float(str(r[f])) for r in mine), 3)
+                       for f in ("engine_cpu_s_per_min", "monitor_cpu_s_per_min",
+                                 "total_cpu_s_per_min")}})
+    return out
 
 
 if __name__ == "__main__":

@@ -72,8 +72,9 @@ class HostConfig:
     facility_id: str
     url: str
     address: str
-    stats: StatsMode = "poll"  # the engine's cost is per sample: bench/README.md §7
-    poll_interval_seconds: float = 30.0
+    stats: StatsMode = "poll"  # the engine's cost is per sample: bench/README.md §7, §8
+    # Unset in the file: [daemon] default_window_seconds (one sample per window).
+    poll_interval_seconds: float = 60.0
     poll_concurrency: int = 8
     tls_ca: str | None = None
     tls_cert: str | None = None
@@ -289,7 +290,11 @@ def _snmp(t: _Table) -> SnmpConfig:
     return cfg
 
 
-def _host(t: _Table) -> HostConfig:
+def _host(t: _Table, window: int) -> HostConfig:
+    """`window`: the daemon's default window, the poll interval unless one is set: a
+    window's average needs a sample near each of its ends, and each sample costs the
+    engine about 4 ms (bench/README.md §8), so one a window is the least that serves
+    the default answer."""
     facility_id = t.required("facility_id")
     if not FACILITY_ID_RE.match(facility_id) or len(facility_id) > FACILITY_ID_MAX:
         t.fail("facility_id", f"{facility_id!r} is not a valid Hinemos facility ID "
@@ -316,8 +321,7 @@ def _host(t: _Table) -> HostConfig:
         url=url,
         address=address,
         stats=t.choice("stats", d.stats, get_args(StatsMode)),
-        poll_interval_seconds=t.number("poll_interval_seconds", float,
-                                       d.poll_interval_seconds, 1),
+        poll_interval_seconds=t.number("poll_interval_seconds", float, float(window), 1),
         poll_concurrency=t.number("poll_concurrency", int, d.poll_concurrency, 1),
         tls_verify=t.get("tls_verify", bool, d.tls_verify),
         snmp=snmp,
@@ -466,7 +470,7 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     root = _Table(path, "", data)
     daemon = _daemon(_Table(path, "daemon", root.get("daemon", dict, {})))
-    hosts = tuple(_host(t) for t in _array(root, "hosts"))
+    hosts = tuple(_host(t, daemon.default_window_seconds) for t in _array(root, "hosts"))
     if not hosts:
         root.fail("hosts", "at least one [[hosts]] entry is required")
     seen: set[str] = set()

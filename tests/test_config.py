@@ -46,11 +46,21 @@ address = "10.0.200.123"
 """)
     h = cfg.hosts[0]
     assert cfg.daemon.retention_seconds == 900
-    assert (h.stats, h.poll_interval_seconds) == ("poll", 30.0)  # bench/README.md §7
+    # One sample of each container per default window: bench/README.md §7, §8.
+    assert (h.stats, h.poll_interval_seconds) == ("poll", 60.0)
     assert cfg.find_host("10.0.200.123", 2376).facility_id == "docker_host2"
     assert cfg.find_host("docker_host1").port == 2375
     with pytest.raises(KeyError, match="unknown host 'nope'"):
         cfg.find_host("nope")
+
+
+def test_poll_interval_follows_the_default_window_unless_set() -> None:
+    host = '[[hosts]]\nfacility_id = "h"\nurl = "unix:///x.sock"\naddress = "127.0.0.1"\n'
+    wider = parse_config("[daemon]\ndefault_window_seconds = 120\n" + host)
+    assert wider.hosts[0].poll_interval_seconds == 120.0
+    chosen = parse_config("[daemon]\ndefault_window_seconds = 120\n" + host
+                          + "poll_interval_seconds = 15\n")
+    assert chosen.hosts[0].poll_interval_seconds == 15.0
 
 
 @pytest.mark.parametrize("text, message", [

@@ -179,10 +179,11 @@ class StatsStreams:
 
 
 # The engine's CPU (dockerd + containerd + the shims) per sample, measured on Docker
-# 20.10, cgroup v1, 2 cores, 100 containers (bench/engine_cost.py, bench/README.md §7,
-# engine CPU over samples a minute; the poll figure keeps the daemon's fixed part): the status
-# view's estimate of what the daemon's sampling costs each engine.
-ENGINE_CPU_MS_PER_SAMPLE = {"stream": 2.6, "poll": 2.5}
+# 20.10, cgroup v1, 2 cores, 100 containers: a one-shot answer 3.9 ms (median of three,
+# bench/sample_cost.py, bench/README.md §8), a held stream's sample 2.6 ms (its engine CPU
+# over samples, bench/engine_cost.py, §7): the status view's estimate of what the
+# daemon's sampling costs each engine.
+ENGINE_CPU_MS_PER_SAMPLE = {"stream": 2.6, "poll": 3.9}
 # A poll round falls this long before each whole multiple of the interval, so a push
 # round or a monitor run on the minute finds a sample a second old, not an interval old.
 ROUND_LEAD_SECONDS = 1.0
@@ -202,8 +203,9 @@ class StatsPoller:
     every live container in rounds on the clock (`next_round`), `concurrency` at a
     time; a container that starts is sampled at once and FIRST_GAP_SECONDS later.
 
-    Why poll, and this often: the engine's work per sample is the cost (about 2 ms of
-    dockerd + containerd + shim CPU a sample, streamed or asked: bench/engine_cost.py),
+    Why poll, and this often: the engine's work per sample is the cost (about 4 ms of
+    dockerd + containerd + shim CPU a sample, streamed or asked, and twice that for the
+    `stream=false` answer other monitors ask for: bench/sample_cost.py),
     and every answer but memory is an average over a window whose ends need a sample
     near them, not every second between: each end is within one interval of the one
     asked for (`Series.delta` takes the nearest sample)."""
