@@ -88,6 +88,7 @@ def start_daemon(config_text: str, python: str = sys.executable
     sock = str(tmp / "h.sock")
     (tmp / "config.toml").write_text(f'[daemon]\nsocket = "{sock}"\n'
                                      f'state_dir = "{tmp}/state"\n' + config_text)
+    (tmp / "config.toml").chmod(0o600)  # else the daemon warns that everyone may read it
     proc = subprocess.Popen([python, "-m", "hinedockd.app", "--config",
                              str(tmp / "config.toml")], stdout=subprocess.DEVNULL)
     return proc, sock
