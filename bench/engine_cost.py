@@ -47,13 +47,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import TICK, api, start_daemon, table, wheel_venv
+from hinedockd.config import DaemonConfig
 
 DOCKER_SOCK = "/var/run/docker.sock"
 IMAGE = "localbusybox"
 PREFIX = "ec_"
 BUSY = f"{PREFIX}busy"
 ENGINE = ("dockerd", "containerd", "containerd-shim")
-DEFAULT_POLL = 60  # what a [[hosts]] table without poll_interval_seconds polls at
+# What a [[hosts]] table without poll_interval_seconds polls at: the default window.
+DEFAULT_POLL = DaemonConfig().default_window_seconds
 
 
 def engine_pids() -> list[int]:

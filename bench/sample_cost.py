@@ -35,23 +35,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import table
+from bench.common import http_get, table
 from bench.engine_cost import DOCKER_SOCK, PREFIX, containers, cpu_of, engine_pids, idle
 
 
 class _Unix(http.client.HTTPConnection):
+    """For the streams, read a line at a time (one-off answers use common.http_get)."""
+
     def connect(self) -> None:
         self.sock = socket.socket(socket.AF_UNIX)
         self.sock.connect(DOCKER_SOCK)
-
-
-def _get(path: str) -> bytes:
-    c = _Unix("localhost", timeout=60)
-    try:
-        c.request("GET", path)
-        return c.getresponse().read()
-    finally:
-        c.close()
 
 
 def _stream(path: str, seconds: float) -> int:
@@ -69,10 +62,12 @@ def _stream(path: str, seconds: float) -> int:
 
 
 def asked(ids: list[str], query: str, rounds: int, concurrency: int) -> Callable[[], int]:
+    paths = [f"/v1.41/containers/{i}/stats?{query}" for i in ids]
+
     def run() -> int:
         for _ in range(rounds):
             with ThreadPoolExecutor(concurrency) as pool:
-                list(pool.map(lambda i: _get(f"/v1.41/containers/{i}/stats?{query}"), ids))
+                list(pool.map(lambda p: http_get(DOCKER_SOCK, p), paths))
         return rounds * len(ids)
     return run
 
@@ -114,7 +109,8 @@ def main() -> None:
     rows: list[dict[str, object]] = []
     try:
         time.sleep(10)
-        ids = [json.loads(_get(f"/v1.41/containers/{n}/json"))["Id"] for n in names]
+        ids = [json.loads(http_get(DOCKER_SOCK, f"/v1.41/containers/{n}/json"))["Id"]
+               for n in names]
         at_once = args.concurrency or len(ids)
         for _ in range(args.repeat):
             rows.append(measure(f"one-shot, {at_once} at once",

@@ -1,10 +1,10 @@
 """The default sampling policy (`stats = "poll"` once per default window, 60 s, on the
-clock) against
-streaming, on both real engines, side by side on the same busy container: the default
-window's average agrees within 1 point; a `-k` average over a minute agrees within 1
-point too (its ends are within one sampling interval of the calls); a container that
-has just started answers within seconds, not after two rounds; the polled daemon asks
-the engine for a fraction of the samples (`hinedock status`)."""
+clock) against streaming, on both real engines, side by side on the same busy
+container: the default window's average agrees within 1 point; a `-k` average over a
+minute agrees within 1 point too (its ends are within one sampling interval of the
+calls); a container that has just started answers within seconds, not after two
+rounds; the polled daemon asks the engine for a fraction of the samples (`hinedock
+status`)."""
 
 from __future__ import annotations
 
