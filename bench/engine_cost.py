@@ -148,7 +148,18 @@ stats = "{self.stats}"
             except (OSError, ValueError, KeyError):
                 pass
             time.sleep(0.5)
-        time.sleep(12)  # past the first samples a connect takes of every container
+        self._settle()
+
+    def _settle(self) -> None:
+        """Past the two first samples a connect takes of every container (at once and
+        5 s later; streams: their first second): the daemon's sample count stands still
+        for 3 s, or a minute has passed."""
+        deadline, last, still = time.monotonic() + 60, -1, 0.0
+        while time.monotonic() < deadline and still < 3:
+            time.sleep(0.5)
+            n = int(api(self.sock, "/v1/status")["hosts"][0]["samples"])
+            still = still + 0.5 if n == last else 0.0
+            last = n
 
     def pids(self) -> list[int]:
         return [self.proc.pid]

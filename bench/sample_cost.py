@@ -8,8 +8,8 @@ Here every live container is asked for many samples back to back, so the engine'
 the idle rate measured just before and subtracted. Ways:
 
 - `one-shot`: `stream=false&one-shot=true` (hinedockd's poll), every container at once
-  (or `--concurrency` at once; the poller asks 8 at once, but each answer takes ~0.6 s
-  of waiting, so 8 at once stretches a measurement to a minute, where the idle
+  (or `--concurrency` at once; each answer waits for the engine's next collector tick,
+  about 1 s, so 8 at once stretches a measurement to a minute, where the idle
   engine's drift counts more; the CPU per sample is the same within that noise);
 - `no-stream`: `stream=false` (Zabbix agent 2's and check_docker's request: the engine
   waits for a second sample to fill precpu_stats), every container at once;

@@ -19,6 +19,10 @@ from hinedockd.config import HostConfig
 from hinedockd.docker.jsonstream import JsonLinesProtocol, StreamError
 
 QUERY_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5)
+# Pooled connections outlive the gap between two poll rounds, so a round reuses them
+# rather than connecting (a TLS handshake each, on a remote engine) `poll_concurrency`
+# times a round.
+KEEPALIVE_SLACK_SECONDS = 15.0
 OPEN_TIMEOUT = 10.0  # connect and get the answer's headers
 
 
@@ -83,10 +87,12 @@ class Engine:
     def __init__(self, host: HostConfig) -> None:
         self.host = host
         connector: aiohttp.BaseConnector
+        keep = host.poll_interval_seconds + KEEPALIVE_SLACK_SECONDS
         if host.url.startswith("unix://"):
-            connector = aiohttp.UnixConnector(host.url[len("unix://"):])
+            connector = aiohttp.UnixConnector(host.url[len("unix://"):], keepalive_timeout=keep)
         else:
-            connector = aiohttp.TCPConnector(ssl=ssl_context(host) or False)
+            connector = aiohttp.TCPConnector(ssl=ssl_context(host) or False,
+                                             keepalive_timeout=keep)
         self._connector = connector
         self._ssl = ssl_context(host)
         self._where = _endpoint(host.url)
