@@ -8,9 +8,11 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator
 
+import orjson
 import pytest
 
 from hinedockd.config import DaemonConfig, HostConfig
+from hinedockd.docker.engine import Engine, EngineError
 from hinedockd.docker.host import Host
 from hinedockd.docker.stats import (
     FIRST_GAP_SECONDS,
@@ -263,3 +265,20 @@ async def test_a_slow_manager_gets_coalesced_passes_not_a_queue(fake: FakeEngine
     await stop(task)
     await backend.close()
     await manager.stop()
+
+
+async def test_a_one_shot_answer_comes_whole_and_a_gone_container_says_404(
+        fake: FakeEngine) -> None:
+    """The poller's own connection (`Engine.get_once`): the document as the engine
+    sent it, and a container removed meanwhile as the 404 the poller passes over."""
+    a = fake.add("a")
+    engine = Engine(HostConfig(facility_id="fake1", url=fake.url, address="127.0.0.1"))
+    try:
+        raw = await engine.get_once(f"containers/{a.id}/stats",
+                                    {"stream": "false", "one-shot": "true"})
+        assert orjson.loads(raw)["id"] == a.id
+        with pytest.raises(EngineError) as gone:
+            await engine.get_once("containers/nosuch/stats", {"stream": "false"})
+        assert gone.value.status == 404 and "No such container" in str(gone.value)
+    finally:
+        await engine.close()

@@ -110,3 +110,58 @@ def test_a_stream_cut_mid_line_delivers_whole_lines_only() -> None:
     got, proto, _ = feed(wire[:len(HEAD) + 20], [7])
     assert got == [b'{"a": 1}\n']
     assert proto.done.done()
+
+
+def sized(body: bytes, status: str = "200 OK") -> bytes:
+    return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+@given(st.binary(min_size=1, max_size=300).map(lambda b: b.replace(b"\n", b" ")),
+       st.booleans(), st.lists(st.integers(1, 40), max_size=20))
+def test_a_sized_answer_ends_at_its_length_newline_or_not(
+        doc: bytes, newline: bool, reads: list[int]) -> None:
+    """A one-shot answer (Content-Length, keep-alive or not) is whole at its length,
+    before any close: the document comes out once, with or without its newline."""
+    body = doc + (b"\n" if newline else b"")
+    got: list[bytes] = []
+
+    async def go() -> JsonLinesProtocol:
+        proto = JsonLinesProtocol(b"GET / HTTP/1.1\r\n\r\n", got.append)
+        wire = Wire()
+        proto.connection_made(wire)  # type: ignore[arg-type]
+        data, pos = sized(body), 0
+        for size in [*reads, len(data)]:
+            if pos < len(data):
+                proto.data_received(data[pos:pos + size])
+                pos += size
+        assert proto.done.done() and wire.closed  # no wait for the engine's close
+        proto.connection_lost(None)
+        return proto
+
+    proto = asyncio.run(go())
+    assert proto.done.exception() is None
+    assert got == ([body] if doc.strip() else [])
+
+
+def test_a_sized_answer_cut_short_is_an_error_not_half_a_document() -> None:
+    got, proto, _ = feed(sized(b'{"read": "2026-12-03T00:00:00Z"}\n')[:-5], [10])
+    assert got == []
+    error = proto.done.exception()
+    assert isinstance(error, StreamError) and "5 bytes missing" in str(error)
+
+
+def test_a_sized_error_answer_ends_at_its_length() -> None:
+    body = b'{"message": "No such container: x"}'
+    got: list[bytes] = []
+
+    async def go() -> JsonLinesProtocol:
+        proto = JsonLinesProtocol(b"GET / HTTP/1.1\r\n\r\n", got.append)
+        proto.connection_made(Wire())  # type: ignore[arg-type]
+        proto.data_received(sized(body, "404 Not Found"))
+        return proto
+
+    proto = asyncio.run(go())
+    error = proto.headers.exception()
+    assert isinstance(error, StreamError) and error.status == 404
+    assert "No such container: x" in str(error) and got == []

@@ -1,4 +1,5 @@
-"""A streaming HTTP/1.1 GET whose JSON lines are handed to a callback as they arrive.
+"""A streaming HTTP/1.1 GET whose JSON lines are handed to a callback as they arrive
+(chunked, sized by Content-Length, or until the close).
 
 Why not aiohttp here: a stats stream delivers one small document per second per
 container, and at hundreds of containers the per-line cost of a StreamReader
@@ -18,6 +19,15 @@ import orjson
 
 MAX_HEAD = 64 * 1024
 MAX_LINE = 1 << 20  # a longer line is refused, and the stream with it
+
+
+def _content_length(fields: str) -> int | None:
+    """From the lower-cased header lines; None when absent or not a number."""
+    for line in fields.split("\r\n"):
+        name, _, value = line.partition(":")
+        if name.strip() == "content-length" and value.strip().isdigit():
+            return int(value.strip())
+    return None
 
 
 class StreamError(Exception):
@@ -97,8 +107,14 @@ class JsonLinesProtocol(asyncio.Protocol):
             self._finish(StreamError(f"connection closed before an answer ({exc or 'EOF'})"))
         elif self._state == "body" and self._status != 200:
             self._finish(StreamError(self._error_text(), self._status))
+        elif self._state == "sized":
+            self._finish(StreamError(f"answer cut short, {self._left} bytes missing"))
+        elif exc:
+            self._finish(StreamError(f"stream ended ({exc})"))
         else:
-            self._finish(StreamError(f"stream ended ({exc})") if exc else None)
+            if self._state == "raw":
+                self._flush()  # an answer the engine ends by closing
+            self._finish(None)
 
     # ---- parsing ---------------------------------------------------------------
 
@@ -114,6 +130,10 @@ class JsonLinesProtocol(asyncio.Protocol):
             else:
                 self.done.set_exception(error)
         self._state = "error" if error else "end"
+
+    def _error_if_whole(self) -> None:
+        if 0 <= self._left <= len(self._buf):
+            raise StreamError(self._error_text(), self._status)
 
     def _error_text(self) -> str:
         text = bytes(self._buf).decode("utf-8", "replace").strip()
@@ -137,19 +157,39 @@ class JsonLinesProtocol(asyncio.Protocol):
             if len(parts) < 2 or not parts[1].isdigit():
                 raise StreamError(f"not an HTTP answer: {status_line[:80]!r}")
             self._status = int(parts[1])
+            fields = fields.lower()
+            length = _content_length(fields)
             if self._status != 200:
-                self._state = "body"  # collect the error text until the close
+                # The error text, until the close or the length the engine gave.
+                self._state, self._left = "body", -1 if length is None else length
+                self._error_if_whole()
                 return
-            chunked = "transfer-encoding: chunked" in fields.lower()
-            self._state = "size" if chunked else "raw"
+            if "transfer-encoding: chunked" in fields:
+                self._state = "size"
+            elif length is not None:
+                self._state, self._left = "sized", length
+            else:
+                self._state = "raw"  # until the engine closes
             self.headers.set_result(None)
+            if self._state == "sized" and length == 0:
+                self._end()
+                return
         while buf:
             state = self._state
             if state == "body":
+                self._error_if_whole()
                 return
             if state == "raw":
                 self._feed(bytes(buf))
                 buf.clear()
+                return
+            if state == "sized":
+                take = min(self._left, len(buf))
+                self._feed(bytes(buf[:take]))
+                buf.clear()  # nothing is asked after this answer on its connection
+                self._left -= take
+                if self._left == 0:
+                    self._end()
                 return
             if state == "size":
                 end = buf.find(b"\r\n")
@@ -181,6 +221,18 @@ class JsonLinesProtocol(asyncio.Protocol):
                 self._state = "size"
             else:
                 return
+
+    def _end(self) -> None:
+        """A sized answer read whole: its last line may lack the newline."""
+        self._flush()
+        self._finish(None)
+        self.close()
+
+    def _flush(self) -> None:
+        if self._line:
+            line = bytes(self._line)
+            self._line.clear()
+            self._emit(line)
 
     def _feed(self, data: bytes) -> None:
         line = self._line

@@ -224,13 +224,13 @@ class StatsPoller:
     async def _one(self, cid: str) -> None:
         async with self._gate:
             try:
-                doc = await self.engine.get_json(f"containers/{cid}/stats",
+                raw = await self.engine.get_once(f"containers/{cid}/stats",
                                                  {"stream": "false", "one-shot": "true"})
             except EngineError as e:
                 if e.status != 404:
                     self.log.info("stats poll failed", container=cid[:12], error=str(e))
                 return
-            self.samples.on_doc(cid, doc)
+            self.samples.on_raw(cid, raw)
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
