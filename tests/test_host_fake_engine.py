@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hinedockd.config import DaemonConfig, HostConfig
 from hinedockd.docker.engine import Engine, EngineError
@@ -20,6 +22,7 @@ from hinedockd.docker.stats import (
     SampleRate,
     StatsStreams,
     next_round,
+    round_lead,
 )
 from hinedockd.docker.view import HostObserver, HostView
 from hinedockd.metrics.figures import container_figures
@@ -174,6 +177,19 @@ def test_poll_rounds_fall_a_second_before_each_multiple_of_the_interval() -> Non
     for now in (0.0, 28.9, 29.0, 29.5, 59.0, 1_796_000_000.3):
         at = next_round(now, 30.0)
         assert now < at <= now + 30.0 and (at + ROUND_LEAD_SECONDS) % 30.0 == 0, (now, at)
+
+
+@given(st.floats(0, 2e9), st.floats(0, 600), st.sampled_from([10.0, 30.0, 60.0, 300.0]))
+def test_a_round_that_takes_long_starts_early_enough_to_end_before_the_multiple(
+        now: float, took: float, interval: float) -> None:
+    lead = round_lead(took, interval)
+    at = next_round(now, interval, lead)
+    assert now < at <= now + interval
+    assert ROUND_LEAD_SECONDS <= lead <= max(ROUND_LEAD_SECONDS, interval / 2)
+    multiple = round((at + lead) / interval) * interval
+    assert abs(at + lead - multiple) < 1e-3  # the round starts `lead` before a multiple
+    if took + ROUND_LEAD_SECONDS <= interval / 2:  # and, taking `took`, ends a second before
+        assert at + took == pytest.approx(multiple - ROUND_LEAD_SECONDS, abs=1e-3)
 
 
 def test_samples_a_minute_from_the_running_total() -> None:
