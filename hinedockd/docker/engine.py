@@ -86,15 +86,14 @@ class Engine:
 
     def __init__(self, host: HostConfig) -> None:
         self.host = host
+        self._ssl = ssl_context(host)
         connector: aiohttp.BaseConnector
         keep = host.poll_interval_seconds + KEEPALIVE_SLACK_SECONDS
         if host.url.startswith("unix://"):
             connector = aiohttp.UnixConnector(host.url[len("unix://"):], keepalive_timeout=keep)
         else:
-            connector = aiohttp.TCPConnector(ssl=ssl_context(host) or False,
-                                             keepalive_timeout=keep)
+            connector = aiohttp.TCPConnector(ssl=self._ssl or False, keepalive_timeout=keep)
         self._connector = connector
-        self._ssl = ssl_context(host)
         self._where = _endpoint(host.url)
         self.docker = aiodocker.Docker(url=_http_url(host.url), connector=connector,
                                        timeout=QUERY_TIMEOUT)
@@ -153,8 +152,8 @@ class Engine:
         a one-shot answer costs the daemon 0.45–0.54 ms of CPU through aiodocker and
         aiohttp, 0.33 ms through this protocol (medians, 101 containers, uvloop:
         bench/poll_cost.py, bench/README.md §9), and a local or plain-TCP connect costs the
-        engine next to nothing. Over TLS a handshake
-        a sample would cost the engine more than this saves: those go through the pool."""
+        engine next to nothing. Over TLS a handshake a sample would cost the engine more
+        than this saves: those go through the pool."""
         if self._ssl is not None:
             return await self.get_bytes(path, params)
         lines: list[bytes] = []
