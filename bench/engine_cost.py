@@ -46,8 +46,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import TICK, api, start_daemon, table, wheel_venv
+from bench.common import TICK, api, http_get, start_daemon, table, wheel_venv
 from hinedockd.config import DaemonConfig
+from hinedockd.docker.stats import FIRST_GAP_SECONDS
 
 DOCKER_SOCK = "/var/run/docker.sock"
 IMAGE = "localbusybox"
@@ -104,6 +105,9 @@ class Result:
     approach: str
     monitor_cpu: float = 0.0
     answer_ms: list[float] = field(default_factory=list)
+    # hinedockd only: the daemon's own answer, one HTTP request from this process
+    # just before the client's (the client's wall less this is its process start).
+    daemon_ms: list[float] = field(default_factory=list)
     busy: float | None = None
 
 
@@ -152,19 +156,24 @@ stats = "{self.stats}"
 
     def _settle(self) -> None:
         """Past the two first samples a connect takes of every container (at once and
-        5 s later; streams: their first second): the daemon's sample count stands still
-        for 3 s, or a minute has passed."""
+        FIRST_GAP_SECONDS later; streams: their first second): the daemon has samples
+        and their count stands still for longer than that gap, or a minute has passed.
+        (It waited for 3 s of stillness, which that gap holds: at a few containers, the
+        second sample of each then fell into the measured minutes.)"""
         deadline, last, still = time.monotonic() + 60, -1, 0.0
-        while time.monotonic() < deadline and still < 3:
+        while time.monotonic() < deadline and still <= FIRST_GAP_SECONDS + 1:
             time.sleep(0.5)
             n = int(api(self.sock, "/v1/status")["hosts"][0]["samples"])
-            still = still + 0.5 if n == last else 0.0
+            still = still + 0.5 if n == last and n > 0 else 0.0
             last = n
 
     def pids(self) -> list[int]:
         return [self.proc.pid]
 
     def tick(self, result: Result) -> None:
+        t0 = time.perf_counter()
+        http_get(self.sock, "/v1/lines/cpu")
+        result.daemon_ms.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         r = subprocess.run([str(self.client / "hinedock"), "cpu"], capture_output=True,
                            text=True, env={**os.environ, "HINEDOCK_SOCKET": self.sock})
@@ -304,10 +313,16 @@ def measure(a: Approach, seconds: float, idle_rate: float) -> dict[str, object]:
     return {"approach": a.name, "engine_cpu_s_per_min": round(engine * per_min, 3),
             "monitor_cpu_s_per_min": round(monitor * per_min, 3),
             "total_cpu_s_per_min": round((engine + monitor) * per_min, 3),
-            "answer_ms_median": round(statistics.median(result.answer_ms), 1)
-            if result.answer_ms else "-",
+            "answer_ms_median": _median(result.answer_ms),
+            "answer_ms_max": round(max(result.answer_ms), 1) if result.answer_ms else "-",
+            "daemon_answer_ms_median": _median(result.daemon_ms),
+            "answers_ms": [round(ms, 1) for ms in result.answer_ms],
             "busy_reads": "-" if result.busy is None else round(result.busy, 1),
             "load_1m": round(load, 2)}
+
+
+def _median(values: list[float]) -> float | str:
+    return round(statistics.median(values), 1) if values else "-"
 
 
 def idle(seconds: float) -> float:
@@ -367,20 +382,24 @@ def main() -> None:
     finally:
         subprocess.run(f"docker rm -f $(docker ps -aq --filter name={PREFIX}) >/dev/null 2>&1",
                        shell=True)
-    print(table(rows))
+    print(table([{k: v for k, v in r.items() if k != "answers_ms"} for r in rows]))
     if args.rounds > 1:
         print(table(medians(rows)))
 
 
 def medians(rows: list[dict[str, object]]) -> list[dict[str, object]]:
-    """One row per size and approach: the median of each figure over the rounds."""
+    """One row per size and approach: the median of each figure over the rounds, and
+    the median and maximum of every answer of every round."""
     out = []
     for key in dict.fromkeys((r["containers"], r["approach"]) for r in rows):
         mine = [r for r in rows if (r["containers"], r["approach"]) == key]
+        answers = [float(ms) for r in mine for ms in r["answers_ms"]]  # type: ignore[attr-defined]
         out.append({"containers": key[0], "approach": key[1], "rounds": len(mine),
                     **{f: round(statistics.median(float(str(r[f])) for r in mine), 3)
                        for f in ("engine_cpu_s_per_min", "monitor_cpu_s_per_min",
-                                 "total_cpu_s_per_min")}})
+                                 "total_cpu_s_per_min")},
+                    "answers": len(answers), "answer_ms_median": _median(answers),
+                    "answer_ms_max": round(max(answers), 1) if answers else "-"})
     return out
 
 
