@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import http_get, table, wheel_venv
-from bench.engine_cost import DEFAULT_POLL, PREFIX, Hinedockd, containers
+from bench.common import table, wheel_venv
+from bench.engine_cost import DEFAULT_POLL, PREFIX, Hinedockd, ask_cpu, containers
 
 SECONDS = "0,15,30,45,57,57.5,58,58.5,59,59.5"
 
@@ -34,19 +34,6 @@ def at_second(second: float) -> None:
     while target <= now + 0.3:
         target += 60
     time.sleep(target - time.time())
-
-
-def ask(sock: str, client: Path) -> tuple[float, float]:
-    """(daemon ms, client wall ms), in that order."""
-    t0 = time.perf_counter()
-    http_get(sock, "/v1/lines/cpu")
-    t1 = time.perf_counter()
-    r = subprocess.run([str(client / "hinedock"), "cpu"], capture_output=True,
-                       env={**os.environ, "HINEDOCK_SOCKET": sock})
-    t2 = time.perf_counter()
-    if r.returncode != 0:
-        raise SystemExit(f"hinedock cpu failed: {r.stderr.decode()}")
-    return (t1 - t0) * 1000, (t2 - t1) * 1000
 
 
 def main() -> None:
@@ -67,7 +54,10 @@ def main() -> None:
         for _ in range(args.reps):
             for s in seconds:
                 at_second(s)
-                got[s].append(ask(daemon.sock, client))
+                daemon_ms, wall_ms, r = ask_cpu(daemon.sock, client)
+                if r.returncode != 0:
+                    raise SystemExit(f"hinedock cpu failed: {r.stderr}")
+                got[s].append((daemon_ms, wall_ms))
     finally:
         daemon.stop()
         if not args.keep:

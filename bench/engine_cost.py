@@ -127,6 +127,17 @@ class Approach:
     def stop(self) -> None: ...
 
 
+def ask_cpu(sock: str, client: Path) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """The daemon's own answer to `hinedock cpu`'s request (ms, one request from this
+    process), then the client's wall (ms, its process start included) and its result."""
+    t0 = time.perf_counter()
+    http_get(sock, "/v1/lines/cpu")
+    t1 = time.perf_counter()
+    r = subprocess.run([str(client / "hinedock"), "cpu"], capture_output=True, text=True,
+                       env={**os.environ, "HINEDOCK_SOCKET": sock})
+    return (t1 - t0) * 1000, (time.perf_counter() - t1) * 1000, r
+
+
 class Hinedockd(Approach):
     def __init__(self, stats: str, poll: float, client: Path, interval: float) -> None:
         self.stats, self.poll, self.client = stats, poll, client
@@ -171,13 +182,9 @@ stats = "{self.stats}"
         return [self.proc.pid]
 
     def tick(self, result: Result) -> None:
-        t0 = time.perf_counter()
-        http_get(self.sock, "/v1/lines/cpu")
-        result.daemon_ms.append((time.perf_counter() - t0) * 1000)
-        t0 = time.perf_counter()
-        r = subprocess.run([str(self.client / "hinedock"), "cpu"], capture_output=True,
-                           text=True, env={**os.environ, "HINEDOCK_SOCKET": self.sock})
-        result.answer_ms.append((time.perf_counter() - t0) * 1000)
+        daemon_ms, wall_ms, r = ask_cpu(self.sock, self.client)
+        result.daemon_ms.append(daemon_ms)
+        result.answer_ms.append(wall_ms)
         busy = [line for line in r.stdout.splitlines() if line.startswith(f"cpu_usage:{BUSY},")]
         if r.returncode == 0 and busy:
             result.busy = float(busy[0].rsplit(",", 1)[1])
@@ -314,7 +321,7 @@ def measure(a: Approach, seconds: float, idle_rate: float) -> dict[str, object]:
             "monitor_cpu_s_per_min": round(monitor * per_min, 3),
             "total_cpu_s_per_min": round((engine + monitor) * per_min, 3),
             "answer_ms_median": _median(result.answer_ms),
-            "answer_ms_max": round(max(result.answer_ms), 1) if result.answer_ms else "-",
+            "answer_ms_max": _max(result.answer_ms),
             "daemon_answer_ms_median": _median(result.daemon_ms),
             "answers_ms": [round(ms, 1) for ms in result.answer_ms],
             "busy_reads": "-" if result.busy is None else round(result.busy, 1),
@@ -323,6 +330,10 @@ def measure(a: Approach, seconds: float, idle_rate: float) -> dict[str, object]:
 
 def _median(values: list[float]) -> float | str:
     return round(statistics.median(values), 1) if values else "-"
+
+
+def _max(values: list[float]) -> float | str:
+    return round(max(values), 1) if values else "-"
 
 
 def idle(seconds: float) -> float:
@@ -399,7 +410,7 @@ def medians(rows: list[dict[str, object]]) -> list[dict[str, object]]:
                        for f in ("engine_cpu_s_per_min", "monitor_cpu_s_per_min",
                                  "total_cpu_s_per_min")},
                     "answers": len(answers), "answer_ms_median": _median(answers),
-                    "answer_ms_max": round(max(answers), 1) if answers else "-"})
+                    "answer_ms_max": _max(answers)})
     return out
 
 
