@@ -6,7 +6,10 @@ a manager away that loses no state item, a 400 counted."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import time
+import types
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +26,7 @@ from hinedockd.config import (
     parse_config,
 )
 from hinedockd.docker.host import Host
+from hinedockd.hinemos import pusher
 from hinedockd.hinemos.customtrap import (
     HostReading,
     TrapItem,
@@ -195,6 +199,33 @@ httpd = "httpd|nginx"
                             'web = "("', "processes.web: bad regular expression")]:
         with pytest.raises(ConfigError, match=message):
             parse_config(f"{HOST}[hinemos.customtrap]\n{table}\n")
+
+
+async def test_a_wall_clock_behind_the_loop_never_gives_a_round_twice(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A timer waking before the wall clock reaches the round's moment (the wall clock
+    slewed slower than the loop's): each round still has a moment of its own, one
+    interval after the last (CI once pushed the same round twice)."""
+    t0 = time.time()
+    wall = types.SimpleNamespace(time=lambda: t0 + (time.time() - t0) * 0.8,
+                                 monotonic=time.monotonic)
+    monkeypatch.setattr(pusher, "time", wall)
+    trap = CustomTrapConfig(url="http://m/", interval_seconds=1)
+    sender = CustomTrapSender(HinemosConfig(), trap, [], lambda _: True)
+    moments: list[float] = []
+
+    def round_at(now: float, moment: float | None = None) -> list[pusher.Body]:
+        assert moment is not None
+        moments.append(moment)
+        return []
+
+    monkeypatch.setattr(sender, "round", round_at)
+    task = asyncio.create_task(sender._rounds())
+    await eventually(lambda: len(moments) >= 3, within=6)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert all(m % 1 == 0 for m in moments)
+    assert [b - a for a, b in itertools.pairwise(moments)] == [1.0] * (len(moments) - 1), moments
 
 
 @dataclass

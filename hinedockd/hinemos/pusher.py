@@ -35,6 +35,7 @@ import structlog
 from hinedockd.backoff import Backoff
 from hinedockd.config import CustomTrapConfig, HinemosConfig
 from hinedockd.docker.engine import EngineError
+from hinedockd.docker.stats import next_round
 from hinedockd.docker.view import HostObserver, HostView
 from hinedockd.hinemos.customtrap import (
     HostReading,
@@ -287,11 +288,14 @@ class CustomTrapSender(HostObserver):
                 group.create_task(self._send_strings(), name="customtrap:string")
 
     async def _rounds(self) -> None:
-        """A round at every interval, aligned to the clock's seconds."""
-        every = self.trap.interval_seconds
+        """A round at every interval, aligned to the clock's seconds; each moment after
+        the last one, so a timer that fires a hair early (the wall clock behind the
+        loop's) does not give the same moment twice (CI pushed a round twice,
+        2026-12-03)."""
+        every, moment = float(self.trap.interval_seconds), float("-inf")
         while True:
-            moment = (time.time() // every + 1) * every
-            await asyncio.sleep(moment - time.time())
+            moment = next_round(max(time.time(), moment), every, lead=0.0)
+            await asyncio.sleep(max(0.0, moment - time.time()))
             # Dated at the round's moment: a timer may fire a hair early.
             bodies = self.round(time.time(), moment)
             if self.processes:
