@@ -53,8 +53,8 @@ def daemon(d: Path, socket_dir: Path, job_groups: str = "") -> Iterator[Daemon]:
 
 
 def seen(dm: Daemon, cid: str) -> None:
-    wait_for(lambda: dm.run("hinedock", "states", "-c", cid[:12]).returncode == 0,
-             what="the container in the daemon")
+    wait_for(lambda: dm.run("hinedock", "states", "-c", cid[:12]).stdout.strip()
+             == f"state:{cid[:12]},0", what="its start seen")
 
 
 def test_a_reader_reads_and_cannot_run_a_job(engine: None, tmp_path: Path,
