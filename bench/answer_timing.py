@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import table, wheel_venv
-from bench.engine_cost import DEFAULT_POLL, PREFIX, Hinedockd, ask_cpu, containers
+from bench.engine_cost import DEFAULT_POLL, Hinedockd, ask_cpu, containers, remove_containers
 
 SECONDS = "0,15,30,45,57,57.5,58,58.5,59,59.5"
 
@@ -61,8 +60,7 @@ def main() -> None:
     finally:
         daemon.stop()
         if not args.keep:
-            subprocess.run(f"docker rm -f $(docker ps -aq --filter name={PREFIX}) "
-                           ">/dev/null 2>&1", shell=True)
+            remove_containers()
     rows = [{"second": s,
              "daemon_ms_median": round(statistics.median(d for d, _ in got[s]), 1),
              "daemon_ms_max": round(max(d for d, _ in got[s]), 1),

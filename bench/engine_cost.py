@@ -343,9 +343,14 @@ def idle(seconds: float) -> float:
     return (cpu_of(pids) - e0) / (time.monotonic() - t0)
 
 
-def containers(n: int) -> list[str]:
+def remove_containers() -> None:
+    """Every container this bench made (and a killed run left)."""
     subprocess.run(f"docker rm -f $(docker ps -aq --filter name={PREFIX}) >/dev/null 2>&1",
                    shell=True)
+
+
+def containers(n: int) -> list[str]:
+    remove_containers()
     names = [f"{PREFIX}{i}" for i in range(n)]
     for name in names:
         subprocess.run(["docker", "run", "-d", "--name", name, IMAGE, "sleep", "36000"],
@@ -391,8 +396,7 @@ def main() -> None:
                                  "idle_engine_cpu_s_per_min": round(rate * 60, 3), **row})
                     print(json.dumps(rows[-1]), flush=True)
     finally:
-        subprocess.run(f"docker rm -f $(docker ps -aq --filter name={PREFIX}) >/dev/null 2>&1",
-                       shell=True)
+        remove_containers()
     print(table([{k: v for k, v in r.items() if k != "answers_ms"} for r in rows]))
     if args.rounds > 1:
         print(table(medians(rows)))

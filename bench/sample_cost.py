@@ -26,7 +26,6 @@ import http.client
 import json
 import socket
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -36,7 +35,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import http_get, table
-from bench.engine_cost import DOCKER_SOCK, PREFIX, containers, cpu_of, engine_pids, idle
+from bench.engine_cost import (
+    DOCKER_SOCK,
+    containers,
+    cpu_of,
+    engine_pids,
+    idle,
+    remove_containers,
+)
 
 
 class _Unix(http.client.HTTPConnection):
@@ -125,8 +131,7 @@ def main() -> None:
             for row in rows[-3:]:
                 print(json.dumps(row), flush=True)
     finally:
-        subprocess.run(f"docker rm -f $(docker ps -aq --filter name={PREFIX}) >/dev/null 2>&1",
-                       shell=True)
+        remove_containers()
     print(table(rows))
     for way in dict.fromkeys(str(r["way"]) for r in rows):
         ms = statistics.median(float(str(r["ms_per_sample"])) for r in rows if r["way"] == way)
