@@ -149,6 +149,13 @@ def wait_for(check: Callable[[], bool], within: float = 20.0, what: str = "") ->
         time.sleep(0.2)
 
 
+def wait_started(daemon: Daemon, cid: str) -> None:
+    """Until the daemon reads the container running (state 0), not only there: Podman's
+    events can lag its CLI by seconds, and one seen only created counts 0 running."""
+    wait_for(lambda: daemon.run("hinedock", "states", "-c", cid[:12]).stdout.strip()
+             == f"state:{cid[:12]},0", what="its start seen")
+
+
 def daemon_in(d: Path, extra: str = "", daemon_extra: str = "",
               host_url: str = f"unix://{DOCKER_SOCK}", socket: str = "",
               stats: str = "stream") -> Daemon:

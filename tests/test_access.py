@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, assert_hinemos_lines
-from tests.realparts import Daemon, docker, run_container, start_daemon, wait_for
+from tests.realparts import Daemon, docker, run_container, start_daemon, wait_started
 
 NOBODY, NOGROUP = 65534, 65534
 PYTHON = shutil.which("python3", path="/usr/bin:/bin") or "/usr/bin/python3"
@@ -52,16 +52,11 @@ def daemon(d: Path, socket_dir: Path, job_groups: str = "") -> Iterator[Daemon]:
                         socket=str(socket_dir / "hinedockd.sock"))
 
 
-def seen(dm: Daemon, cid: str) -> None:
-    wait_for(lambda: dm.run("hinedock", "states", "-c", cid[:12]).stdout.strip()
-             == f"state:{cid[:12]},0", what="its start seen")
-
-
 def test_a_reader_reads_and_cannot_run_a_job(engine: None, tmp_path: Path,
                                              socket_dir: Path) -> None:
     cid = run_container("acc", "sleep", "3600")
     for dm in daemon(tmp_path, socket_dir):
-        seen(dm, cid)
+        wait_started(dm, cid)
         r = as_nobody(dm.socket, "states", "-c", cid[:12])
         assert r.returncode == 0, r.stderr
         assert assert_hinemos_lines(r.stdout) == [(f"state:{cid[:12]}", 0.0)]
@@ -83,7 +78,7 @@ def test_a_member_of_job_groups_may_run_jobs(engine: None, tmp_path: Path,
                                              socket_dir: Path) -> None:
     cid = run_container("acc2", "sleep", "3600")
     for dm in daemon(tmp_path, socket_dir, 'job_groups = ["nogroup"]'):
-        seen(dm, cid)
+        wait_started(dm, cid)
         r = as_nobody(dm.socket, "job", "exec", "-c", cid[:12], "--", "echo", "allowed")
         assert (r.returncode, r.stdout) == (0, "allowed\n"), r.stderr
     docker("rm", "-f", cid)

@@ -26,6 +26,7 @@ from tests.realparts import (
     run_container,
     start_daemon,
     wait_for,
+    wait_started,
 )
 
 # Seconds between two stats samples, as each engine was seen to send them (Podman 4.3
@@ -231,10 +232,7 @@ def test_lifecycle_is_reflected_in_states_and_streams(daemon: Daemon, engine_cli
 
 def test_host_commands_and_report_defaults(daemon: Daemon, engine_cli: str) -> None:
     keep = run_container("keep", "sleep", "3600", cli=engine_cli)
-    # Podman's events can lag its CLI by seconds: a container seen only created
-    # would count 0 running (CI, 2026-12-03).
-    wait_for(lambda: answer(daemon, "hinedock", "states", "-c", keep[:12])
-             == {f"state:{keep[:12]}": 0.0}, what="its start seen")
+    wait_started(daemon, keep)
     assert daemon.ok("MonitorDockerHostStatus.py") == [("Status", 0.0)]
     count = daemon.ok("MonitorDockerHostStatus.py", "--count")
     assert [k for k, _ in count] == ["running", "restarting", "paused", "exited"]

@@ -26,6 +26,7 @@ from tests.realparts import (
     run_container,
     start_daemon,
     wait_for,
+    wait_started,
 )
 
 
@@ -147,9 +148,7 @@ def test_no_state_change_lost_across_a_daemon_restart(
 def test_report_commands_for_events_and_states(daemon: Daemon, rsyslog: Rsyslog,
                                                tmp_path: Path, engine_cli: str) -> None:
     cid = run_container("cron", "sleep", "3600", cli=engine_cli)
-    # Podman's events can lag its CLI by seconds: the start is in once the state is.
-    wait_for(lambda: daemon.run("hinedock", "states", "-c", cid[:12]).stdout.strip()
-             == f"state:{cid[:12]},0", what="its start seen")
+    wait_started(daemon, cid)
     log = tmp_path / "events.log"
     wait_for(lambda: daemon.run("MonitorDockerHostEvent.py", "-i", "docker_host1", "-k", "e1",
                                 "-f", str(log)).returncode == 0 and log.exists()
