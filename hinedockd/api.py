@@ -7,13 +7,12 @@ HTTP only: the routes, the query string, the status codes. The answers come from
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import grp
 import os
-import socket
-import struct
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from hinedockd.config import Config
 from hinedockd.docker import actions
 from hinedockd.docker.engine import EngineError
 from hinedockd.docker.view import HostView
+from hinedockd.gate import LISTEN_BACKLOG, Admission, Door, GatedHandler, Peer
 from hinedockd.hinemos.pusher import CustomTrapSender
 from hinedockd.hinemos.sync import HostSync
 from hinedockd.messages.hub import SyslogHub
@@ -38,35 +38,10 @@ from hinedockd.status import header_safe, status_document, status_table
 log = structlog.get_logger("hinedockd.api")
 
 
-@dataclass(frozen=True)
-class Peer:
-    """Who is on the other end of the unix socket (SO_PEERCRED), and its groups."""
-
-    uid: int
-    gids: frozenset[int]
-
-
 def peer(request: web.Request) -> Peer | None:
-    """None where the caller cannot be known (not a unix socket: only the tests')."""
-    sock = request.transport.get_extra_info("socket") if request.transport else None
-    if sock is None or sock.family != socket.AF_UNIX:
-        return None
-    pid, uid, gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET,
-                                                        socket.SO_PEERCRED,
-                                                        struct.calcsize("3i")))
-    return Peer(int(uid), frozenset({int(gid), *_process_groups(pid)}))
-
-
-def _process_groups(pid: int) -> list[int]:
-    """The caller's supplementary groups, as its process holds them now (a group
-    added to the user later counts only once the process has it)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("Groups:"):
-                return [int(g) for g in line.split()[1:]]
-    except (OSError, ValueError):
-        pass
-    return []
+    """Who sent this request, as the kernel recorded it when the connection was made
+    (gate.py); None where the caller cannot be known (not a unix socket: the tests')."""
+    return getattr(request.protocol, "peer", None)
 
 
 PEER: web.RequestKey[Peer | None] = web.RequestKey("peer")
@@ -105,6 +80,10 @@ class LocalApi:
             web.get("/v1/archive", self.archive),
         ])
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.AbstractServer | None = None
+        d = cfg.daemon
+        self.door = Door(Admission(d.max_connections_per_user, d.max_connections),
+                         d.request_header_seconds)
 
     # ---- serving ---------------------------------------------------------------
 
@@ -113,9 +92,18 @@ class LocalApi:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_socket():
             path.unlink()  # a stale socket from a previous run
-        self._runner = web.AppRunner(self.app, access_log=None)
+        # handler_cancellation: a caller that leaves ends its request (an exec whose
+        # client gave up must not hold its task and engine connection forever)
+        header_seconds = self.cfg.daemon.request_header_seconds
+        self._runner = web.AppRunner(self.app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
-        await web.UnixSite(self._runner, str(path)).start()
+        server = self._runner.server
+        assert server is not None
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_unix_server(
+            lambda: GatedHandler(server, self.door, loop=loop, access_log=None,
+                                 keepalive_timeout=header_seconds),
+            str(path), backlog=LISTEN_BACKLOG)
         os.chmod(path, 0o660)
         group = self.cfg.daemon.socket_group
         if group:
@@ -124,6 +112,9 @@ class LocalApi:
 
     async def stop(self) -> None:
         """Stops serving and removes the socket file (a clean stop leaves none)."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -188,9 +179,11 @@ class LocalApi:
 
     # ---- jobs --------------------------------------------------------------------
 
-    def _job_target(self, request: web.Request) -> tuple[HostView, list[Container]]:
+    def _job_target(self, request: web.Request, what: str) -> tuple[HostView, list[Container]]:
         who = request[PEER] = peer(request)  # once per request: the audit reuses it
         if not may_run_jobs(who, self.job_gids):
+            log.warning("job refused", job=what, uid=who.uid if who else None,
+                        query=header_safe(request.query_string)[:300])
             raise QueryError(403, "jobs need root or a member of [daemon] job_groups "
                                   f"({', '.join(self.cfg.daemon.job_groups) or 'none set'}); "
                                   f"uid {who.uid if who else '?'} may read figures only")
@@ -212,7 +205,7 @@ class LocalApi:
         q = request.query
         try:
             wait = int(q["t"]) if q.get("t") else None
-            view, targets = self._job_target(request)
+            view, targets = self._job_target(request, action)
         except QueryError as e:
             return web.Response(status=e.status, text=str(e))
         except ValueError:
@@ -234,7 +227,7 @@ class LocalApi:
         (stderr), `X <exit code>`, `F <reason>` (the exec could not run)."""
         argv = request.query.getall("arg", [])
         try:
-            view, targets = self._job_target(request)
+            view, targets = self._job_target(request, "exec")
             if not argv:
                 raise QueryError(400, "no command to run")
         except QueryError as e:
@@ -248,21 +241,30 @@ class LocalApi:
                 await resp.write(f"F not running ({c.state})\n".encode())
                 continue
             try:
-                async for stream, data in actions.exec_stream(view.engine, c, argv):
-                    if stream == 0:
-                        await resp.write(b"X " + data + b"\n")
-                        self._audit(request, view, "exec", c, f"exit {data.decode()}")
-                    else:
-                        await resp.write(b"OE"[stream - 1:stream] + b" %d\n" % len(data) + data)
+                async with contextlib.aclosing(actions.exec_stream(view.engine, c,
+                                                                   argv)) as frames:
+                    async for stream, data in frames:
+                        if stream == 0:
+                            await resp.write(b"X " + data + b"\n")
+                            self._audit(request, view, "exec", c, f"exit {data.decode()}")
+                        else:
+                            await resp.write(b"OE"[stream - 1:stream] + b" %d\n" % len(data)
+                                             + data)
             except EngineError as e:
                 await resp.write(f"F {header_safe(str(e))}\n".encode())
+            except (asyncio.CancelledError, ConnectionResetError):
+                # The caller left (the handler is cancelled when its connection goes):
+                # the engine connection is closed on the way out; the command itself
+                # runs on in the container, which Docker's API cannot stop.
+                self._audit(request, view, "exec", c, "abandoned: the caller left")
+                raise
         await resp.write_eof()
         return resp
 
     async def archive(self, request: web.Request) -> web.StreamResponse:
         q = request.query
         try:
-            view, targets = self._job_target(request)
+            view, targets = self._job_target(request, "download")
             if len(targets) != 1:
                 raise QueryError(400, "an archive comes from one container; select one")
             if not q.get("path"):

@@ -53,6 +53,11 @@ class DaemonConfig:
     prometheus: str = ""  # "host:port" for a /metrics endpoint; "" = off
     log_target: LogTarget = "auto"  # "journal" (native fields); "auto": journal under systemd
     job_groups: tuple[str, ...] = ()  # besides root, who may run jobs (readers may not)
+    # The local API's connections (gate.py): readers' in all and each uid's (root has an
+    # allowance of its own), and how long a connection may take to send its headers.
+    max_connections: int = 1024
+    max_connections_per_user: int = 128
+    request_header_seconds: float = 5.0
     restart_loop_count: int = 5  # this many restarts of one container within
     restart_loop_seconds: int = 300  # this many seconds are a restart loop (a warning)
 
@@ -248,6 +253,11 @@ def _daemon(t: _Table) -> DaemonConfig:
         log_target=t.choice("log_target", d.log_target, get_args(LogTarget)),
         prometheus=t.get("prometheus", str, d.prometheus),
         job_groups=_groups(t, "job_groups"),
+        max_connections=t.number("max_connections", int, d.max_connections, 1),
+        max_connections_per_user=t.number("max_connections_per_user", int,
+                                          d.max_connections_per_user, 1),
+        request_header_seconds=t.number("request_header_seconds", float,
+                                        d.request_header_seconds, 0.1),
         restart_loop_count=t.number("restart_loop_count", int, d.restart_loop_count, 2),
         restart_loop_seconds=t.number("restart_loop_seconds", int, d.restart_loop_seconds, 10),
     )

@@ -125,3 +125,16 @@ def rsyslog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rsyslog]:
     from tests.realparts import rsyslog_available
 
     yield from rsyslog_available(tmp_path_factory.mktemp("rsyslog"))
+
+
+@pytest.fixture
+def socket_dir() -> Iterator[Path]:
+    """A directory `nobody` may enter (pytest's own are root's alone), for a daemon's
+    socket that a reader uses."""
+    import shutil
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="hinedockd-access-", dir="/tmp"))
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import pytest
 
 from hinedockd.client import transport
-from tests.conftest import assert_hinemos_lines, require_docker
+from tests.conftest import ROOT, assert_hinemos_lines, require_docker
 
 PREFIX = "hdt_"
 BIN = Path(sys.executable).parent
@@ -390,6 +390,77 @@ class Snmpd:
 
 def snmpd_available(workdir: Path) -> Iterator[Snmpd]:
     yield from service_running("snmpd", lambda: Snmpd(workdir))
+
+
+NOBODY, NOGROUP = 65534, 65534
+SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or "/usr/bin/python3"
+
+
+def as_user(socket: str, argv: list[str], uid: int = NOBODY, gid: int = NOGROUP,
+            timeout: float = 60, **popen: Any) -> subprocess.Popen[str]:
+    """`argv` after the system's Python, as another user (a reader: `nobody`, group
+    `nogroup`), with the client's tree importable: the checkout may sit where nobody
+    may not read (root's home), so the client, stdlib only, is copied beside the socket."""
+    if os.geteuid() != 0:
+        pytest.skip("runs a process as another user: needs root")
+    tree = Path(socket).parent / "src"
+    if not tree.exists():
+        shutil.copytree(ROOT / "hinedockd", tree / "hinedockd",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        for path in [tree, *tree.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    return subprocess.Popen([SYSTEM_PYTHON, *argv], text=True, cwd=tree, user=uid, group=gid,
+                            extra_groups=[], env={"HINEDOCK_SOCKET": socket,
+                                                  "PYTHONPATH": str(tree), "PATH": "/usr/bin"},
+                            **popen)
+
+
+def as_nobody(socket: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """The client (`hinedock ARGS`) run by a reader."""
+    proc = as_user(socket, ["-m", "hinedockd.client.cli", *args], stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE)
+    out, err = proc.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+class StatusWatch:
+    """Root's `hinedock status` asked every 0.2 s in a thread while an attack runs: the
+    slowest answer, and the failures (the daemon must answer root within a second
+    throughout)."""
+
+    def __init__(self, socket: str) -> None:
+        self.socket, self.slowest, self.asked = socket, 0.0, 0
+        self.failures: list[str] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._done.wait(0.2):
+            t = time.monotonic()
+            try:
+                answer = transport.get("/v1/status", {}, self.socket, timeout=5.0)
+                if answer.status != 200:
+                    self.failures.append(f"HTTP {answer.status}: {answer.body[:200]}")
+            except transport.ClientError as e:
+                self.failures.append(str(e))
+            self.slowest = max(self.slowest, time.monotonic() - t)
+            self.asked += 1
+
+    def __enter__(self) -> StatusWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def assert_prompt(self) -> None:
+        assert self.asked >= 1 and not self.failures, self.failures[:5]
+        assert self.slowest < 1.0, f"root's status took {self.slowest:.2f} s"
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 if __name__ == "__main__":

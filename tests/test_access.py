@@ -5,46 +5,13 @@ which is stdlib only, with the system's Python from the source tree."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, assert_hinemos_lines
-from tests.realparts import Daemon, docker, run_container, start_daemon, wait_started
-
-NOBODY, NOGROUP = 65534, 65534
-PYTHON = shutil.which("python3", path="/usr/bin:/bin") or "/usr/bin/python3"
-
-
-@pytest.fixture
-def socket_dir() -> Iterator[Path]:
-    """A directory `nobody` may enter (pytest's own are root's alone)."""
-    d = Path(tempfile.mkdtemp(prefix="hinedockd-access-", dir="/tmp"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-def as_nobody(socket: str, *args: str) -> subprocess.CompletedProcess[str]:
-    if os.geteuid() != 0:
-        pytest.skip("runs the client as another user: needs root")
-    # The checkout may sit where nobody may not read (root's home): the client, stdlib
-    # only, is copied beside the socket.
-    tree = Path(socket).parent / "src"
-    if not tree.exists():
-        shutil.copytree(ROOT / "hinedockd", tree / "hinedockd",
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        for path in [tree, *tree.rglob("*")]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
-    return subprocess.run([PYTHON, "-m", "hinedockd.client.cli", *args], capture_output=True,
-                          text=True, timeout=30, cwd=tree, user=NOBODY, group=NOGROUP,
-                          extra_groups=[], env={"HINEDOCK_SOCKET": socket,
-                                                "PYTHONPATH": str(tree), "PATH": "/usr/bin"})
+from tests.conftest import assert_hinemos_lines
+from tests.realparts import Daemon, as_nobody, docker, run_container, start_daemon, wait_started
 
 
 def daemon(d: Path, socket_dir: Path, job_groups: str = "") -> Iterator[Daemon]:

@@ -47,20 +47,56 @@ class Answer:
         self.status, self.notes, self.body = status, notes, body
 
 
+# A full connect queue (EAGAIN on a unix socket: a manager starting hundreds of custom
+# monitors on the same second) is retried this long, from 5 ms apart to 100 ms apart.
+CONNECT_RETRY_SECONDS = 3.0
+
+
+def connect(where: str, timeout: float) -> _socket.socket:
+    """A connected socket, or ClientError saying that the daemon cannot be reached."""
+    give_up = time.monotonic() + CONNECT_RETRY_SECONDS
+    pause = 0.005
+    while True:
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(where)
+            return s
+        except BlockingIOError:
+            s.close()
+            if time.monotonic() > give_up:
+                raise ClientError(f"hinedockd at {where} is not taking connections "
+                                  f"(its queue stayed full for {CONNECT_RETRY_SECONDS:g} s)"
+                                  ) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+        except OSError as e:
+            s.close()
+            raise ClientError(f"cannot reach hinedockd at {where}: {e.strerror or e} "
+                              "(is the daemon running? is HINEDOCK_SOCKET right?)") from None
+
+
+def _no_answer(where: str, e: OSError) -> ClientError:
+    """The daemon took the request and did not answer: it is running; what it waits for
+    (an engine, usually) is the cause, not the socket."""
+    if isinstance(e, TimeoutError):
+        return ClientError(f"hinedockd at {where} took the request but did not answer in "
+                           "time (the daemon is running; the engine it asks may be slow: "
+                           "hinedock status)")
+    return ClientError(f"connection to hinedockd at {where} lost: {e.strerror or e}")
+
+
 def get(path: str, params: dict[str, str], sock_path: str | None = None,
         timeout: float = 10.0) -> Answer:
     where = socket_path(sock_path)
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    s = connect(where, timeout)
     try:
-        s.settimeout(timeout)
-        s.connect(where)
         s.sendall(request_bytes(path, params))
         chunks = []
         while chunk := s.recv(65536):
             chunks.append(chunk)
     except OSError as e:
-        raise ClientError(f"cannot reach hinedockd at {where}: {e.strerror or e} "
-                          "(is the daemon running? is HINEDOCK_SOCKET right?)") from None
+        raise _no_answer(where, e) from None
     finally:
         s.close()
     return parse_answer(b"".join(chunks))
@@ -95,9 +131,11 @@ class Stream:
         try:
             chunk = self.sock.recv(1 << 16)
         except TimeoutError:
-            raise
+            if self.deadline is not None:
+                raise
+            raise _no_answer(self.where, TimeoutError()) from None
         except OSError as e:
-            raise ClientError(f"connection to hinedockd at {self.where} lost: {e}") from None
+            raise _no_answer(self.where, e) from None
         self.buf += chunk
         return bool(chunk)
 
@@ -133,15 +171,12 @@ def open_stream(method: str, path: str, params: list[tuple[str, str]],
     `timeout`: an overall limit in seconds; None: none (a quiet command may run for
     hours)."""
     where = socket_path(sock_path)
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    s.settimeout(10.0 if timeout is None else min(timeout, 10.0))
+    s = connect(where, 10.0 if timeout is None else min(timeout, 10.0))
     try:
-        s.connect(where)
         s.sendall(request_bytes(path, params, method))
     except OSError as e:
         s.close()
-        raise ClientError(f"cannot reach hinedockd at {where}: {e.strerror or e} "
-                          "(is the daemon running? is HINEDOCK_SOCKET right?)") from None
+        raise _no_answer(where, e) from None
     stream = Stream(s, where, None if timeout is None else time.monotonic() + timeout)
     if timeout is None:
         s.settimeout(None)

@@ -7,7 +7,7 @@ job ends with 9 and Hinemos shows it as failed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -86,7 +86,7 @@ async def lifecycle(engine: Engine, action: str, c: Container, *, wait: int | No
 
 
 async def exec_stream(engine: Engine, c: Container,
-                      argv: list[str]) -> AsyncIterator[tuple[int, bytes]]:
+                      argv: list[str]) -> AsyncGenerator[tuple[int, bytes]]:
     """Run `argv` in the container, stdout (1) and stderr (2) kept apart, as they come;
     the last item is (0, exit code as text). No read timeout: a quiet command may run
     as long as it needs."""

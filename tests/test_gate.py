@@ -1,0 +1,61 @@
+"""The local API's door (gate.py): the admission counts, pure; the peer's credentials
+from a real unix socket pair."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hinedockd.gate import Admission, read_peer
+
+UIDS = st.sampled_from([0, 0, 1000, 1001, 65534])
+STEPS = st.lists(st.tuples(st.booleans(), UIDS), max_size=300)
+
+
+@given(STEPS)
+def test_no_reader_passes_its_allowance_and_root_always_has_its_own(steps: list[tuple[
+        bool, int]]) -> None:
+    a = Admission(per_user=3, readers=5, root=4)
+    mine: dict[int, int] = {}
+    for connect, uid in steps:
+        if connect:
+            root_had_room = uid == 0 and mine.get(0, 0) < 4
+            why = a.admit(uid)
+            if why is None:
+                mine[uid] = mine.get(uid, 0) + 1
+            else:
+                assert not root_had_room, "root refused while within its own allowance"
+                assert str(uid) in why or "max_connections" in why or "root" in why
+        elif mine.get(uid):
+            a.release(uid)
+            mine[uid] -= 1
+        assert all(n <= 3 for uid, n in mine.items() if uid != 0)
+        assert sum(n for uid, n in mine.items() if uid != 0) <= 5
+        assert mine.get(0, 0) <= 4
+        assert a.held == {uid: n for uid, n in mine.items() if n}
+
+
+def test_a_refused_uid_is_counted() -> None:
+    a = Admission(per_user=1, readers=10)
+    assert a.admit(1000) is None
+    assert "max_connections_per_user" in (a.admit(1000) or "")
+    assert a.refused == {1000: 1}
+    a.release(1000)
+    assert a.admit(1000) is None
+
+
+def test_the_peer_is_the_connecting_process() -> None:
+    left, right = socket.socketpair(socket.AF_UNIX)
+    with left, right:
+        who = read_peer(right)
+        assert who is not None
+        assert who.uid == os.geteuid()
+        assert os.getegid() in who.gids and set(os.getgroups()) <= who.gids
+
+
+def test_no_peer_on_a_tcp_socket() -> None:
+    with socket.socket() as s:
+        assert read_peer(s) is None
