@@ -277,8 +277,9 @@ class LocalApi:
             first = await anext(chunks, b"")
         except EngineError as e:
             return web.Response(status=404 if e.status == 404 else 502, text=str(e))
-        resp = web.StreamResponse(headers={"Content-Type": "application/x-tar",
-                                           "Hinedock-Container": f"{c.short_id} {c.name}"})
+        resp = web.StreamResponse(headers={
+            "Content-Type": "application/x-tar",
+            "Hinedock-Container": header_safe(f"{c.short_id} {c.name}")})
         await resp.prepare(request)
         await resp.write(first)
         try:

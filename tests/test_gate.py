@@ -1,5 +1,6 @@
-"""The local API's door (gate.py): the admission counts, pure; the peer's credentials
-from a real unix socket pair."""
+"""What a reader or an engine controls, pure or nearly: the local API's admission
+counts and the peer's credentials from a real unix socket pair (gate.py); the archive
+names a download makes from an engine's container name (client/jobs.py)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,24 @@ def test_the_peer_is_the_connecting_process() -> None:
 def test_no_peer_on_a_tcp_socket() -> None:
     with socket.socket() as s:
         assert read_peer(s) is None
+
+
+@given(st.text(), st.text())
+def test_an_archive_is_always_a_file_directly_in_the_destination(name: str,
+                                                                source: str) -> None:
+    """The container's name comes from the engine: `../../etc/cron.d/x`, a NUL, a
+    newline or 10,000 characters must still give one file name inside DEST."""
+    from hinedockd.client.jobs import archive_path
+
+    path = archive_path("/srv/dl", name, source)
+    assert os.path.dirname(path) == "/srv/dl"
+    base = os.path.basename(path)
+    assert base not in (".", "..") and not base.startswith(".")
+    assert base.isascii() and base.isprintable() and len(base.encode()) <= 255
+
+
+def test_an_ordinary_archive_name_is_the_reports() -> None:
+    from hinedockd.client.jobs import archive_path
+
+    assert archive_path("d", "web1", "/var/log/") == "d/web1_var_log.tar"
+    assert archive_path("d", "../../etc", "/x") == "d/etc_x.tar"

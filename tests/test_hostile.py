@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.realparts import (
+    PREFIX,
     Daemon,
     StatusWatch,
     as_nobody,
@@ -265,3 +266,38 @@ def test_an_abandoned_exec_is_released(hostile: Daemon) -> None:
              within=10, what="the abandonments audited")
     docker("rm", "-f", cid)
 
+
+
+def test_a_download_cannot_be_redirected_by_planted_symlinks(hostile: Daemon,
+                                                            tmp_path: Path) -> None:
+    """Another user plants symlinks to a file of root's in a download directory it may
+    write (not sticky, so the kernel's protected_symlinks does not apply): at the old
+    partial names (`<target>.<pid>.part` for the next PIDs) and at the target itself.
+    Root's download writes its archive and never the victim; a target that is a link
+    fails that container's job."""
+    cid = run_container("hdl", "sleep", "3600")
+    wait_started(hostile, cid)
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    dest = Path(hostile.socket).parent / "dl"
+    dest.mkdir()
+    dest.chmod(0o777)
+    target = dest / f"{PREFIX}hdl_etc.tar"
+    first = int(Path("/proc/sys/kernel/ns_last_pid").read_text()) + 1
+    for pid in range(first, first + 400):
+        link = dest / f"{target.name}.{pid}.part"
+        link.symlink_to(victim)
+        os.lchown(link, 65534, 65534)
+    r = hostile.run("hinedock", "job", "download", "-c", cid[:12], "/etc", str(dest))
+    assert r.returncode == 0, r.stderr
+    assert victim.read_text() == "precious\n"
+    assert target.is_file() and not target.is_symlink()
+    assert "hostname" in r.stdout  # the listing of the archive that was written
+    target.unlink()
+    target.symlink_to(victim)
+    for cmd in (("hinedock", "job", "download", "--force"), ("FileDockerContainerDownload.py",)):
+        r = hostile.run(*cmd, "-c", cid[:12], "/etc", str(dest))
+        assert r.returncode in (1, 9) and "symbolic link" in r.stderr, (cmd, r)
+        assert victim.read_text() == "precious\n" and target.is_symlink()
+    assert not list(dest.glob(".*.part"))  # nothing left behind
+    docker("rm", "-f", cid)

@@ -147,10 +147,22 @@ def exec_command(argv: list[str] | None = None, prog: str = "hinedock job exec")
         return _fail(prog, "--timeout reached")
 
 
+NAME_PART_MAX = 100  # characters of each part of an archive's name (NAME_MAX is 255 bytes)
+
+
 def safe_name(text: str) -> str:
-    """A container path as part of a file name: `/var/log/` -> `var_log`."""
-    clean = "".join(c if c.isalnum() or c in "-." else "_" for c in text.strip("/"))
-    return clean.strip("_") or "root"
+    """A container path (or a name the engine sent) as part of a file name:
+    `/var/log/` -> `var_log`; nothing but letters, digits, `-` and `.` survives, so no
+    part can hold a `/`, a control character or a NUL."""
+    clean = "".join(c if (c.isascii() and c.isalnum()) or c in "-." else "_"
+                    for c in text.strip("/"))
+    return clean.strip("_")[:NAME_PART_MAX].strip("._") or "root"
+
+
+def archive_path(dest: str, name: str, source: str) -> str:
+    """`DEST/<name>_<path>.tar`, always a file directly in DEST: the name comes from the
+    engine (untrusted: `../../etc/cron.d/x` must not leave DEST)."""
+    return os.path.join(dest, f"{safe_name(name)}_{safe_name(source)}.tar")
 
 
 def _listing(path: str) -> str:
@@ -211,7 +223,7 @@ def download(argv: list[str] | None = None, prog: str = "hinedock job download",
     failed = False
     for c in containers:
         try:
-            target = os.path.join(dest, f"{c['name']}_{safe_name(source)}.tar")
+            target = archive_path(dest, c["name"], source)
             _download_one(c, source, target, force, dict(query), sock)
             sys.stdout.write(target + "\n" + _listing(target))
         except Refused as e:  # not this container's failure: nobody may, whichever
@@ -228,26 +240,54 @@ class Refused(ClientError):
 
 def _download_one(c: dict[str, str], source: str, target: str, force: bool,
                   query: dict[str, str], sock: str | None) -> None:
-    if os.path.exists(target) and not force:
-        raise ClientError(f"{target} exists (--force to overwrite)")
+    """The archive streamed into a file made for it alone, then renamed over the target.
+
+    Jobs run as root, and DEST may be writable by others: the partial file was once
+    `<target>.<pid>.part`, opened with a plain open(), and a local user's symlinks
+    planted for the next PIDs made root overwrite any file. Now it is created with
+    O_CREAT|O_EXCL under a random name (mkstemp: an existing name or a symlink fails,
+    never follows), and rename() replaces whatever is at the target without following
+    it. A target that is a symbolic link fails the job."""
+    import tempfile
+
+    try:
+        st = os.lstat(target)
+    except FileNotFoundError:
+        st = None
+    if st is not None:
+        import stat
+
+        if stat.S_ISLNK(st.st_mode):
+            raise ClientError(f"{target} is a symbolic link; not followed (remove it)")
+        if not force:
+            raise ClientError(f"{target} exists (--force to overwrite)")
     query.pop("name", None)
     query["id"], query["path"] = c["id"], source
     answer = open_stream("GET", "/v1/archive", sorted(query.items()), sock)
-    partial = f"{target}.{os.getpid()}.part"  # beside it: the rename is atomic
+    partial = None
     try:
         if answer.status != 200:
             why = b"".join(answer.chunks()).decode("utf-8", "replace").strip()
             raise (Refused if answer.status == 403 else ClientError)(why)
-        with open(partial, "wb") as f:  # streamed: never the whole archive in memory
+        fd, partial = tempfile.mkstemp(dir=os.path.dirname(target) or ".",
+                                       prefix=f".{os.path.basename(target)}.", suffix=".part")
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # as a plain open() would have made it
+        with os.fdopen(fd, "wb") as f:  # streamed: never the whole archive in memory
             for chunk in answer.chunks():
                 f.write(chunk)
         os.replace(partial, target)
+        partial = None
     except OSError as e:
         raise ClientError(f"cannot write {target}: {e.strerror or e}") from None
     finally:
         answer.close()
-        if os.path.exists(partial):
-            os.unlink(partial)
+        if partial is not None:  # (not contextlib: 3 ms of the client's start to import)
+            try:  # noqa: SIM105
+                os.unlink(partial)
+            except OSError:
+                pass
 
 
 def main(argv: list[str]) -> int:
