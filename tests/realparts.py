@@ -97,13 +97,23 @@ class Daemon:
     log: Path
     proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, connected: bool = True) -> None:
+        """Until it answers and (unless `connected` is False) its host is connected."""
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "hinedockd.app", "--config",
                                           str(self.config)], stdout=out,
                                          stderr=subprocess.STDOUT)
         wait_for(lambda: self.run("hinedock", "status", "--json").returncode == 0
-                 and bool(self.status()["connected"]), what="daemon connected")
+                 and (not connected or bool(self.status()["connected"])),
+                 what="daemon connected")
+
+    def peak_rss_mb(self) -> float:
+        """The most memory the daemon has held (VmHWM)."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmHWM")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -37,7 +37,11 @@ def test_a_reader_reads_and_cannot_run_a_job(engine: None, tmp_path: Path,
         assert not list(socket_dir.glob("*.tar"))
         r = dm.run("hinedock", "job", "exec", "-c", cid[:12], "--", "echo", "root may")
         assert (r.returncode, r.stdout) == (0, "root may\n")
-        assert "uid=65534" not in dm.log.read_text()  # nothing the reader tried ran
+        lines = [line for line in dm.log.read_text().splitlines() if "uid=65534" in line]
+        # nothing the reader tried ran (no job audit line), and each refusal is logged
+        assert not [line for line in lines if "result=" in line], lines
+        assert sorted(line.split("job=")[1].split()[0] for line in lines
+                      if "job refused" in line) == ["download", "exec", "stop"], lines
     docker("rm", "-f", cid)
 
 

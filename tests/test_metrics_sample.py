@@ -129,3 +129,17 @@ def test_fast_and_careful_parsers_agree_on_the_recorded_shapes() -> None:
     for name in ("stats-cgroupv1-engine20.10.json", "stats-cgroupv2-documented.json"):
         doc = fixture_json(name)
         assert _parse_common(doc) == _parse_careful(doc)
+
+
+def test_a_sample_listing_more_cores_than_a_host_has_is_refused() -> None:
+    """An engine's 150,000-entry `percpu_usage` (600 KB, under the line cap) would size
+    one container's rings at about 1.3 GB: it is a bad sample, counted, not kept."""
+    from hinedockd.metrics.sample import MAX_CORES
+
+    doc = fixture_json("stats-cgroupv1-engine20.10.json")
+    doc["cpu_stats"]["cpu_usage"]["percpu_usage"] = [1] * 150_000
+    with pytest.raises(SampleError, match="150000 cores"):
+        parse_sample(doc)
+    doc["cpu_stats"]["cpu_usage"]["percpu_usage"] = [1] * MAX_CORES
+    s = parse_sample(doc)
+    assert s is not None and s.percpu is not None and len(s.percpu) == MAX_CORES

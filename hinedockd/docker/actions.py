@@ -7,15 +7,16 @@ job ends with 9 and Hinemos shows it as failed."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-import aiodocker
 import aiohttp
 import structlog
 
 from hinedockd.docker.engine import Engine, EngineError
+from hinedockd.docker.frames import ExecFrames, FrameError
 from hinedockd.messages.hub import SyslogHub
 from hinedockd.model import Container, ContainerState, StateError, container_state
 
@@ -89,18 +90,38 @@ async def exec_stream(engine: Engine, c: Container,
                       argv: list[str]) -> AsyncGenerator[tuple[int, bytes]]:
     """Run `argv` in the container, stdout (1) and stderr (2) kept apart, as they come;
     the last item is (0, exit code as text). No read timeout: a quiet command may run
-    as long as it needs."""
+    as long as it needs. The multiplexed output is split by `frames.py` as it arrives
+    (never a whole frame held: the engine chooses its length), and only an integer
+    exit code is passed on."""
+    created = await engine.post_json(f"containers/{c.id}/exec",
+                                     {"AttachStdout": True, "AttachStderr": True,
+                                      "Tty": False, "Cmd": argv})
+    exec_id = created.get("Id") if isinstance(created, dict) else None
+    if not isinstance(exec_id, str) or not exec_id.isalnum():
+        raise EngineError(f"{c.name}: exec failed: the engine gave no exec ID")
+    frames = ExecFrames()
     try:
-        container = engine.docker.containers.container(c.id)
-        execution = await container.exec(argv, stdout=True, stderr=True, tty=False)
-        async with execution.start(detach=False, timeout=NO_TIMEOUT) as stream:
-            while (msg := await stream.read_out()) is not None:
-                yield msg.stream, msg.data
-        info = await execution.inspect()
-    except (aiodocker.DockerError, aiohttp.ClientError, OSError) as e:
-        raise EngineError(f"{c.name}: exec failed: {getattr(e, 'message', None) or e}",
-                          getattr(e, "status", 0) or 0) from e
-    yield 0, str(info.get("ExitCode", -1)).encode()
+        async with engine.request(f"exec/{exec_id}/start", method="POST", timeout=NO_TIMEOUT,
+                                  body={"Detach": False, "Tty": False}) as resp:
+            async for chunk in resp.content.iter_any():
+                for item in frames.feed(chunk):
+                    yield item
+        frames.end()
+    except (EngineError, FrameError, aiohttp.ClientError, OSError) as e:
+        raise EngineError(f"{c.name}: exec failed: {e}", getattr(e, "status", 0)) from e
+    yield 0, str(await _exit_code(engine, exec_id)).encode()
+
+
+async def _exit_code(engine: Engine, exec_id: str) -> int:
+    """The exec's exit code once the engine has it (it may still say running for a
+    moment after the output ended); -1 when it gives none that is an integer."""
+    for _ in range(20):
+        info = await engine.get_json(f"exec/{exec_id}/json")
+        code = info.get("ExitCode") if isinstance(info, dict) else None
+        if type(code) is int and not (isinstance(info, dict) and info.get("Running")):
+            return code
+        await asyncio.sleep(0.05)
+    return -1
 
 
 async def archive_stream(engine: Engine, c: Container, path: str,

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Mapping
 
-from hinedockd.docker.engine import Engine, EngineError
+from hinedockd.docker.engine import LIST_MAX_BYTES, Engine, EngineError
 from hinedockd.docker.inventory import parse_list
 from hinedockd.model import ContainerState
 
@@ -36,7 +36,7 @@ class DiskUsageCache:
         return result
 
     async def _ask(self) -> dict[str, int]:
-        df = await self.engine.get_json("system/df")
+        df = await self.engine.get_json("system/df", limit=LIST_MAX_BYTES)
         if not isinstance(df, Mapping):
             raise EngineError(f"{self.engine.host.facility_id}: /system/df answer is not an "
                               "object")

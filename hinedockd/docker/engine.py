@@ -24,6 +24,12 @@ QUERY_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5)
 # times a round.
 KEEPALIVE_SLACK_SECONDS = 15.0
 OPEN_TIMEOUT = 10.0  # connect and get the answer's headers
+# The most of one answer the daemon reads before giving up on it: a hostile or broken
+# engine's 1 GB container list took 2.16 GB of the daemon's memory (issue 29). Lists and
+# /system/df grow with the host (about 2 KB a container, 10,000 containers ~ 20 MB);
+# an inspect, a /top, /info or /version is far smaller.
+ANSWER_MAX_BYTES = 8 << 20
+LIST_MAX_BYTES = 64 << 20
 
 
 def raise_fd_limit() -> None:
@@ -41,6 +47,25 @@ def _text(e: BaseException) -> str:
 
 def _status(e: BaseException) -> int:
     return getattr(e, "status", 0) or 0
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    length = resp.content_length
+    if length is not None and length > limit:
+        resp.close()
+        raise EngineError(_over(limit, f"{length} bytes"))
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        body += chunk
+        if len(body) > limit:
+            resp.close()
+            raise EngineError(_over(limit, "more"))
+    return bytes(body)
+
+
+def _over(limit: int, size: str) -> str:
+    return (f"answer of {size} is over the daemon's limit of {limit >> 20} MiB for it; "
+            "skipped (a broken or hostile engine?)")
 
 
 class EngineError(Exception):
@@ -109,34 +134,49 @@ class Engine:
     async def request(self, path: str, *, method: str = "GET",
                       params: Mapping[str, Any] | None = None,
                       timeout: aiohttp.ClientTimeout = QUERY_TIMEOUT,  # noqa: ASYNC109
-                      versioned: bool = True) -> AsyncIterator[aiohttp.ClientResponse]:
-        """One call to the engine's API, the answer's body to be read inside. The only
-        place that relies on aiodocker's `_query` (the API version prefix, an error
-        answer as DockerError); every failure, also while reading, is an EngineError
-        with the engine's own message."""
+                      versioned: bool = True,
+                      body: Any = None) -> AsyncIterator[aiohttp.ClientResponse]:
+        """One call to the engine's API (`body`: sent as JSON), the answer's body to be
+        read inside. The only place that relies on aiodocker's `_query` (the API version
+        prefix, an error answer as DockerError); every failure, also while reading, is
+        an EngineError with the engine's own message."""
+        data = None if body is None else orjson.dumps(body)
         try:
             async with self.docker._query(path, method=method, params=dict(params or {}),
-                                          timeout=timeout, versioned_api=versioned) as resp:
+                                          data=data, timeout=timeout,
+                                          versioned_api=versioned) as resp:
                 yield resp
         except (aiodocker.DockerError, aiohttp.ClientError, OSError, TimeoutError) as e:
             raise EngineError(_text(e), _status(e)) from e
 
     async def get_bytes(self, path: str, params: Mapping[str, Any] | None = None,
-                        versioned: bool = True) -> bytes:
-        """A GET's body, on a pooled connection."""
+                        versioned: bool = True, limit: int = ANSWER_MAX_BYTES) -> bytes:
+        """A GET's body, on a pooled connection; an answer over `limit` bytes is an
+        EngineError (the connection is dropped, nothing more is read)."""
         try:
             async with self.request(path, params=params, versioned=versioned) as resp:
-                return await resp.read()
+                return await _read_capped(resp, limit)
         except EngineError as e:
             raise EngineError(f"{self.host.facility_id}: GET /{path}: {e}", e.status) from e
 
     async def get_json(self, path: str, params: Mapping[str, Any] | None = None,
-                       versioned: bool = True) -> Any:
-        body = await self.get_bytes(path, params, versioned)
+                       versioned: bool = True, limit: int = ANSWER_MAX_BYTES) -> Any:
+        body = await self.get_bytes(path, params, versioned, limit)
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as e:
             raise EngineError(f"{self.host.facility_id}: GET /{path}: not JSON ({e})") from e
+
+    async def post_json(self, path: str, body: Any) -> Any:
+        """A POST with a JSON body, its JSON answer (bounded as a GET's)."""
+        try:
+            async with self.request(path, method="POST", body=body) as resp:
+                answer = await _read_capped(resp, ANSWER_MAX_BYTES)
+            return orjson.loads(answer)
+        except EngineError as e:
+            raise EngineError(f"{self.host.facility_id}: POST /{path}: {e}", e.status) from e
+        except orjson.JSONDecodeError as e:
+            raise EngineError(f"{self.host.facility_id}: POST /{path}: not JSON ({e})") from e
 
     async def ping(self) -> bool:
         try:

@@ -25,7 +25,7 @@ import structlog
 from hinedockd.config import DaemonConfig, HostConfig
 from hinedockd.docker.dialect import Dialect, dialect_from_version
 from hinedockd.docker.disk import DiskUsageCache
-from hinedockd.docker.engine import Engine, EngineError
+from hinedockd.docker.engine import LIST_MAX_BYTES, Engine, EngineError
 from hinedockd.docker.events import Cursor, EventStream
 from hinedockd.docker.inventory import Inventory, Listing, parse_list
 from hinedockd.docker.lifecycle import (
@@ -216,7 +216,8 @@ class Host:
     async def relist(self) -> None:
         """Full re-list: the engine replays at most 256 events, so after any gap the
         list is the truth."""
-        items = await self._engine.get_json("containers/json", {"all": "1"})
+        items = await self._engine.get_json("containers/json", {"all": "1"},
+                                           limit=LIST_MAX_BYTES)
         listing = parse_list(items)
         self._log_unreadable(listing)
         # A container readable again (or gone) is logged afresh if it turns unreadable

@@ -27,7 +27,7 @@ from hinedockd.config import (
     HostConfig,
     load_config,
 )
-from hinedockd.docker.engine import Engine, EngineError
+from hinedockd.docker.engine import LIST_MAX_BYTES, Engine, EngineError
 from hinedockd.docker.inventory import parse_list
 from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable
 from hinedockd.hinemos.factory import make_backend
@@ -84,7 +84,7 @@ async def _containers(host: HostConfig, kind: str) -> list[Container]:
     not know) is not absent: a delete run refuses rather than delete its node."""
     engine = Engine(host)
     try:
-        items = await engine.get_json("containers/json", {"all": "1"})
+        items = await engine.get_json("containers/json", {"all": "1"}, limit=LIST_MAX_BYTES)
     finally:
         await engine.close()
     listing = parse_list(items)

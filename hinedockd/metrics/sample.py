@@ -12,6 +12,10 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 ZERO_TIME_PREFIX = "0001-01-01"
+# A container's rings hold a column per core (series.py): an engine's list of 150,000
+# "cores" (a 600 KB line) would have cost about 1.3 GB for one container (issue 29).
+# cgroup v1 lists the host's possible CPUs; no Docker host has more than this.
+MAX_CORES = 1024
 
 
 class SampleError(ValueError):
@@ -130,6 +134,8 @@ def _parse_common(doc: Any) -> Sample | None:
     total = usage["total_usage"]
     percpu = usage.get("percpu_usage")
     percpu = tuple(percpu) if percpu else None
+    if percpu is not None and len(percpu) > MAX_CORES:
+        raise _NotCommon
     online = cpu.get("online_cpus") or (len(percpu) if percpu else 1)
     mem = doc["memory_stats"]
     stats = mem["stats"]
@@ -178,6 +184,9 @@ def _parse_careful(doc: Any) -> Sample | None:
     if isinstance(percpu_raw, list) and percpu_raw:
         if not all(type(x) is int for x in percpu_raw):
             raise SampleError("cpu_usage.percpu_usage holds a non-integer")
+        if len(percpu_raw) > MAX_CORES:
+            raise SampleError(f"cpu_usage.percpu_usage lists {len(percpu_raw)} cores; more "
+                              f"than {MAX_CORES} is not a host's answer")
         percpu = tuple(percpu_raw)
     online = cpu.get("online_cpus")
     if type(online) is not int or online <= 0:

@@ -87,6 +87,11 @@ class FakeEngine(FakeServer):
         self._event_queues: set[asyncio.Queue[bytes | None]] = set()
         self._stat_responses: set[web.StreamResponse] = set()
         self._template = recorded_sample()
+        # A hostile or broken engine (issue 29): the answers named here ("list",
+        # "inspect", "top", "df", "exec") carry this many bytes more, streamed; and the
+        # exit code an exec's inspect gives.
+        self.oversize: dict[str, int] = {}
+        self.exec_exit_code: object = 0
         self.app.add_routes([
             web.get("/_ping", self._ping),
             web.get("/version", self._version),
@@ -97,6 +102,9 @@ class FakeEngine(FakeServer):
             web.get(f"/{API}/containers/{{id}}/stats", self._stats),
             web.get(f"/{API}/containers/{{id}}/top", self._top),
             web.get(f"/{API}/system/df", self._df),
+            web.post(f"/{API}/containers/{{id}}/exec", self._exec_create),
+            web.post(f"/{API}/exec/{{id}}/start", self._exec_start),
+            web.get(f"/{API}/exec/{{id}}/json", self._exec_inspect),
         ])
 
     @property
@@ -178,18 +186,18 @@ class FakeEngine(FakeServer):
     async def _info(self, request: web.Request) -> web.Response:
         return web.json_response({"MemTotal": 8 << 30, "NCPU": 2, "ServerVersion": "fake"})
 
-    async def _list(self, request: web.Request) -> web.Response:
+    async def _list(self, request: web.Request) -> web.StreamResponse:
         items = [c.list_item() for c in self.containers.values()]
         filters = orjson.loads(request.query.get("filters", "{}"))
         if filters.get("id"):
             items = [i for i in items if any(i["Id"].startswith(x) for x in filters["id"])]
-        return web.json_response(items)
+        return await self._answer(request, "list", items)
 
-    async def _inspect(self, request: web.Request) -> web.Response:
+    async def _inspect(self, request: web.Request) -> web.StreamResponse:
         c = self.containers.get(request.match_info["id"])
         if c is None:
             return web.json_response({"message": "No such container"}, status=404)
-        return web.json_response(c.inspect())
+        return await self._answer(request, "inspect", c.inspect())
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(f"events since={request.query.get('since')}")
@@ -236,15 +244,62 @@ class FakeEngine(FakeServer):
             self._stat_responses.discard(resp)
         return resp
 
-    async def _top(self, request: web.Request) -> web.Response:
-        return web.json_response({"Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME",
-                                             "CMD"],
-                                  "Processes": [["root", "1", "0", "0", "10:00", "?", "00:00:00",
-                                                 "httpd -f -p 8080"]]})
+    async def _top(self, request: web.Request) -> web.StreamResponse:
+        return await self._answer(request, "top", {
+            "Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
+            "Processes": [["root", "1", "0", "0", "10:00", "?", "00:00:00",
+                           "httpd -f -p 8080"]]})
 
-    async def _df(self, request: web.Request) -> web.Response:
-        return web.json_response({"LayersSize": 1982354, "Images": [],
-                                  "Containers": [c.list_item() for c in self.containers.values()]})
+    async def _df(self, request: web.Request) -> web.StreamResponse:
+        return await self._answer(request, "df", {
+            "LayersSize": 1982354, "Images": [],
+            "Containers": [c.list_item() for c in self.containers.values()]})
+
+    async def _answer(self, request: web.Request, kind: str, doc: Any) -> web.StreamResponse:
+        """`doc` as JSON, or with `oversize[kind]` bytes of padding first (a `Pad`
+        member, or element), streamed a MiB at a time: the fake itself stays small."""
+        pad = self.oversize.get(kind, 0)
+        if not pad:
+            return web.json_response(doc)
+        resp = web.StreamResponse()
+        resp.content_type = "application/json"
+        await resp.prepare(request)
+        body = orjson.dumps(doc)
+        start, end = (b'[{"Pad":"', b'"}') if isinstance(doc, list) else (b'{"Pad":"', b'"')
+        rest = body[1:]
+        chunk = b"x" * (1 << 20)
+        try:
+            await resp.write(start)
+            for _ in range(0, pad, len(chunk)):
+                await resp.write(chunk)
+            await resp.write(end + (b"," if len(rest) > 1 else b"") + rest)
+        except (ConnectionResetError, ConnectionError):
+            pass  # the daemon gave up on it, as it should
+        return resp
+
+    async def _exec_create(self, request: web.Request) -> web.Response:
+        if request.match_info["id"] not in self.containers:
+            return web.json_response({"message": "No such container"}, status=404)
+        return web.json_response({"Id": hashlib.sha256(str(time.time_ns()).encode())
+                                  .hexdigest()}, status=201)
+
+    async def _exec_start(self, request: web.Request) -> web.StreamResponse:
+        """One frame of stdout (`ran\n`); with `oversize["exec"]`, then a frame whose
+        header announces 4 GB, of which that many bytes come."""
+        resp = web.StreamResponse(headers={"Content-Type": "application/vnd.docker.raw-stream"})
+        await resp.prepare(request)
+        await resp.write(b"\x01\0\0\0\0\0\0\x04ran\n")
+        pad = self.oversize.get("exec", 0)
+        if pad:
+            chunk = b"x" * (1 << 20)
+            await resp.write(b"\x01\0\0\0\xff\xff\xff\xff")
+            for _ in range(0, pad, len(chunk)):
+                await resp.write(chunk)
+        return resp
+
+    async def _exec_inspect(self, request: web.Request) -> web.Response:
+        return web.json_response({"ID": request.match_info["id"], "Running": False,
+                                  "ExitCode": self.exec_exit_code})
 
 
 async def _steady(rate: float, step_fn: Callable[[int], None]) -> None:

@@ -1,0 +1,60 @@
+"""A hostile or broken engine (issue 29): answers far larger than any host's, a 4 GB
+exec frame, an exit code that is not a number. The fake engine plays it (a real one
+will not on demand), in this process; the daemon runs as its own process so that its
+peak memory (VmHWM) is its own. Before, a 1 GB container list took 2.16 GB."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+from hinedockd.testing.engine import FakeEngine
+from tests.realparts import StatusWatch, daemon_in, wait_for
+
+GB = 1 << 30
+PEAK_MB = 400  # the daemon at rest is about 70 MB; the largest answer it reads is 64 MiB
+
+
+async def test_oversize_answers_are_skipped_and_the_host_goes_on(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.add("big")
+    engine.oversize = {"list": GB}
+    await engine.start()
+    dm = daemon_in(tmp_path, host_url=engine.url, stats="poll")
+    try:
+        await asyncio.to_thread(dm.start, False)
+        with StatusWatch(dm.socket) as watch:
+            await asyncio.to_thread(
+                wait_for, lambda: "over the daemon's limit" in str(dm.status()["last_error"]),
+                30, "the 1 GB list refused")
+            assert dm.peak_rss_mb() < PEAK_MB, dm.peak_rss_mb()
+            # The engine sends sane lists again, but inspect, top, df and exec stay huge.
+            engine.oversize = {"inspect": GB, "top": GB, "df": GB, "exec": 300 << 20}
+            await asyncio.to_thread(wait_for, lambda: bool(dm.status()["connected"]), 60,
+                                    "connected once the list is sane")
+            states = await asyncio.to_thread(dm.run, "hinedock", "states", "-n", "big")
+            assert states.stdout.startswith("state:"), states
+            proc = await asyncio.to_thread(dm.run, "hinedock", "proc", "-n", "big")
+            assert proc.returncode == 1 and "over the daemon's limit" in proc.stderr, proc
+            size = await asyncio.to_thread(dm.run, "hinedock", "host", "size")
+            assert size.returncode == 1 and "over the daemon's limit" in size.stderr, size
+            ran = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", "hinedockd.client.cli", "job", "exec",
+                                 "-n", "big", "--", "x"], stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, env=dm.env(), timeout=120)
+            # 300 MB of the announced 4 GB came and went through; the frame was cut short
+            assert len(ran.stdout) == 4 + (300 << 20) and ran.stdout.startswith(b"ran\n")
+            assert ran.returncode == 9 and b"bytes short of its frame" in ran.stderr, ran.stderr
+            engine.oversize = {}
+            engine.exec_exit_code = "0\nX 5"
+            ran = await asyncio.to_thread(dm.run, "hinedock", "job", "exec", "-n", "big", "--",
+                                          "x")
+            assert (ran.returncode, ran.stdout) == (255, "ran\n"), ran  # -1: no integer given
+            assert dm.peak_rss_mb() < PEAK_MB, dm.peak_rss_mb()
+        watch.assert_prompt()
+        assert "container inspect failed" in dm.log.read_text()
+    finally:
+        await asyncio.to_thread(dm.stop)
+        await engine.stop()
