@@ -33,6 +33,7 @@ from hinedockd.model import Container, ContainerState
 from hinedockd.monitors import MonitorError
 from hinedockd.output import OutputError
 from hinedockd.queries import DATA, MONITORS, Queries, QueryError, selection
+from hinedockd.redact import redact
 from hinedockd.status import header_safe, status_document, status_table
 
 log = structlog.get_logger("hinedockd.api")
@@ -138,9 +139,13 @@ class LocalApi:
                   else None) for h in self.hosts]
         syslog = self.hub.snapshot() if self.hub else []
         push = self.pusher.snapshot() if self.pusher else None
+        # Every reader may ask: a URL's credentials (a custom trap URL, an error that
+        # quotes one) are taken out of the whole answer
         if request.query.get("format") == "table":
-            return web.Response(text=status_table(hosts, syslog, push))
-        return _json(status_document(hosts, syslog, self.started, push))
+            return web.Response(text=redact(status_table(hosts, syslog, push)))
+        document = orjson.dumps(status_document(hosts, syslog, self.started, push))
+        return web.Response(body=redact(document.decode()).encode(),
+                            content_type="application/json")
 
     async def host_data(self, request: web.Request) -> web.Response:
         """JSON: /v1/hosts/{host}/{what} with what in queries.DATA."""

@@ -34,6 +34,7 @@ from hinedockd.logs import configure
 from hinedockd.messages.hub import SyslogHub
 from hinedockd.persist import Persister
 from hinedockd.queries import Queries
+from hinedockd.redact import crosses_network_in_clear, has_password, redact
 from hinedockd.snmp import SnmpSource
 from hinedockd.supervisor import Supervisor
 
@@ -188,6 +189,13 @@ def permission_warnings(cfg: Config) -> list[str]:
             if os.stat(cfg.hinemos.password_file).st_mode & 0o007:
                 out.append(f"{cfg.hinemos.password_file} is readable by other users "
                            "(chmod 0640, owner root, group hinedockd)")
+    if cfg.hinemos.api != "dry-run" and crosses_network_in_clear(cfg.hinemos.url):
+        out.append(f"[hinemos] url {redact(cfg.hinemos.url)} is plain http: the manager's "
+                   "password crosses the network readable (https:// where the manager has it)")
+    trap = cfg.hinemos.customtrap
+    if trap is not None and crosses_network_in_clear(trap.url) and has_password(trap.url):
+        out.append(f"[hinemos.customtrap] url {redact(trap.url)} carries a password over "
+                   "plain http")
     return out
 
 
@@ -208,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     for warning in permission_warnings(cfg):
         print(f"hinedockd: warning: {warning}", file=sys.stderr)
     if args.check_config:
-        hosts = ", ".join(f"{h.facility_id} ({h.url})" for h in cfg.hosts)
+        hosts = ", ".join(f"{h.facility_id} ({redact(h.url)})" for h in cfg.hosts)
         print(f"{cfg.path}: OK; hosts: {hosts}; hinemos: {cfg.hinemos.api}; "
               f"socket: {cfg.daemon.socket}")
         return 0

@@ -19,6 +19,8 @@ from typing import Any
 import orjson
 import structlog
 
+from hinedockd.redact import redact_values
+
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
 PRIORITIES = {"debug": 7, "info": 6, "warning": 4, "warn": 4, "error": 3, "critical": 2,
               "exception": 3}
@@ -90,6 +92,7 @@ def configure(fmt: str = "json", level: int = logging.INFO, target: str = "auto"
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
+        redact_values,  # last: the rendered traceback too
     ]
     factory: Any
     if use_journal(target):

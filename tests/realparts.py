@@ -107,6 +107,10 @@ class Daemon:
                  and (not connected or bool(self.status()["connected"])),
                  what="daemon connected")
 
+    def log_says(self, text: str) -> Callable[[], bool]:
+        """A check for wait_for: the daemon's log holds `text`."""
+        return lambda: text in self.log.read_text()
+
     def peak_rss_mb(self) -> float:
         """The most memory the daemon has held (VmHWM)."""
         assert self.proc is not None

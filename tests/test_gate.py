@@ -81,3 +81,25 @@ def test_an_ordinary_archive_name_is_the_reports() -> None:
 
     assert archive_path("d", "web1", "/var/log/") == "d/web1_var_log.tar"
     assert archive_path("d", "../../etc", "/x") == "d/etc_x.tar"
+
+
+@given(st.sampled_from(["http", "https", "tcp", "HTTP"]), st.text(
+    alphabet=st.characters(blacklist_characters="/@ \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0"),
+    min_size=1), st.text())
+def test_no_password_survives_redaction(scheme: str, secret: str, around: str) -> None:
+    from hinedockd.redact import redact
+
+    text = f"{around} failed: {scheme}://user:{secret}@host:8082/x {around}"
+    out = redact(text)
+    assert f"{scheme}://***@host:8082/x" in out
+    assert f":{secret}@" not in out
+
+
+def test_redaction_leaves_urls_without_credentials_alone() -> None:
+    from hinedockd.redact import crosses_network_in_clear, redact
+
+    text = "GET http://127.0.0.1:8080/HinemosWeb/api: mail root@example.org"
+    assert redact(text) == text
+    assert crosses_network_in_clear("http://manager:8080/HinemosWS")
+    assert not crosses_network_in_clear("http://127.0.0.1:8080/HinemosWS")
+    assert not crosses_network_in_clear("https://manager:8443/HinemosWS")

@@ -11,7 +11,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -301,3 +303,55 @@ def test_a_download_cannot_be_redirected_by_planted_symlinks(hostile: Daemon,
         assert victim.read_text() == "precious\n" and target.is_symlink()
     assert not list(dest.glob(".*.part"))  # nothing left behind
     docker("rm", "-f", cid)
+
+
+class NotFound(BaseHTTPRequestHandler):
+    """Every path 404, as a web server at a wrong `[hinemos] url` answers."""
+
+    def do_POST(self) -> None:
+        self.send_error(404)
+
+    do_GET = do_POST
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_credentials_in_urls_are_never_shown(engine: None, tmp_path: Path,
+                                             socket_home: Path) -> None:
+    """A Hinemos URL and a custom trap URL written with `user:password@`, the manager's
+    URL wrong (every path 404: the REST backend's UrlNotFound error quotes the URL): a
+    reader's `hinedock status` (table and JSON), the daemon's log and `--check-config`
+    never show a password."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    (tmp_path / "password").write_text("hinemos\n")
+    extra = f"""
+[hinemos]
+api = "rest"
+url = "http://admin:s3cr3tA@127.0.0.1:{port}/HinemosWeb/api"
+password_file = "{tmp_path}/password"
+[hinemos.customtrap]
+url = "http://trap:s3cr3tB@127.0.0.1:{port}/"
+interval_seconds = 10
+"""
+    try:
+        for dm in start_daemon(tmp_path / "d", extra=extra, socket=str(socket_home / "c.sock"),
+                               daemon_extra='socket_group = "nogroup"\n'):
+            log = dm.log
+            wait_for(dm.log_says("no such URL"), within=30, what="the manager's URL refused")
+            table = as_nobody(dm.socket, "status")
+            doc = as_nobody(dm.socket, "status", "--json")
+            assert table.returncode == 0 and doc.returncode == 0, (table, doc)
+            assert f"http://***@127.0.0.1:{port}/" in table.stdout
+            assert f"http://***@127.0.0.1:{port}/" in doc.stdout
+            assert f"http://***@127.0.0.1:{port}/HinemosWeb/api" in log.read_text()
+            for text in (table.stdout, doc.stdout, log.read_text()):
+                assert "s3cr3t" not in text
+    finally:
+        server.shutdown()
+    check = subprocess.run([sys.executable, "-m", "hinedockd.app", "--config",
+                            str(tmp_path / "d" / "config.toml"), "--check-config"],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0 and "s3cr3t" not in check.stdout + check.stderr, check
