@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
@@ -21,7 +22,7 @@ from hinedockd import __version__, persist
 from hinedockd.api import LocalApi
 from hinedockd.backoff import Backoff
 from hinedockd.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
-from hinedockd.docker.engine import raise_fd_limit
+from hinedockd.docker.engine import raise_fd_limit, ssl_context
 from hinedockd.docker.host import Host
 from hinedockd.docker.view import HostView
 from hinedockd.hinemos.backend import Backend, HinemosError, HinemosUnavailable
@@ -177,6 +178,24 @@ async def serve(cfg: Config) -> int:
     return 1 if died else 0
 
 
+def check_tls(cfg: Config) -> None:
+    """Build each TLS context now: a certificate that does not load is a config error
+    naming its table, not a host that fails after --check-config said OK."""
+    for i, host in enumerate(cfg.hosts):
+        try:
+            ssl_context(host)
+        except (ssl.SSLError, OSError, ValueError) as e:
+            raise ConfigError(f"{cfg.path}: hosts[{i}].tls_ca/tls_cert/tls_key: cannot load: "
+                              f"{e}") from None
+    trap = cfg.hinemos.customtrap
+    if trap is not None and trap.tls_ca:
+        try:
+            ssl.create_default_context(cafile=trap.tls_ca)
+        except (ssl.SSLError, OSError, ValueError) as e:
+            raise ConfigError(f"{cfg.path}: hinemos.customtrap.tls_ca: cannot load "
+                              f"{trap.tls_ca}: {e}") from None
+
+
 def permission_warnings(cfg: Config) -> list[str]:
     """A config readable by everyone, or a password file readable by more than its
     owner and group, is worth a word (not a refusal: the operator decides)."""
@@ -208,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         cfg = load_config(args.config)
+        check_tls(cfg)
         if cfg.hinemos.api != "dry-run":
             read_password(cfg.hinemos)  # a missing password is a config error, up front
     except ConfigError as e:

@@ -178,6 +178,11 @@ class Config:
 
 
 T = TypeVar("T")
+# No number of the config means more than this (seconds: 31 years; counts and sizes:
+# far past any host), so none can overflow a timer or a ring's size; some keys have
+# tighter bounds of their own.
+NUMBER_MAX = 1e9
+RETENTION_MAX = 86_400  # a day of history: the coarse ring's rows are sized from it
 C = TypeVar("C", bound=str)
 
 
@@ -212,10 +217,14 @@ class _Table:
             self.fail(key, "is required")
         return self.get(key, str, "")
 
-    def number(self, key: str, kind: type[T], default: T, minimum: float) -> T:
+    def number(self, key: str, kind: type[T], default: T, minimum: float,
+               maximum: float = NUMBER_MAX) -> T:
+        """A number within [minimum, maximum]: NaN and the infinities never pass (a
+        `nan` compared false to every bound and was taken), nor a value so large that
+        sizing or sleeping on it fails at run time."""
         value = self.get(key, kind, default)
-        if value < minimum:  # type: ignore[operator]
-            self.fail(key, f"must be >= {minimum}, got {value!r}")
+        if not minimum <= value <= maximum:  # type: ignore[operator]
+            self.fail(key, f"must be between {minimum:g} and {maximum:g}, got {value!r}")
         return value
 
     def choice(self, key: str, default: C, allowed: tuple[C, ...]) -> C:
@@ -238,9 +247,10 @@ def _daemon(t: _Table) -> DaemonConfig:
     d = DaemonConfig()
     cfg = DaemonConfig(
         socket=t.get("socket", str, d.socket),
-        socket_group=t.optional_str("socket_group"),
+        socket_group=_group(t, "socket_group"),
         state_dir=t.get("state_dir", str, d.state_dir),
-        retention_seconds=t.number("retention_seconds", int, d.retention_seconds, 60),
+        retention_seconds=t.number("retention_seconds", int, d.retention_seconds, 60,
+                                   RETENTION_MAX),
         default_window_seconds=t.number("default_window_seconds", int,
                                         d.default_window_seconds, 1),
         cpu_scale=t.choice("cpu_scale", d.cpu_scale, get_args(CpuScale)),
@@ -271,6 +281,29 @@ def _daemon(t: _Table) -> DaemonConfig:
     return cfg
 
 
+def _group(t: _Table, key: str) -> str | None:
+    name = t.optional_str(key)
+    if name is not None:
+        try:
+            grp.getgrnam(name)
+        except KeyError:
+            t.fail(key, f"no group {name!r} on this machine")
+    return name
+
+
+def _readable_file(t: _Table, key: str) -> str | None:
+    """A path the daemon will open at start: it must be there now, or the config
+    passes --check-config and the host fails later with an error naming no key."""
+    path = t.optional_str(key)
+    if path is not None:
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as e:
+            t.fail(key, f"cannot read {path}: {e.strerror or e}")
+    return path
+
+
 def _groups(t: _Table, key: str) -> tuple[str, ...]:
     """Group names that exist on this machine (a typo would lock everyone out, or in)."""
     names = t.get(key, list, [])
@@ -294,7 +327,7 @@ def _snmp(t: _Table) -> SnmpConfig:
     cfg = SnmpConfig(
         version=t.choice("version", d.version, get_args(SnmpVersion)),
         community=t.get("community", str, d.community),
-        port=t.number("port", int, d.port, 1),
+        port=t.number("port", int, d.port, 1, 65535),
         poll_seconds=t.number("poll_seconds", float, d.poll_seconds, 1),
         timeout_seconds=t.number("timeout_seconds", float, d.timeout_seconds, 0.1),
         retries=t.number("retries", int, d.retries, 0),
@@ -328,6 +361,7 @@ def _host(t: _Table, window: int) -> HostConfig:
         t.fail("url", "tls_* settings need an https:// URL (tcp:// would talk plain HTTP)")
     if bool(tls["tls_cert"]) != bool(tls["tls_key"]):
         t.fail("tls_cert", "tls_cert and tls_key go together")
+    tls = {k: _readable_file(t, k) for k in tls}
     d = HostConfig(facility_id, url, address)
     cfg = HostConfig(
         facility_id=facility_id,
@@ -416,7 +450,7 @@ def _customtrap(t: _Table) -> CustomTrapConfig:
         keys=tuple(keys),
         host_keys=tuple(host_keys),
         processes=processes,
-        tls_ca=t.optional_str("tls_ca"),
+        tls_ca=_readable_file(t, "tls_ca"),
         timezone=zone,
         timeout_seconds=t.number("timeout_seconds", float, d.timeout_seconds, 1),
         concurrency=t.number("concurrency", int, d.concurrency, 1),

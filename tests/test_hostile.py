@@ -24,6 +24,7 @@ from tests.realparts import (
     StatusWatch,
     as_nobody,
     as_user,
+    daemon_in,
     docker,
     open_fds,
     run_container,
@@ -355,3 +356,75 @@ interval_seconds = 10
                             str(tmp_path / "d" / "config.toml"), "--check-config"],
                            capture_output=True, text=True, timeout=60)
     assert check.returncode == 0 and "s3cr3t" not in check.stdout + check.stderr, check
+
+
+EXTREMES_DAEMON = """
+retention_seconds = 86400
+default_window_seconds = 86400
+size_cache_seconds = 1000000000
+stats_silence_seconds = 1e9
+relist_seconds = 1000000000
+state_report_seconds = 1000000000
+max_connections = 1000000000
+max_connections_per_user = 1000000000
+request_header_seconds = 1e9
+restart_loop_count = 1000000000
+restart_loop_seconds = 86400
+"""
+EXTREMES_HOST = """
+poll_interval_seconds = 1e9
+poll_concurrency = 1000000000
+[hosts.snmp]
+port = 65535
+poll_seconds = 1e9
+timeout_seconds = 1e9
+retries = 1000000000
+[hinemos]
+full_sync_seconds = 1000000000
+timeout_seconds = 1e9
+[hinemos.customtrap]
+url = "http://127.0.0.1:1/"
+interval_seconds = 1000000000
+timeout_seconds = 1e9
+concurrency = 1000000000
+queue_size = 1000000000
+[[syslog]]
+target = "file://{d}/messages.log"
+queue_size = 1000000000
+"""
+
+
+def test_every_config_that_passes_the_check_starts(engine: None, tmp_path: Path) -> None:
+    """Every number at the largest the check accepts: the daemon starts, connects and
+    answers (before, `retention_seconds` of 10**19 passed the check and killed the host
+    task; nan and inf passed; an unknown socket_group was a KeyError at start)."""
+    cid = run_container("hmax", "sleep", "3600")
+    d = tmp_path / "max"
+    dm = daemon_in(d, extra=EXTREMES_HOST.format(d=d), daemon_extra=EXTREMES_DAEMON,
+                   stats="poll")
+    check = subprocess.run([sys.executable, "-m", "hinedockd.app", "--config",
+                            str(dm.config), "--check-config"], capture_output=True,
+                           text=True, timeout=60)
+    assert check.returncode == 0, check.stderr
+    try:
+        dm.start()
+        wait_started(dm, cid)
+        r = dm.run("hinedock", "cpu", "-c", cid[:12])
+        assert r.returncode in (0, 1) and "Traceback" not in r.stderr, r
+        assert dm.proc is not None and dm.proc.poll() is None
+        assert "component died" not in dm.log.read_text()
+    finally:
+        dm.stop()
+    docker("rm", "-f", cid)
+
+
+def test_a_certificate_that_does_not_load_fails_the_check(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate\n")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[[hosts]]\nfacility_id = "h"\nurl = "https://10.0.0.1:2376"\n'
+                   f'address = "10.0.0.1"\ntls_ca = "{bad}"\n')
+    r = subprocess.run([sys.executable, "-m", "hinedockd.app", "--config", str(cfg),
+                        "--check-config"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "hosts[0].tls_ca/tls_cert/tls_key: cannot load" in r.stderr, r
+    assert "Traceback" not in r.stderr
