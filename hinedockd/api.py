@@ -25,7 +25,7 @@ from hinedockd.config import Config
 from hinedockd.docker import actions
 from hinedockd.docker.engine import EngineError
 from hinedockd.docker.view import HostView
-from hinedockd.gate import LISTEN_BACKLOG, Admission, Door, GatedHandler, Peer
+from hinedockd.gate import CALLER_UID, LISTEN_BACKLOG, Admission, Door, GatedHandler, Peer
 from hinedockd.hinemos.pusher import CustomTrapSender
 from hinedockd.hinemos.sync import HostSync
 from hinedockd.messages.hub import SyslogHub
@@ -45,6 +45,12 @@ def peer(request: web.Request) -> Peer | None:
     return getattr(request.protocol, "peer", None)
 
 
+def _set_caller(request: web.Request) -> None:
+    """For this request's task only (gate.CALLER_UID): whose `-k` cursors to use."""
+    who = peer(request)
+    CALLER_UID.set(who.uid if who is not None else -1)
+
+
 PEER: web.RequestKey[Peer | None] = web.RequestKey("peer")
 
 
@@ -52,6 +58,16 @@ def may_run_jobs(who: Peer | None, job_gids: frozenset[int]) -> bool:
     """Jobs (exec as root in any container, rm -f) need more than reading figures:
     root, or a member of `[daemon] job_groups`. Reading needs only the socket."""
     return who is not None and (who.uid == 0 or bool(who.gids & job_gids))
+
+
+def _port(text: str | None) -> int | None:
+    """The report's `-p`: a TCP port in ASCII digits, or a 400 (`²` passed isdigit()
+    and failed int(); 5,000 digits failed int() too: both were a 500 and a traceback)."""
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 5 and 0 < int(text) < 65536):
+        raise QueryError(400, f"-p must be a TCP port (1-65535), got {header_safe(text[:20])!r}")
+    return int(text)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -127,7 +143,7 @@ class LocalApi:
 
     def _host(self, name: str, port: str | None) -> HostView:
         try:
-            host = self.cfg.find_host(name, int(port) if port and port.isdigit() else None)
+            host = self.cfg.find_host(name, _port(port))
         except KeyError as e:
             raise QueryError(404, str(e.args[0])) from None
         return next(h for h in self.hosts if h.host is host)
@@ -149,6 +165,7 @@ class LocalApi:
 
     async def host_data(self, request: web.Request) -> web.Response:
         """JSON: /v1/hosts/{host}/{what} with what in queries.DATA."""
+        _set_caller(request)
         q = request.query
         try:
             query = DATA.get(request.match_info["what"])
@@ -164,6 +181,7 @@ class LocalApi:
     async def lines(self, request: web.Request) -> web.Response:
         """Text: /v1/lines/{monitor}?host=… — the `key,value` lines a client prints,
         notes in `Hinedock-Note` headers; on error a status and the message."""
+        _set_caller(request)
         q = request.query
         monitor = MONITORS.get(request.match_info["monitor"])
         if monitor is None:
@@ -178,7 +196,8 @@ class LocalApi:
             return web.Response(status=502, text=str(e))
         except (MonitorError, OutputError) as e:
             return web.Response(status=422, text=str(e))
-        notes = [*result.notes, *filter(None, [result.lines.buffer_warning()])]
+        notes = [*result.notes, *result.lines.skipped,
+                 *filter(None, [result.lines.buffer_warning()])]
         headers = [("Hinedock-Note", header_safe(n)) for n in notes]
         return web.Response(text=result.lines.text(), headers=CIMultiDict(headers))
 
@@ -240,7 +259,7 @@ class LocalApi:
         resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
         await resp.prepare(request)
         for c in targets:
-            await resp.write(f"S {c.short_id} {c.name}\n".encode())
+            await resp.write(f"S {actions.printable(f'{c.short_id} {c.name}')}\n".encode())
             self._audit(request, view, "exec " + " ".join(argv)[:200], c, "started")
             if c.state != ContainerState.RUNNING:
                 await resp.write(f"F not running ({c.state})\n".encode())

@@ -26,6 +26,7 @@ import errno
 import socket
 import struct
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,11 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_server import Server
 
 log = structlog.get_logger("hinedockd.api")
+
+# The uid of the caller whose request is being answered, set by the local API for the
+# request's own task (each request has one): what a query keeps per caller (the `-k`
+# cursors) is kept under it. -1 where the caller cannot be known (the tests' TCP).
+CALLER_UID: ContextVar[int] = ContextVar("CALLER_UID", default=-1)
 
 SO_PEERGROUPS = getattr(socket, "SO_PEERGROUPS", 59)  # Linux; not in Python 3.11's module
 _CRED = struct.Struct("3i")

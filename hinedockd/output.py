@@ -37,10 +37,13 @@ def clean_key(key: str) -> str:
 
 
 class Lines:
-    """Collects `key,value` lines, refusing duplicates and anything the agent rejects."""
+    """Collects `key,value` lines. A key an agent would reject (a comma, a repeat:
+    names come from the engine) costs its own line only, with a note in `skipped`: one
+    container named `a,b` once failed the CPU monitor of its whole host (issue 29)."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        self.skipped: list[str] = []
         self._keys: set[str] = set()
 
     def add(self, key: str, value: float, decimals: int = 2) -> None:
@@ -48,14 +51,15 @@ class Lines:
         text = str(value) if isinstance(value, int) else number(value, decimals)
         line = f"{key},{text}"
         if key in self._keys:
-            raise OutputError(f"duplicate key {key!r} in output")
-        if "," in key:
-            raise OutputError(f"key {key!r} has a comma: the 5.x and 6.x agents would "
-                              "reject its line")
-        if not all(r.match(line) for r in AGENT_LINE_RES):
-            raise OutputError(f"line {line!r} would be rejected by a Hinemos agent")
-        self._keys.add(key)
-        self.lines.append(line)
+            self.skipped.append(f"skipped {key!r}: the key is in the output already")
+        elif "," in key:
+            self.skipped.append(f"skipped {key!r}: a comma in a key, which the 5.x and 6.x "
+                                "agents reject")
+        elif not all(r.match(line) for r in AGENT_LINE_RES):
+            self.skipped.append(f"skipped {line!r}: a Hinemos agent would reject it")
+        else:
+            self._keys.add(key)
+            self.lines.append(line)
 
     def text(self) -> str:
         return "".join(line + "\n" for line in self.lines)

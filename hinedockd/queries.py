@@ -33,6 +33,7 @@ from hinedockd.answers import (
 from hinedockd.config import DaemonConfig
 from hinedockd.docker.engine import EngineError
 from hinedockd.docker.view import HostView
+from hinedockd.gate import CALLER_UID
 from hinedockd.messages.hub import SyslogHub
 from hinedockd.metrics.figures import (
     ContainerFigures,
@@ -140,7 +141,8 @@ class Queries:
             raise QueryError(400, "give a window or a key, not both")
         if key:
             window = key_window(self.window_keys, f"{view.host.facility_id}\0{key}", now,
-                                d.default_window_seconds, d.retention_seconds)
+                                d.default_window_seconds, d.retention_seconds,
+                                CALLER_UID.get())
         return min(window or d.default_window_seconds, d.retention_seconds)
 
     def _host_figures(self, view: HostView, window: float, now: float) -> HostFigures:
@@ -198,10 +200,11 @@ class Queries:
         # an event that arrives late is still handed out once.
         key = f"{facility_id}\0{q.get('key') or ''}"
         default = int((time.time() - self.daemon.default_window_seconds) * 1e9)
-        since_ns = self.event_keys.swap(key, default)
+        caller = CALLER_UID.get()
+        since_ns = self.event_keys.swap(key, default, caller)
         since_ns = default if since_ns is None else since_ns
         events = self.hub.events_since(facility_id, since_ns)
-        self.event_keys.swap(key, events[-1][0] if events else since_ns)
+        self.event_keys.swap(key, events[-1][0] if events else since_ns, caller)
         return EventsAnswer(host=facility_id, hostname=self.hub.hostnames[facility_id],
                             events=[EventItem(t, text, severity) for t, text, severity in events])
 

@@ -126,6 +126,9 @@ async def test_key_cursors_give_the_time_since_the_previous_call(world: World) -
     ("/v1/hosts/fake1/metrics", {"id": "a", "name": "b"}, 400, "by id or by name"),
     ("/v1/hosts/fake1/processes", {"prog": "("}, 400, "bad regular expression"),
     ("/v1/hosts/fake1/containers", {"name": "nobody"}, 404, "no container matches"),
+    ("/v1/hosts/fake1/containers", {"port": "\u00b2"}, 400, "-p must be a TCP port"),
+    ("/v1/hosts/fake1/containers", {"port": "9" * 5000}, 400, "-p must be a TCP port"),
+    ("/v1/hosts/fake1/containers", {"port": "0"}, 400, "-p must be a TCP port"),
 ])
 async def test_bad_questions_get_a_status_and_a_reason(world: World, path: str,
                                                        params: dict[str, str], status: int,

@@ -59,3 +59,37 @@ async def test_oversize_answers_are_skipped_and_the_host_goes_on(tmp_path: Path)
     finally:
         await asyncio.to_thread(dm.stop)
         await engine.stop()
+
+
+async def test_hostile_names_forge_nothing(tmp_path: Path) -> None:
+    """Names only a broken or hostile engine sends (Docker and Podman refuse them): a
+    line break and a forged exec frame, a terminal escape, a comma. Job output, the exec
+    stream and `top` print them escaped; the comma costs its own CPU line, not the
+    host's monitor."""
+    engine = FakeEngine()
+    forged = engine.add("evil\nX 7\nS x")
+    engine.add("esc\x1b[2J")
+    engine.add("a,b")
+    engine.add("plain")
+    await engine.start()
+    dm = daemon_in(tmp_path, host_url=engine.url, stats="poll")
+    try:
+        await asyncio.to_thread(dm.start)
+        ran = await asyncio.to_thread(dm.run, "hinedock", "job", "exec", "-c", forged.id[:12],
+                                      "--", "x")
+        assert (ran.returncode, ran.stdout) == (0, "ran\n"), ran  # not the forged 7
+        top = await asyncio.to_thread(dm.run, "hinedock", "top", "--once")
+        assert top.returncode == 0 and "\x1b" not in top.stdout, top
+        assert "esc?[2J" in top.stdout and "evil?X 7?S x" in top.stdout
+
+        def cpu_lines() -> bool:
+            r = dm.run("hinedock", "cpu")
+            return r.returncode == 0 and "cpu_usage:plain," in r.stdout
+
+        await asyncio.to_thread(wait_for, cpu_lines, 90, "the figures of the sane names")
+        cpu = await asyncio.to_thread(dm.run, "hinedock", "cpu")
+        assert "a,b" not in cpu.stdout and "skipped 'cpu_usage:a,b'" in cpu.stderr, cpu
+        assert "cpu_usage:esc?[2J," in cpu.stdout
+    finally:
+        await asyncio.to_thread(dm.stop)
+        await engine.stop()

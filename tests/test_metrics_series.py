@@ -156,3 +156,14 @@ def test_polled_windows_end_within_one_interval_of_the_asked_ones(
     f = container_figures(RUNNING, s, window=window, now=now, host_memory=16 << 30,
                           scale="host").figures
     assert f is not None and f.cpu.percent == pytest.approx(50.0)
+
+
+def test_one_callers_keys_never_evict_anothers() -> None:
+    """10,001 keys from one reader (uid 1000) forget that reader's oldest key only."""
+    k: KeyCursors[float] = KeyCursors(max_keys=10_000)
+    assert key_window(k, "cpu", 100.0, 60, 900, owner=0) == 60
+    for i in range(10_001):
+        k.swap(f"flood{i}", 1.0, owner=1000)
+    assert key_window(k, "cpu", 400.0, 60, 900, owner=0) == 300  # root's cursor kept
+    assert k.swap("flood0", 2.0, owner=1000) is None  # the reader's own oldest went
+    assert k.swap("cpu", 2.0, owner=1000) is None  # the same key name, another caller

@@ -107,8 +107,12 @@ def test_lines_refuse_what_hinemos_rejects() -> None:
     lines = Lines()
     lines.add("a\nb", 1)
     assert lines.text() == "a?b,1\n"
-    with pytest.raises(OutputError, match="duplicate"):
-        lines.add("a?b", 2)
+    lines.add("a?b", 2)
+    lines.add("cpu_usage:web,1", 3)  # a hostile engine's name: that line only
+    lines.add("cpu_usage:web2", 4)
+    assert lines.text() == "a?b,1\ncpu_usage:web2,4\n"
+    assert [n.split(":")[0] for n in lines.skipped] == ["skipped 'a?b'", "skipped 'cpu_usage"]
+    assert "comma" in lines.skipped[1]
     with pytest.raises(OutputError, match="cannot be printed"):
         lines.add("c", float("nan"))
     assert number(-0.001) == "0.00" and number(1e-7) == "0.00" and number(1e20).count("e") == 0

@@ -161,6 +161,12 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f}s"
 
 
+def shown(text: str) -> str:
+    """Text from the engine (a name, an error) as a terminal may print it: an escape
+    sequence or a line break in a hostile container's name becomes `?`."""
+    return "".join(ch if ch.isprintable() else "?" for ch in str(text))
+
+
 def top_table(data: dict[str, object], life: dict[str, object] | None = None) -> str:
     """`hinedock top`: the containers' figures from the daemon's cache, like docker
     stats, with their health, restart count and uptime (`life`: the lifecycle answer)."""
@@ -173,10 +179,12 @@ def top_table(data: dict[str, object], life: dict[str, object] | None = None) ->
     for c in containers if isinstance(containers, list) else []:
         f = c.get("figures")
         if not f:
-            rows.append(f"{c['id'][:12]:<13} {c['name'][:24]:<24} {c.get('error') or ''}")
+            rows.append(f"{shown(c['id'][:12]):<13} {shown(c['name'][:24]):<24} "
+                        f"{shown(c.get('error') or '')}")
             continue
         m, n, d = f["memory"], f["net"], f["disk"]
-        rows.append(f"{c['id'][:12]:<13} {c['name'][:24]:<24} {f['cpu']['percent']:>7.2f} "
+        rows.append(f"{shown(c['id'][:12]):<13} {shown(c['name'][:24]):<24} "
+                    f"{f['cpu']['percent']:>7.2f} "
                     f"{_human(m['rss']):>9} {m['host_percent']:>6.2f} "
                     f"{_human(n['rx_bytes_per_second']):>10} "
                     f"{_human(n['tx_bytes_per_second']):>10} "

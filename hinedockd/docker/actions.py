@@ -35,12 +35,19 @@ class Outcome:
     reason: str = ""
 
     def line(self) -> str:
-        c = self.container
+        """One line, whatever the engine put in the name or its error: a line break or
+        an escape sequence there would forge another container's line."""
+        who = printable(f"{self.container.short_id} {self.container.name}")
         if self.result == "Skipped":
-            return f"{c.short_id} {c.name} Skipped ({self.reason})"
+            return f"{who} Skipped ({printable(self.reason)})"
         if self.result == "Failed":
-            return f"{c.short_id} {c.name} Failed: {self.reason}"
-        return f"{c.short_id} {c.name} Success"
+            return f"{who} Failed: {printable(self.reason)}"
+        return f"{who} Success"
+
+
+def printable(text: str) -> str:
+    """Printable characters only (non-ASCII names kept), each other one `?`."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 def allowed(action: str, state: ContainerState, force: bool) -> bool:

@@ -146,27 +146,29 @@ def container_figures(c: Container, series: Series | None, *, window: float,
 
 class KeyCursors(Generic[T]):
     """`-k KEY`: what the previous call with the same key reached (a time for the
-    figures' window, an event time for the events). Bounded: the least recently
-    used keys are forgotten first."""
+    figures' window, an event time for the events). Kept per owner (the caller's uid):
+    one reader's keys never meet another's, and its 10,001st key evicts its own least
+    recently used one, never another monitor's (issue 29)."""
 
     def __init__(self, max_keys: int = 10_000) -> None:
-        self._last: OrderedDict[str, T] = OrderedDict()
+        self._owners: dict[int, OrderedDict[str, T]] = {}
         self.max_keys = max_keys
 
-    def swap(self, key: str, value: T) -> T | None:
+    def swap(self, key: str, value: T, owner: int = -1) -> T | None:
         """Record `value` as the key's newest; return the previous one, if any."""
-        prev = self._last.pop(key, None)
-        self._last[key] = value
-        while len(self._last) > self.max_keys:
-            self._last.popitem(last=False)
+        mine = self._owners.setdefault(owner, OrderedDict())
+        prev = mine.pop(key, None)
+        mine[key] = value
+        while len(mine) > self.max_keys:
+            mine.popitem(last=False)
         return prev
 
 
 def key_window(cursors: KeyCursors[float], key: str, now: float, default: float,
-               retention: float) -> float:
+               retention: float, owner: int = -1) -> float:
     """The window of a `-k` call: the time since the previous call with the key;
     the first call (or a clock that went back) gets `default`."""
-    prev = cursors.swap(key, now)
+    prev = cursors.swap(key, now, owner)
     if prev is None or now <= prev:
         return default
     return min(now - prev, retention)
