@@ -98,6 +98,7 @@ class LocalApi:
         ])
         self._runner: web.AppRunner | None = None
         self._server: asyncio.AbstractServer | None = None
+        self._jobs: set[asyncio.Task[tuple[list[str], bool]]] = set()
         d = cfg.daemon
         self.door = Door(Admission(d.max_connections_per_user, d.max_connections),
                          d.request_header_seconds)
@@ -234,15 +235,26 @@ class LocalApi:
             return web.Response(status=e.status, text=str(e))
         except ValueError:
             return web.Response(status=400, text=f"-t must be whole seconds, got {q['t']!r}")
-        lines, failed = [], False
-        for c in targets:  # one after another, as the report's scripts did
-            outcome = await actions.lifecycle(view.engine, action, c, wait=wait,
-                                              force=q.get("force") == "1",
-                                              link=q.get("link") == "1",
-                                              volumes=q.get("volumes") == "1")
-            self._audit(request, view, action, c, outcome.line().split(" ", 2)[2])
-            failed |= outcome.result == "Failed"
-            lines.append(outcome.line())
+
+        async def run() -> tuple[list[str], bool]:
+            lines, failed = [], False
+            for c in targets:  # one after another, as the report's scripts did
+                outcome = await actions.lifecycle(view.engine, action, c, wait=wait,
+                                                  force=q.get("force") == "1",
+                                                  link=q.get("link") == "1",
+                                                  volumes=q.get("volumes") == "1")
+                self._audit(request, view, action, c, outcome.line().split(" ", 2)[2])
+                failed |= outcome.result == "Failed"
+                lines.append(outcome.line())
+            return lines, failed
+
+        # A stop or rm the engine has been asked for is seen through and audited even
+        # when its caller leaves (the handler is then cancelled): shielded, and held
+        # here so that nothing collects it meanwhile.
+        task = asyncio.create_task(run())
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+        lines, failed = await asyncio.shield(task)
         return web.Response(text="".join(line + "\n" for line in lines),
                             headers={"Hinedock-Exit": "9" if failed else "0"})
 
