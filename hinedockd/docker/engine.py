@@ -145,7 +145,15 @@ class Engine:
             async with self.docker._query(path, method=method, params=dict(params or {}),
                                           data=data, timeout=timeout,
                                           versioned_api=versioned) as resp:
-                yield resp
+                # aiodocker's _query leaves the answer open when the caller's block
+                # ends: an exec whose caller left kept its engine connection (issue
+                # 29). Released once read through; closed (connection and all) when not.
+                try:
+                    yield resp
+                except BaseException:
+                    resp.close()
+                    raise
+                resp.release()
         except (aiodocker.DockerError, aiohttp.ClientError, OSError, TimeoutError) as e:
             raise EngineError(_text(e), _status(e)) from e
 
