@@ -148,3 +148,23 @@ def test_check_config_warns_about_permissions_and_never_prints_secrets(tmp_path:
     r = subprocess.run([sys.executable, "-m", "hinedockd.app", "--config", str(cfg),
                         "--check-config"], capture_output=True, text=True)
     assert r.returncode == 1 and "no password found" in r.stderr
+
+
+def test_passwords_in_clear_over_the_network_get_a_warning(tmp_path: Path) -> None:
+    from hinedockd.app import permission_warnings
+
+    def warnings(hinemos: str) -> list[str]:
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(GOOD + hinemos)
+        cfg.chmod(0o600)
+        return permission_warnings(load_config(cfg, env={}))
+
+    away = warnings('[hinemos]\napi = "soap"\nurl = "http://manager:8080/HinemosWS"\n'
+                    'password_file = ""\n')
+    assert len(away) == 1 and "plain http" in away[0], away
+    assert warnings('[hinemos]\napi = "soap"\nurl = "https://manager:8443/HinemosWS"\n'
+                    'password_file = ""\n') == []
+    assert warnings('[hinemos]\napi = "soap"\nurl = "http://127.0.0.1:8080/HinemosWS"\n'
+                    'password_file = ""\n') == []
+    trap = warnings('[hinemos.customtrap]\nurl = "http://u:secret@manager:8082/"\n')
+    assert len(trap) == 1 and "carries a password" in trap[0] and "secret" not in trap[0]
