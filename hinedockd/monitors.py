@@ -215,7 +215,8 @@ def network(data: MetricsAnswer, opts: Options) -> Result:
             value = rate if per_second else total
             if value is None:
                 raise MonitorError(f"{data.host}: {data.engine} gives no packet counts "
-                                   "(its API reports 0 whatever the traffic); use --kb")
+                                   "(its API reports 0 whatever the traffic: Podman before "
+                                   "5.0); use --kb")
             lines.add(f"{key}:{cid[:8]}", value)
     return Result(lines, notes)
 

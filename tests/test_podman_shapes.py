@@ -33,6 +33,22 @@ def test_the_dialect_comes_from_version() -> None:
     assert dialect_from_version("garbage") == DOCKER
 
 
+@pytest.mark.parametrize("version, swapped, packets", [
+    ("4.3.1", True, False),  # measured (tests/data/*-podman4.3.*)
+    ("4.4.0", False, False),  # containers/podman#16618: the direction fixed
+    ("4.9.4-rhel", False, False),  # RHEL 9's
+    ("5.0.0", False, True),  # containers/podman#21534: per interface, with packets
+    ("5.4.2", False, True),  # Debian 13's (issue 28: eth0 tx_bytes of a server it sent)
+    ("", True, False),  # no version: the measured one
+])
+def test_podmans_dialect_follows_its_version(version: str, swapped: bool,
+                                            packets: bool) -> None:
+    doc = fixture_json("version-podman4.3.json")
+    doc["Version"] = doc["Components"][0]["Version"] = version
+    d = dialect_from_version(doc)
+    assert (d.name, d.network_swapped, d.packets) == ("podman", swapped, packets)
+
+
 def test_memory_without_a_stats_map_is_read_from_usage() -> None:
     doc = fixture_json("stats-podman4.3.json")
     s = parse_sample(doc)

@@ -1,12 +1,16 @@
 """What differs between the engines that serve the Docker API, in one place. Pure.
 
-Chosen from `/version` at each connect: Podman names itself in `Components`
-("Podman Engine"). Measured on Podman 4.3.1's compat API (tests/data/*-podman4.3.*),
-against the container's own /sys/class/net counters:
+Chosen from `/version` at each connect, by engine and version: Podman names itself in
+`Components` ("Podman Engine") and gives its own `Version`. Measured on Podman 4.3.1's
+compat API (tests/data/*-podman4.3.*), against the container's own /sys/class/net
+counters, and read in Podman's history for the versions after it:
 
-- network: one `networks.network` entry with the host side's view of the veth, so
-  received and sent are swapped (a container that downloaded 5.25 MB showed it as
-  `tx_bytes`), and the packet counters are always 0: not given, not zero;
+- network: before 4.4, one `networks.network` entry with the host side's view of the
+  veth, so received and sent are swapped (a container that downloaded 5.25 MB showed it
+  as `tx_bytes`: containers/podman#16618, fixed in 4.4); packet counters always 0 before
+  5.0, which reports per interface with packets (containers/podman#21534, "BREAKING:
+  API: Container network statistics are now per-interface"). Seen on 5.4.2 (issue 28):
+  `eth0 tx_bytes` of a server is what it sent, with `rx_packets`, `tx_packets`;
 - memory: no `stats` map, only `usage` (metrics/sample.py reads it);
 - stats streams: a sample every 5 s (docker/stats.py's watchdog follows the pace);
 - events: `remove` instead of `destroy`, and `init`, `cleanup` (docker/inventory.py);
@@ -34,9 +38,35 @@ class Dialect:
 
 
 DOCKER = Dialect("docker", network_swapped=False, packets=True, top_ps_args=None)
-# Measured on 4.3.1 only; applied to every Podman until another version is measured.
-PODMAN = Dialect("podman", network_swapped=True, packets=False,
-                 top_ps_args="pid,args")
+# Podman 4.3.1 as measured; later versions differ by the rules in `podman_dialect`.
+PODMAN = Dialect("podman", network_swapped=True, packets=False, top_ps_args="pid,args")
+UNSWAPPED_FROM = (4, 4)  # containers/podman#16618
+PACKETS_FROM = (5, 0)  # containers/podman#21534
+
+
+def version_tuple(text: str) -> tuple[int, ...] | None:
+    """`5.4.2`, `4.9.4-rhel` -> (5, 4, 2), (4, 9, 4); None if it starts with no number."""
+    parts = []
+    for piece in text.split("."):
+        digits = ""
+        for ch in piece:
+            if not ch.isdigit():
+                break
+            digits += ch
+        if not digits:
+            break
+        parts.append(int(digits))
+        if len(digits) != len(piece):
+            break
+    return tuple(parts) or None
+
+
+def podman_dialect(version: tuple[int, ...] | None) -> Dialect:
+    """Podman's dialect at `version`; an unknown version is taken as the oldest known
+    (4.3), whose figures were measured."""
+    v = version or (4, 3)
+    return Dialect("podman", network_swapped=v < UNSWAPPED_FROM, packets=v >= PACKETS_FROM,
+                   top_ps_args=PODMAN.top_ps_args)
 
 
 def dialect_from_version(doc: Any) -> Dialect:
@@ -44,5 +74,6 @@ def dialect_from_version(doc: Any) -> Dialect:
     components = doc.get("Components") if isinstance(doc, Mapping) else None
     for c in components if isinstance(components, list) else []:
         if isinstance(c, Mapping) and str(c.get("Name", "")).startswith("Podman"):
-            return PODMAN
+            return podman_dialect(version_tuple(str(c.get("Version") or doc.get("Version")
+                                                    or "")))
     return DOCKER
