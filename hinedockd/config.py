@@ -58,6 +58,10 @@ class DaemonConfig:
     max_connections: int = 1024
     max_connections_per_user: int = 128
     request_header_seconds: float = 5.0
+    # Docker runs each health check as an exec and tells it as events (exec_create,
+    # exec_start, exec_die) every interval: kept out of syslog and the event history
+    # unless this is true (the check's result is told as health_status either way).
+    health_check_events: bool = False
     restart_loop_count: int = 5  # this many restarts of one container within
     restart_loop_seconds: int = 300  # this many seconds are a restart loop (a warning)
 
@@ -268,6 +272,7 @@ def _daemon(t: _Table) -> DaemonConfig:
                                           d.max_connections_per_user, 1),
         request_header_seconds=t.number("request_header_seconds", float,
                                         d.request_header_seconds, 0.1),
+        health_check_events=t.get("health_check_events", bool, d.health_check_events),
         restart_loop_count=t.number("restart_loop_count", int, d.restart_loop_count, 2),
         restart_loop_seconds=t.number("restart_loop_seconds", int, d.restart_loop_seconds, 10),
     )

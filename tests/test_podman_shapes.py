@@ -180,3 +180,21 @@ def test_a_fresh_start_never_resumes_before_its_first_event() -> None:
     cursor = Cursor()  # no saved cursor: the stream began "now"
     assert cursor.admit(event(100 * 10**9 + 5))
     assert cursor.since() == {"since": "100.000000005"}
+
+
+def test_health_check_execs_are_told_apart_from_other_execs() -> None:
+    """Docker 26 and 20.10 spell a check's exec `/bin/sh -c <test>` (issue 28)."""
+    from hinedockd.docker.lifecycle import HealthExecs, health_command
+
+    command = health_command(["CMD-SHELL", "false"])
+    assert command == "/bin/sh -c false"
+    assert health_command(["CMD", "curl", "-f", "http://x/"]) == "curl -f http://x/"
+    assert health_command(["NONE"]) is None and health_command("garbage") is None
+    checks = HealthExecs(limit=2)
+    assert checks.is_check("exec_create: /bin/sh -c false", {"execID": "e1"}, command)
+    assert checks.is_check("exec_start: /bin/sh -c false", {"execID": "e1"}, command)
+    assert checks.is_check("exec_die", {"execID": "e1", "exitCode": "1"}, command)
+    assert not checks.is_check("exec_die", {"execID": "e1"}, command)  # told once
+    assert not checks.is_check("exec_create: sh -c id", {"execID": "e2"}, command)
+    assert not checks.is_check("exec_die", {"execID": "e2"}, command)  # an operator's
+    assert not checks.is_check("exec_create: /bin/sh -c false", {"execID": "e3"}, None)

@@ -199,3 +199,28 @@ def test_no_state_change_lost_across_an_engine_restart(daemon: Daemon,
     wait_for(lambda: len(received(rsyslog, short, f"{short} running")) == 4,
              what="running again after the restart")
     docker("rm", "-f", cid)
+
+
+@ON_DOCKER_ONLY
+def test_health_check_execs_stay_out_of_syslog(daemon: Daemon, rsyslog: Rsyslog,
+                                               engine_cli: str) -> None:
+    """A check every second was two syslog lines a second (`exec_create: /bin/sh -c
+    false`, `exec_start`, issue 28); now only its result (health_status) is told, and
+    an operator's own exec still is."""
+    cid = run_container("sysh", "sleep", "3600", cli=engine_cli,
+                        extra=("--health-cmd", "false", "--health-interval", "1s",
+                               "--health-retries", "1"))
+    short = cid[:12]
+    told = f"health_status: unhealthy id={short}"
+    wait_for(lambda: bool(received(rsyslog, "docker_host1", told)), within=30,
+             what="the check's result told")
+    time.sleep(3)  # three more checks
+    docker("exec", cid, "sh", "-c", "exit 0", cli=engine_cli)
+    mine = f"exec_create: sh -c exit 0 id={short}"
+    wait_for(lambda: bool(received(rsyslog, "docker_host1", mine)), what="the operator's exec")
+    checks = [p.message for p in received(rsyslog, "docker_host1", f"id={short}")
+              if "/bin/sh -c false" in p.message]
+    assert checks == [], checks[:3]
+    dies = received(rsyslog, "docker_host1", f"exec_die id={short}")
+    assert len(dies) == 2, [p.message for p in dies]  # the operator's, once per target
+    docker("rm", "-f", cid, cli=engine_cli)

@@ -134,6 +134,9 @@ class Host:
     def life_figures(self, c: Container, window: float, now: float) -> LifeFigures:
         return self.lifecycle.figures(c, window, now)
 
+    def health_command(self, cid: str) -> str | None:
+        return self.lifecycle.health_command(cid)
+
     def streams_open(self) -> int:
         return self.streams.open_count() if self.streams else 0
 

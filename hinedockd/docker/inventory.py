@@ -32,9 +32,12 @@ ACTION_STATE = {
     "restart": ContainerState.RUNNING, "unpause": ContainerState.RUNNING,
     "pause": ContainerState.PAUSED, "die": ContainerState.EXITED, "stop": ContainerState.EXITED,
 }
-# Event attributes that are not labels (Podman adds its bookkeeping to every event).
+# Event attributes that are not labels (Podman adds its bookkeeping to every event;
+# Docker 26's `die` carries `execDuration`, Podman 5's events `network` and `error`:
+# issue 28).
 NON_LABEL_ATTRIBUTES = frozenset({"name", "image", "exitCode", "signal", "execID", "oldName",
-                                  "containerExitCode", "podId"})
+                                  "containerExitCode", "podId", "execDuration", "network",
+                                  "error", "health_status"})
 # Actions that say a container no longer exists: Docker's `destroy`, Podman's `remove`.
 REMOVAL_ACTIONS = frozenset({"destroy", "remove"})
 

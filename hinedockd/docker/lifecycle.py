@@ -43,6 +43,20 @@ class Inspected:
     exit_code: int
     started_at: float  # epoch seconds; 0: never started
     finished_at: float  # 0: never finished
+    health_command: str | None = None  # as the engine's exec events spell it
+
+
+def health_command(test: Any) -> str | None:
+    """`Config.Healthcheck.Test` as Docker's `exec_create: …` event spells the command
+    it runs for each check: `["CMD-SHELL", "false"]` is `/bin/sh -c false` (seen on
+    Docker 20.10 and 26, issue 28), `["CMD", "a", "b"]` is `a b`; None without a check."""
+    if not isinstance(test, list) or not test or not all(isinstance(t, str) for t in test):
+        return None
+    if test[0] == "CMD-SHELL" and len(test) > 1:
+        return "/bin/sh -c " + " ".join(test[1:])
+    if test[0] == "CMD" and len(test) > 1:
+        return " ".join(test[1:])
+    return None
 
 
 def _epoch(text: Any) -> float:
@@ -70,6 +84,8 @@ def inspected_from_json(doc: Any) -> Inspected:
         raise ValueError("inspect answer has no State")
     health = state.get("Health")
     exit_code, restarts = state.get("ExitCode"), doc.get("RestartCount")
+    config = doc.get("Config")
+    check = config.get("Healthcheck") if isinstance(config, Mapping) else None
     return Inspected(
         health=health_of(health.get("Status")) if isinstance(health, Mapping) else None,
         restart_count=restarts if isinstance(restarts, int) and restarts > 0 else 0,
@@ -77,6 +93,8 @@ def inspected_from_json(doc: Any) -> Inspected:
         exit_code=exit_code if isinstance(exit_code, int) else 0,
         started_at=_epoch(state.get("StartedAt")),
         finished_at=_epoch(state.get("FinishedAt")),
+        health_command=health_command(check.get("Test")) if isinstance(check, Mapping)
+        else None,
     )
 
 
@@ -98,6 +116,36 @@ class Alert:
     @property
     def severity(self) -> Literal["warning", "info"]:
         return "info" if self.kind == "healthy" else "warning"
+
+
+class HealthExecs:
+    """Pure: which exec events are a health check's. Docker runs each check as an exec
+    and tells it (`exec_create: /bin/sh -c false`, `exec_start: …`, `exec_die` with
+    the same `execID`): a container checked every 5 s sent two lines every 5 s to syslog
+    (issue 28). An exec whose command is the container's health test is a check; its
+    `exec_die` is known by the execID (at most `limit` kept, the oldest forgotten)."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._ids: dict[str, None] = {}
+        self.limit = limit
+
+    def is_check(self, action: str, attributes: Mapping[str, str],
+                 command: str | None) -> bool:
+        verb, _, cmd = action.partition(": ")
+        exec_id = attributes.get("execID", "")
+        if verb in ("exec_create", "exec_start"):
+            if command is None or cmd != command:
+                return False
+            if exec_id:
+                self._ids[exec_id] = None
+                while len(self._ids) > self.limit:
+                    del self._ids[next(iter(self._ids))]
+            return True
+        if verb in ("exec_die", "exec_detach") and exec_id in self._ids:
+            if verb == "exec_die":
+                del self._ids[exec_id]
+            return True
+        return False
 
 
 def health_alert(c: Container, before: str | None, after: str | None) -> Alert | None:
@@ -211,6 +259,10 @@ class Lifecycle:
     def _trim(self, times: deque[float], now: float) -> None:
         while times and times[0] < now - self.retention:
             times.popleft()
+
+    def health_command(self, cid: str) -> str | None:
+        rec = self._records.get(cid)
+        return rec.facts.health_command if rec is not None and rec.facts is not None else None
 
     def figures(self, c: Container, window: float, now: float) -> LifeFigures:
         rec = self._records.get(c.id)

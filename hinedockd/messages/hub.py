@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import structlog
 
 from hinedockd.config import Config, HostConfig
-from hinedockd.docker.lifecycle import Alert
+from hinedockd.docker.lifecycle import Alert, HealthExecs
 from hinedockd.docker.view import HostObserver, HostView
 from hinedockd.messages.framing import (
     STATE_SEVERITY,
@@ -61,6 +61,8 @@ class SyslogHub(HostObserver):
         self.history: dict[str, deque[tuple[int, str, str]]] = {
             h.facility_id: deque(maxlen=HISTORY) for h in cfg.hosts}
         self.hosts = hosts
+        self.health_execs = HealthExecs()
+        self.health_execs_dropped = 0
 
     def emit_for_host(self, facility_id: str, text: str, severity: str) -> None:
         """A message of the daemon's own about a host (a job's audit line)."""
@@ -85,6 +87,11 @@ class SyslogHub(HostObserver):
 
     def engine_event(self, host: HostView, ev: EngineEvent) -> None:
         facility_id = host.host.facility_id
+        if (not self.cfg.daemon.health_check_events and ev.type == "container"
+                and ev.action.startswith("exec_") and self.health_execs.is_check(
+                    ev.action, ev.attributes, host.health_command(ev.actor_id))):
+            self.health_execs_dropped += 1  # a health check's exec: noise, not news
+            return
         text = event_text(ev.type, ev.action, ev.actor_id, dict(ev.attributes))
         when = ev.time_nano / 1e9
         severity = event_severity(ev.action)
