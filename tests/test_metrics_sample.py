@@ -143,3 +143,12 @@ def test_a_sample_listing_more_cores_than_a_host_has_is_refused() -> None:
     doc["cpu_stats"]["cpu_usage"]["percpu_usage"] = [1] * MAX_CORES
     s = parse_sample(doc)
     assert s is not None and s.percpu is not None and len(s.percpu) == MAX_CORES
+
+
+def test_docker_26_on_cgroup_v2_as_recorded() -> None:
+    """Docker 26.1.5 on Debian 13 (cgroup v2, tests/data/README.md): memory is `anon`,
+    block I/O ops are lower case, no per-core list; a container that wrote 10 MiB."""
+    s = parse_sample(fixture_json("stats-cgroupv2-docker26.json"))
+    assert s is not None and s.cgroup == 2
+    assert s.rss == 53_248 and s.percpu is None and s.online_cpus == 2
+    assert (s.blk_read, s.blk_write) == (0, 10 << 20)

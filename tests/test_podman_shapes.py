@@ -82,6 +82,28 @@ async def test_received_and_sent_are_swapped_back_and_packets_are_absent() -> No
         monitors.network(answer, {"packets": "1"})
 
 
+async def test_podman_5_is_read_the_right_way_round_with_packets() -> None:
+    """Podman 5.4.2 (recorded on cgroup v2, tests/data/README.md): a server that sent
+    21,000,367 bytes (its own eth0 says so) reads as sent, with its packets. Before the
+    dialect followed the version, every Podman was swapped and packets refused."""
+    host = Host(HOST, DaemonConfig())
+    cid = "e" * 64
+    host.inventory.set(cid, Container(cid, "pweb", ContainerState.RUNNING))
+    host.samples.dialect = dialect_from_version(fixture_json("version-podman5.4.json"))
+    doc = fixture_json("stats-podman5.4.json")
+    eth0 = doc["networks"]["eth0"]
+    assert (eth0["tx_bytes"], eth0["rx_bytes"]) == (21_000_367, 17_202)  # as recorded
+    start = {**doc, "networks": {"eth0": {k: 0 for k in eth0}}, "read": "2026-12-04T07:00:00Z"}
+    host.samples.on_doc(cid, start)
+    host.samples.on_doc(cid, {**doc, "read": "2026-12-04T07:00:10Z"})
+    f = container_figures(host.containers[cid], host.series(cid), window=60, now=None,
+                          host_memory=1 << 30, scale="host",
+                          packets=host.samples.dialect.packets).figures
+    assert f is not None
+    assert (f.net.rx_bytes, f.net.tx_bytes) == (17_202, 21_000_367)
+    assert (f.net.rx_packets, f.net.tx_packets) == (253, 428)
+
+
 async def test_the_recorded_lifecycle_ends_in_removal() -> None:
     told: list[str] = []
     host = Host(HOST, DaemonConfig())
