@@ -298,3 +298,37 @@ async def test_a_one_shot_answer_comes_whole_and_a_gone_container_says_404(
         assert gone.value.status == 404 and "No such container" in str(gone.value)
     finally:
         await engine.close()
+
+
+async def test_an_engine_upgraded_in_place_is_spoken_to_at_its_new_version(
+        fake: FakeEngine) -> None:
+    """The engine restarts as one whose minimum API is newer than what the daemon spoke:
+    each call at the old version is answered "client version 1.41 is too old". The
+    daemon chooses the version again at the reconnect and goes on (before, aiodocker's
+    choice held until the daemon restarted)."""
+    w, task = await watch(fake)
+    try:
+        assert w.engine.api_version == "v1.41"
+        fake.upgrade("1.47", "1.44")
+        pinned = Engine(w.host)  # the old way: one choice for the life of the process
+        pinned.docker.api_version = "v1.41"
+        with pytest.raises(EngineError, match=r"client version 1\.41 is too old"):
+            await pinned.get_json("containers/json")
+        await pinned.close()
+        await eventually(lambda: w.engine.api_version == "v1.45" and w.status.connected,
+                         within=15)
+        added = fake.add("after_upgrade")
+        await eventually(lambda: added.id in w.containers)
+    finally:
+        await stop(task)
+
+
+def test_the_api_version_spoken_is_ours_to_choose() -> None:
+    from hinedockd.docker.engine import TESTED_API, choose_api
+
+    assert TESTED_API == (1, 45)  # Docker 26.1, recorded (tests/data/*-docker26.*)
+    assert choose_api({"ApiVersion": "1.41", "MinAPIVersion": "1.12"}) == "v1.41"  # 20.10
+    assert choose_api({"ApiVersion": "1.52", "MinAPIVersion": "1.44"}) == "v1.45"  # 29
+    assert choose_api({"ApiVersion": "1.52", "MinAPIVersion": "1.47"}) == "v1.47"  # its minimum
+    assert choose_api({"ApiVersion": "1.41"}) == "v1.41"  # Podman's compat API
+    assert choose_api({"ApiVersion": "garbage"}) is None and choose_api([]) is None

@@ -49,6 +49,33 @@ def _status(e: BaseException) -> int:
     return getattr(e, "status", 0) or 0
 
 
+# The newest Docker API whose answers we have recorded and tested: Docker 26.1's 1.45
+# (tests/data/*-docker26.*). A newer engine is spoken to at this version, so no answer
+# shape we have never seen arrives unasked (Docker 29's API 1.52 drops `/system/df`'s
+# LayersSize and friends); an older one at its own.
+TESTED_API = (1, 45)
+OLDEST_API = (1, 24)  # what an engine that gives no MinAPIVersion is assumed to take
+
+
+def _api(text: Any) -> tuple[int, int] | None:
+    parts = str(text or "").split(".")
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def choose_api(doc: Any) -> str | None:
+    """Pure: the API version to speak to the engine behind a `/version` answer: the
+    lower of its own and TESTED_API, never under its minimum; None if it gives none."""
+    if not isinstance(doc, Mapping):
+        return None
+    engine = _api(doc.get("ApiVersion"))
+    if engine is None:
+        return None
+    chosen = max(min(engine, TESTED_API), _api(doc.get("MinAPIVersion")) or OLDEST_API)
+    return f"v{chosen[0]}.{chosen[1]}"
+
+
 async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     length = resp.content_length
     if length is not None and length > limit:
@@ -122,6 +149,24 @@ class Engine:
         self._where = _endpoint(host.url)
         self.docker = aiodocker.Docker(url=_http_url(host.url), connector=connector,
                                        timeout=QUERY_TIMEOUT)
+        self.version_doc: Mapping[str, Any] = {}  # the last /version (negotiate)
+
+    async def negotiate(self) -> Mapping[str, Any]:
+        """At each connect: `/version`, and the API version to speak from now on
+        (`choose_api`). Chosen again at every reconnect: an engine upgraded in place
+        to one whose minimum is newer answered "client version 1.41 is too old" to
+        every call until the daemon restarted, when aiodocker chose once for ever."""
+        doc = await self.get_json("version", versioned=False)
+        chosen = choose_api(doc)
+        if chosen is None:
+            raise EngineError(f"{self.host.facility_id}: /version gives no ApiVersion")
+        self.docker.api_version = chosen
+        self.version_doc = doc
+        return doc  # type: ignore[no-any-return]
+
+    @property
+    def api_version(self) -> str:
+        return self.docker.api_version
 
     async def close(self) -> None:
         await self.docker.close()

@@ -130,6 +130,7 @@ class EventStream:
     async def _connect_and_follow(self) -> None:
         # Subscribe first, then list: nothing can fall between the two. Events are
         # held until the list is applied, so that they win over it.
+        await self.engine.negotiate()  # the API version, again at each connect
         stream = await self.engine.open_lines("events", self.cursor.since(), self.on_raw,
                                               hold=True)
         self._stream = stream

@@ -197,9 +197,9 @@ class Host:
         return [cid for cid, c in self.containers.items() if c.state in STATS_STATES]
 
     async def _on_connect(self) -> None:
-        dialect = dialect_from_version(await self._engine.get_json("version", versioned=False))
+        dialect = dialect_from_version(self._engine.version_doc)  # read as the stream opened
         if dialect != self.samples.dialect:
-            self.log.info("engine dialect", engine=dialect.name,
+            self.log.info("engine dialect", engine=dialect.name, api=self._engine.api_version,
                           network_swapped=dialect.network_swapped, packets=dialect.packets)
             self.samples.dialect = dialect
         info = await self._engine.get_json("info")

@@ -84,6 +84,7 @@ async def _containers(host: HostConfig, kind: str) -> list[Container]:
     not know) is not absent: a delete run refuses rather than delete its node."""
     engine = Engine(host)
     try:
+        await engine.negotiate()
         items = await engine.get_json("containers/json", {"all": "1"}, limit=LIST_MAX_BYTES)
     finally:
         await engine.close()

@@ -29,6 +29,7 @@ from hinedockd.docker.engine import raise_fd_limit
 from hinedockd.testing.server import FakeServer
 
 API = "v1.41"
+V = "/{api:v[0-9]+[.][0-9]+}"  # any version prefix: the gate below judges it, as an engine
 REPLAY_LIMIT = 256  # the engine keeps this many events for `since=`
 
 
@@ -90,22 +91,28 @@ class FakeEngine(FakeServer):
         # A hostile or broken engine (issue 29): the answers named here ("list",
         # "inspect", "top", "df", "exec") carry this many bytes more, streamed; and the
         # exit code an exec's inspect gives.
+        # The API versions it speaks (`/version`'s ApiVersion and MinAPIVersion), as a
+        # real engine: older than the minimum is refused with the engine's own message,
+        # newer than its own is refused too. `upgrade` changes them, as an engine
+        # upgraded in place.
+        self.api_version, self.min_api_version = API[1:], "1.12"
         self.oversize: dict[str, int] = {}
         self.exec_exit_code: object = 0
         self.app.add_routes([
             web.get("/_ping", self._ping),
             web.get("/version", self._version),
-            web.get(f"/{API}/info", self._info),
-            web.get(f"/{API}/containers/json", self._list),
-            web.get(f"/{API}/events", self._events),
-            web.get(f"/{API}/containers/{{id}}/json", self._inspect),
-            web.get(f"/{API}/containers/{{id}}/stats", self._stats),
-            web.get(f"/{API}/containers/{{id}}/top", self._top),
-            web.get(f"/{API}/system/df", self._df),
-            web.post(f"/{API}/containers/{{id}}/exec", self._exec_create),
-            web.post(f"/{API}/exec/{{id}}/start", self._exec_start),
-            web.get(f"/{API}/exec/{{id}}/json", self._exec_inspect),
+            web.get(f"{V}/info", self._info),
+            web.get(f"{V}/containers/json", self._list),
+            web.get(f"{V}/events", self._events),
+            web.get(f"{V}/containers/{{id}}/json", self._inspect),
+            web.get(f"{V}/containers/{{id}}/stats", self._stats),
+            web.get(f"{V}/containers/{{id}}/top", self._top),
+            web.get(f"{V}/system/df", self._df),
+            web.post(f"{V}/containers/{{id}}/exec", self._exec_create),
+            web.post(f"{V}/exec/{{id}}/start", self._exec_start),
+            web.get(f"{V}/exec/{{id}}/json", self._exec_inspect),
         ])
+        self.app.middlewares.append(self._api_gate)
 
     @property
     def url(self) -> str:
@@ -181,7 +188,33 @@ class FakeEngine(FakeServer):
         return web.Response(text="OK")
 
     async def _version(self, request: web.Request) -> web.Response:
-        return web.json_response({"ApiVersion": API[1:], "Version": "20.10.24-fake"})
+        return web.json_response({"ApiVersion": self.api_version,
+                                  "MinAPIVersion": self.min_api_version,
+                                  "Version": "20.10.24-fake"})
+
+    def upgrade(self, api_version: str, min_api_version: str) -> None:
+        """As an engine upgraded in place: its streams drop, it speaks other versions."""
+        self.api_version, self.min_api_version = api_version, min_api_version
+        self.cut_streams()
+
+    @web.middleware
+    async def _api_gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Docker's answers to a version it does not speak (its wording, API 1.44+)."""
+        asked = request.match_info.get("api")
+        if asked:
+            v = tuple(int(x) for x in asked[1:].split("."))
+            low = tuple(int(x) for x in self.min_api_version.split("."))
+            high = tuple(int(x) for x in self.api_version.split("."))
+            if v < low:
+                return web.json_response({"message": f"client version {asked[1:]} is too old. "
+                                          f"Minimum supported API version is "
+                                          f"{self.min_api_version}, please upgrade your client "
+                                          "to a newer version"}, status=400)
+            if v > high:
+                return web.json_response({"message": f"client version {asked[1:]} is too new. "
+                                          f"Maximum supported API version is "
+                                          f"{self.api_version}"}, status=400)
+        return await handler(request)  # type: ignore[no-any-return]
 
     async def _info(self, request: web.Request) -> web.Response:
         return web.json_response({"MemTotal": 8 << 30, "NCPU": 2, "ServerVersion": "fake"})
