@@ -3,6 +3,8 @@ figures come from real series fed with known counters, as the daemon makes them.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hinedockd import monitors as m
@@ -157,3 +159,24 @@ def test_the_reports_long_options_are_taken() -> None:
     with pytest.raises(SystemExit) as done:
         parse(rm, ["--help"])
     assert done.value.code == 0
+
+
+def test_a_daemon_that_takes_the_request_and_waits_is_not_called_away(tmp_path: Path) -> None:
+    """A daemon that accepted the request and waits (on a slow engine) is running: the
+    client says so and names the host it asked about, instead of "is the daemon
+    running?" (issue 28). A socket with nobody behind it is the other message."""
+    import socket
+
+    from hinedockd.client.transport import get
+
+    path = str(tmp_path / "slow.sock")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(path)
+        server.listen()
+        with pytest.raises(ClientError) as e:
+            get("/v1/lines/cpu", {"host": "docker_host1"}, path, timeout=0.3)
+    assert "did not answer in time" in str(e.value)
+    assert "host docker_host1's engine may be slow" in str(e.value)
+    assert "is the daemon running" not in str(e.value)
+    with pytest.raises(ClientError, match="is the daemon running"):
+        get("/v1/lines/cpu", {}, path, timeout=0.3)

@@ -76,12 +76,14 @@ def connect(where: str, timeout: float) -> _socket.socket:
                               "(is the daemon running? is HINEDOCK_SOCKET right?)") from None
 
 
-def _no_answer(where: str, e: OSError) -> ClientError:
+def _no_answer(where: str, e: OSError, host: str | None = None) -> ClientError:
     """The daemon took the request and did not answer: it is running; what it waits for
-    (an engine, usually) is the cause, not the socket."""
+    (an engine, usually: the one of `host`) is the cause, not the socket (issue 28: the
+    client once said "is the daemon running?" for a slow engine)."""
     if isinstance(e, TimeoutError):
+        engine = f"host {host}'s engine" if host else "the engine it asks"
         return ClientError(f"hinedockd at {where} took the request but did not answer in "
-                           "time (the daemon is running; the engine it asks may be slow: "
+                           f"time (the daemon is running; {engine} may be slow: "
                            "hinedock status)")
     return ClientError(f"connection to hinedockd at {where} lost: {e.strerror or e}")
 
@@ -96,7 +98,7 @@ def get(path: str, params: dict[str, str], sock_path: str | None = None,
         while chunk := s.recv(65536):
             chunks.append(chunk)
     except OSError as e:
-        raise _no_answer(where, e) from None
+        raise _no_answer(where, e, params.get("host")) from None
     finally:
         s.close()
     return parse_answer(b"".join(chunks))
