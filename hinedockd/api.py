@@ -269,33 +269,40 @@ class LocalApi:
         except QueryError as e:
             return web.Response(status=e.status, text=str(e))
         resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
-        await resp.prepare(request)
-        for c in targets:
-            await resp.write(f"S {actions.printable(f'{c.short_id} {c.name}')}\n".encode())
-            self._audit(request, view, "exec " + " ".join(argv)[:200], c, "started")
-            if c.state != ContainerState.RUNNING:
-                await resp.write(f"F not running ({c.state})\n".encode())
-                continue
-            try:
-                async with contextlib.aclosing(actions.exec_stream(view.engine, c,
-                                                                   argv)) as frames:
-                    async for stream, data in frames:
-                        if stream == 0:
-                            await resp.write(b"X " + data + b"\n")
-                            self._audit(request, view, "exec", c, f"exit {data.decode()}")
-                        else:
-                            await resp.write(b"OE"[stream - 1:stream] + b" %d\n" % len(data)
-                                             + data)
-            except EngineError as e:
-                await resp.write(f"F {header_safe(str(e))}\n".encode())
-            except (asyncio.CancelledError, ConnectionResetError):
-                # The caller left (the handler is cancelled when its connection goes):
-                # the engine connection is closed on the way out; the command itself
-                # runs on in the container, which Docker's API cannot stop.
-                self._audit(request, view, "exec", c, "abandoned: the caller left")
-                raise
+        current: Container | None = None
+        try:
+            await resp.prepare(request)
+            for c in targets:
+                current = c
+                self._audit(request, view, "exec " + " ".join(argv)[:200], c, "started")
+                await resp.write(f"S {actions.printable(f'{c.short_id} {c.name}')}\n".encode())
+                if c.state != ContainerState.RUNNING:
+                    await resp.write(f"F not running ({c.state})\n".encode())
+                    continue
+                await self._exec_one(request, resp, view, c, argv)
+            current = None
+        except (asyncio.CancelledError, ConnectionResetError):
+            # The caller left (the handler is cancelled when its connection goes): the
+            # engine connection is closed on the way out; the command itself runs on
+            # in the container, which Docker's API cannot stop.
+            if current is not None:
+                self._audit(request, view, "exec", current, "abandoned: the caller left")
+            raise
         await resp.write_eof()
         return resp
+
+    async def _exec_one(self, request: web.Request, resp: web.StreamResponse, view: HostView,
+                        c: Container, argv: list[str]) -> None:
+        try:
+            async with contextlib.aclosing(actions.exec_stream(view.engine, c, argv)) as frames:
+                async for stream, data in frames:
+                    if stream == 0:
+                        await resp.write(b"X " + data + b"\n")
+                        self._audit(request, view, "exec", c, f"exit {data.decode()}")
+                    else:
+                        await resp.write(b"OE"[stream - 1:stream] + b" %d\n" % len(data) + data)
+        except EngineError as e:
+            await resp.write(f"F {header_safe(str(e))}\n".encode())
 
     async def archive(self, request: web.Request) -> web.StreamResponse:
         q = request.query

@@ -259,7 +259,17 @@ def test_an_abandoned_exec_is_released(hostile: Daemon) -> None:
                               env=hostile.env(), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL) for _ in range(10)]
 
-    wait_for(lambda: open_fds(pid) >= before + 10, within=30, what="the execs running")
+    started = f"container={cid[:12]}"
+
+    def running() -> int:
+        return sum(1 for line in hostile.log.read_text().splitlines()
+                   if started in line and "result=started" in line)
+
+    def sleeping() -> int:  # the container's own `sleep 3600` and the execs' ones
+        return docker("top", cid).count("sleep 3600")
+
+    wait_for(lambda: running() >= 10 and sleeping() >= 11, within=30,
+             what="the execs running in the container")
     for e in execs:
         e.send_signal(signal.SIGKILL)
         e.wait()
