@@ -31,7 +31,7 @@ from hinedockd.hinemos.sync import HostSync
 from hinedockd.messages.hub import SyslogHub
 from hinedockd.model import Container, ContainerState
 from hinedockd.monitors import MonitorError
-from hinedockd.output import OutputError
+from hinedockd.output import OutputError, printable
 from hinedockd.queries import DATA, MONITORS, Queries, QueryError, selection
 from hinedockd.redact import redact
 from hinedockd.status import header_safe, status_document, status_table
@@ -275,7 +275,7 @@ class LocalApi:
             for c in targets:
                 current = c
                 self._audit(request, view, "exec " + " ".join(argv)[:200], c, "started")
-                await resp.write(f"S {actions.printable(f'{c.short_id} {c.name}')}\n".encode())
+                await resp.write(f"S {printable(f'{c.short_id} {c.name}')}\n".encode())
                 if c.state != ContainerState.RUNNING:
                     await resp.write(f"F not running ({c.state})\n".encode())
                     continue

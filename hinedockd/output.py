@@ -31,9 +31,11 @@ def number(value: float, decimals: int = 2) -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
-def clean_key(key: str) -> str:
-    """No control characters or line breaks reach a key (names come from containers)."""
-    return "".join(c if c.isprintable() else "?" for c in key)
+def printable(text: str) -> str:
+    """Printable characters only (non-ASCII names kept), each other one `?`: no control
+    character, line break or escape sequence from a container's name reaches a key, a
+    job's line or the exec stream's frames."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 class Lines:
@@ -47,7 +49,7 @@ class Lines:
         self._keys: set[str] = set()
 
     def add(self, key: str, value: float, decimals: int = 2) -> None:
-        key = clean_key(key)
+        key = printable(key)
         text = str(value) if isinstance(value, int) else number(value, decimals)
         line = f"{key},{text}"
         if key in self._keys:

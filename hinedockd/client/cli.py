@@ -163,7 +163,9 @@ def _duration(seconds: float) -> str:
 
 def shown(text: str) -> str:
     """Text from the engine (a name, an error) as a terminal may print it: an escape
-    sequence or a line break in a hostile container's name becomes `?`."""
+    sequence or a line break in a hostile container's name becomes `?`. The daemon's
+    `output.printable`, written again here: the client imports nothing of the daemon's
+    (output.py pulls in `re`, milliseconds of every monitor's start)."""
     return "".join(ch if ch.isprintable() else "?" for ch in str(text))
 
 

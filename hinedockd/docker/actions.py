@@ -19,6 +19,7 @@ from hinedockd.docker.engine import Engine, EngineError
 from hinedockd.docker.frames import ExecFrames, FrameError
 from hinedockd.messages.hub import SyslogHub
 from hinedockd.model import Container, ContainerState, StateError, container_state
+from hinedockd.output import printable
 
 log = structlog.get_logger("hinedockd.jobs")
 
@@ -43,11 +44,6 @@ class Outcome:
         if self.result == "Failed":
             return f"{who} Failed: {printable(self.reason)}"
         return f"{who} Success"
-
-
-def printable(text: str) -> str:
-    """Printable characters only (non-ASCII names kept), each other one `?`."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 def allowed(action: str, state: ContainerState, force: bool) -> bool:
