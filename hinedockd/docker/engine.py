@@ -77,15 +77,15 @@ def choose_api(doc: Any) -> str | None:
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, or EngineError past `limit` bytes (read inside `Engine.request`, which
+    closes the connection of an answer left unread)."""
     length = resp.content_length
     if length is not None and length > limit:
-        resp.close()
         raise EngineError(_over(limit, f"{length} bytes"))
     body = bytearray()
     async for chunk in resp.content.iter_chunked(1 << 16):
         body += chunk
         if len(body) > limit:
-            resp.close()
             raise EngineError(_over(limit, "more"))
     return bytes(body)
 
@@ -206,30 +206,31 @@ class Engine:
                         versioned: bool = True, limit: int = ANSWER_MAX_BYTES) -> bytes:
         """A GET's body, on a pooled connection; an answer over `limit` bytes is an
         EngineError (the connection is dropped, nothing more is read)."""
-        try:
-            async with self.request(path, params=params, versioned=versioned) as resp:
-                return await _read_capped(resp, limit)
-        except EngineError as e:
-            raise EngineError(f"{self.host.facility_id}: GET /{path}: {e}", e.status) from e
+        return await self._body("GET", path, params=params, versioned=versioned, limit=limit)
 
     async def get_json(self, path: str, params: Mapping[str, Any] | None = None,
                        versioned: bool = True, limit: int = ANSWER_MAX_BYTES) -> Any:
-        body = await self.get_bytes(path, params, versioned, limit)
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as e:
-            raise EngineError(f"{self.host.facility_id}: GET /{path}: not JSON ({e})") from e
+        return self._decoded("GET", path, await self.get_bytes(path, params, versioned, limit))
 
     async def post_json(self, path: str, body: Any) -> Any:
         """A POST with a JSON body, its JSON answer (bounded as a GET's)."""
+        return self._decoded("POST", path, await self._body("POST", path, body=body))
+
+    async def _body(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                    versioned: bool = True, limit: int = ANSWER_MAX_BYTES,
+                    body: Any = None) -> bytes:
         try:
-            async with self.request(path, method="POST", body=body) as resp:
-                answer = await _read_capped(resp, ANSWER_MAX_BYTES)
-            return orjson.loads(answer)
+            async with self.request(path, method=method, params=params, versioned=versioned,
+                                    body=body) as resp:
+                return await _read_capped(resp, limit)
         except EngineError as e:
-            raise EngineError(f"{self.host.facility_id}: POST /{path}: {e}", e.status) from e
+            raise EngineError(f"{self.host.facility_id}: {method} /{path}: {e}", e.status) from e
+
+    def _decoded(self, method: str, path: str, body: bytes) -> Any:
+        try:
+            return orjson.loads(body)
         except orjson.JSONDecodeError as e:
-            raise EngineError(f"{self.host.facility_id}: POST /{path}: not JSON ({e})") from e
+            raise EngineError(f"{self.host.facility_id}: {method} /{path}: not JSON ({e})") from e
 
     async def ping(self) -> bool:
         try:
