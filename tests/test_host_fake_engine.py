@@ -332,3 +332,5 @@ def test_the_api_version_spoken_is_ours_to_choose() -> None:
     assert choose_api({"ApiVersion": "1.52", "MinAPIVersion": "1.47"}) == "v1.47"  # its minimum
     assert choose_api({"ApiVersion": "1.41"}) == "v1.41"  # Podman's compat API
     assert choose_api({"ApiVersion": "garbage"}) is None and choose_api([]) is None
+    assert choose_api({"ApiVersion": "9" * 5000}) is None  # an engine's text, bounded
+    assert choose_api({"ApiVersion": "1.45-beta"}) is None

@@ -45,12 +45,13 @@ PACKETS_FROM = (5, 0)  # containers/podman#21534
 
 
 def version_tuple(text: str) -> tuple[int, ...] | None:
-    """`5.4.2`, `4.9.4-rhel` -> (5, 4, 2), (4, 9, 4); None if it starts with no number."""
+    """`5.4.2`, `4.9.4-rhel`, an API's `1.45` -> (5, 4, 2), (4, 9, 4), (1, 45); None if
+    it starts with no number. An engine's text: at most 8 parts of 9 digits are read."""
     parts = []
-    for piece in text.split("."):
+    for piece in text.split(".", 8)[:8]:
         digits = ""
-        for ch in piece:
-            if not ch.isdigit():
+        for ch in piece[:9]:
+            if not (ch.isascii() and ch.isdigit()):
                 break
             digits += ch
         if not digits:

@@ -16,6 +16,7 @@ import aiohttp
 import orjson
 
 from hinedockd.config import HostConfig
+from hinedockd.docker.dialect import version_tuple
 from hinedockd.docker.jsonstream import JsonLinesProtocol, StreamError
 
 QUERY_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5)
@@ -58,10 +59,12 @@ OLDEST_API = (1, 24)  # what an engine that gives no MinAPIVersion is assumed to
 
 
 def _api(text: Any) -> tuple[int, int] | None:
-    parts = str(text or "").split(".")
-    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts):
+    """`1.45` -> (1, 45): exactly a major and a minor, else None."""
+    if not isinstance(text, str) or not all(c == "." or (c.isascii() and c.isdigit())
+                                            for c in text):
         return None
-    return int(parts[0]), int(parts[1])
+    v = version_tuple(text)
+    return (v[0], v[1]) if v is not None and len(v) == 2 and text.count(".") == 1 else None
 
 
 def choose_api(doc: Any) -> str | None:

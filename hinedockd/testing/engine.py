@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from hinedockd.docker.dialect import version_tuple
 from hinedockd.docker.engine import raise_fd_limit
 from hinedockd.testing.server import FakeServer
 
@@ -202,9 +203,8 @@ class FakeEngine(FakeServer):
         """Docker's answers to a version it does not speak (its wording, API 1.44+)."""
         asked = request.match_info.get("api")
         if asked:
-            v = tuple(int(x) for x in asked[1:].split("."))
-            low = tuple(int(x) for x in self.min_api_version.split("."))
-            high = tuple(int(x) for x in self.api_version.split("."))
+            v, low, high = (version_tuple(t) or () for t in
+                            (asked[1:], self.min_api_version, self.api_version))
             if v < low:
                 return web.json_response({"message": f"client version {asked[1:]} is too old. "
                                           f"Minimum supported API version is "
