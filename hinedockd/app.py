@@ -28,7 +28,7 @@ from hinedockd.docker.view import HostView
 from hinedockd.hinemos.backend import Backend, HinemosError, HinemosUnavailable
 from hinedockd.hinemos.claims import Claims
 from hinedockd.hinemos.factory import make_backend, read_password
-from hinedockd.hinemos.pusher import CustomTrapSender
+from hinedockd.hinemos.pusher import CustomTrapSender, trap_ssl_context
 from hinedockd.hinemos.reconciler import Reconciler
 from hinedockd.hinemos.sync import HostSync
 from hinedockd.logs import configure
@@ -190,7 +190,7 @@ def check_tls(cfg: Config) -> None:
     trap = cfg.hinemos.customtrap
     if trap is not None and trap.tls_ca:
         try:
-            ssl.create_default_context(cafile=trap.tls_ca)
+            trap_ssl_context(trap)
         except (ssl.SSLError, OSError, ValueError) as e:
             raise ConfigError(f"{cfg.path}: hinemos.customtrap.tls_ca: cannot load "
                               f"{trap.tls_ca}: {e}") from None

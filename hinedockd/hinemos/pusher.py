@@ -231,6 +231,12 @@ class _Pacer:
             await asyncio.sleep(at - now)
 
 
+def trap_ssl_context(trap: CustomTrapConfig) -> ssl.SSLContext | None:
+    """The context for `tls_ca`, or None for the system's defaults (also built by
+    `--check-config`, so that a CA that does not load is a config error)."""
+    return ssl.create_default_context(cafile=trap.tls_ca) if trap.tls_ca else None
+
+
 class CustomTrapSender(HostObserver):
     """Told by the hosts (state changes, events); a round of figures each interval;
     one task sends the rounds (paced, `concurrency` at once, newest wins), one the
@@ -277,7 +283,7 @@ class CustomTrapSender(HostObserver):
     # ---- the rounds --------------------------------------------------------------
 
     async def run(self) -> None:
-        ctx = ssl.create_default_context(cafile=self.trap.tls_ca) if self.trap.tls_ca else None
+        ctx = trap_ssl_context(self.trap)
         timeout = aiohttp.ClientTimeout(total=self.trap.timeout_seconds)
         connector = aiohttp.TCPConnector(ssl=ctx if ctx else True, limit=self.trap.concurrency)
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:

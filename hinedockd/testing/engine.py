@@ -300,11 +300,9 @@ class FakeEngine(FakeServer):
         body = orjson.dumps(doc)
         start, end = (b'[{"Pad":"', b'"}') if isinstance(doc, list) else (b'{"Pad":"', b'"')
         rest = body[1:]
-        chunk = b"x" * (1 << 20)
         try:
             await resp.write(start)
-            for _ in range(0, pad, len(chunk)):
-                await resp.write(chunk)
+            await _padding(resp, pad)
             await resp.write(end + (b"," if len(rest) > 1 else b"") + rest)
         except (ConnectionResetError, ConnectionError):
             pass  # the daemon gave up on it, as it should
@@ -324,15 +322,20 @@ class FakeEngine(FakeServer):
         await resp.write(b"\x01\0\0\0\0\0\0\x04ran\n")
         pad = self.oversize.get("exec", 0)
         if pad:
-            chunk = b"x" * (1 << 20)
             await resp.write(b"\x01\0\0\0\xff\xff\xff\xff")
-            for _ in range(0, pad, len(chunk)):
-                await resp.write(chunk)
+            await _padding(resp, pad)
         return resp
 
     async def _exec_inspect(self, request: web.Request) -> web.Response:
         return web.json_response({"ID": request.match_info["id"], "Running": False,
                                   "ExitCode": self.exec_exit_code})
+
+
+async def _padding(resp: web.StreamResponse, size: int) -> None:
+    """`size` bytes (rounded up to a MiB) written a MiB at a time: the fake stays small."""
+    chunk = b"x" * (1 << 20)
+    for _ in range(0, size, len(chunk)):
+        await resp.write(chunk)
 
 
 async def _steady(rate: float, step_fn: Callable[[int], None]) -> None:
