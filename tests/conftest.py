@@ -127,10 +127,9 @@ def rsyslog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rsyslog]:
     yield from rsyslog_available(tmp_path_factory.mktemp("rsyslog"))
 
 
-@pytest.fixture
-def socket_dir() -> Iterator[Path]:
-    """A directory `nobody` may enter (pytest's own are root's alone), for a daemon's
-    socket that a reader uses."""
+def reader_dir() -> Iterator[Path]:
+    """Fixture body: a directory `nobody` may enter (pytest's own are root's alone), for
+    a daemon's socket that a reader uses."""
     import shutil
     import tempfile
 
@@ -138,3 +137,14 @@ def socket_dir() -> Iterator[Path]:
     d.chmod(0o755)
     yield d
     shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def socket_dir() -> Iterator[Path]:
+    yield from reader_dir()
+
+
+@pytest.fixture(scope="module")
+def socket_home() -> Iterator[Path]:
+    """`socket_dir` for a module's one daemon."""
+    yield from reader_dir()

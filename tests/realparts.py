@@ -411,7 +411,7 @@ SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or "/usr/bin/pytho
 
 
 def as_user(socket: str, argv: list[str], uid: int = NOBODY, gid: int = NOGROUP,
-            timeout: float = 60, **popen: Any) -> subprocess.Popen[str]:
+            **popen: Any) -> subprocess.Popen[str]:
     """`argv` after the system's Python, as another user (a reader: `nobody`, group
     `nogroup`), with the client's tree importable: the checkout may sit where nobody
     may not read (root's home), so the client, stdlib only, is copied beside the socket."""

@@ -38,17 +38,6 @@ HEADER_SECONDS = 1.0
 
 
 @pytest.fixture(scope="module")
-def socket_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    import shutil
-    import tempfile
-
-    d = Path(tempfile.mkdtemp(prefix="hinedockd-hostile-", dir="/tmp"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
 def hostile(engine: None, tmp_path_factory: pytest.TempPathFactory,
             socket_home: Path) -> Iterator[Daemon]:
     yield from start_daemon(
