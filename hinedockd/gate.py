@@ -127,7 +127,6 @@ class Door:
 
     def __init__(self, admission: Admission, header_seconds: float) -> None:
         self.admission, self.header_seconds = admission, header_seconds
-        self.expired = 0
         self._logged: dict[int, float] = {}
 
     def refused(self, uid: int, why: str) -> None:
@@ -177,10 +176,7 @@ class GatedHandler(RequestHandler):
     def _too_slow(self) -> None:
         self._deadline = None
         if not self._request_count:
-            self.door.expired += 1
-            self.force_close()
-            if self.transport is not None:
-                self.transport.close()
+            self.force_close()  # aiohttp's: closes the transport too
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if not self._admitted:
