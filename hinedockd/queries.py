@@ -196,17 +196,16 @@ class Queries:
         if self.hub is None:
             raise QueryError(503, "no event history in this daemon")
         facility_id = view.host.facility_id
-        # The key remembers the last event it was given (engine time), not a clock:
-        # an event that arrives late is still handed out once.
+        # The key remembers the arrival number of the last event it was given, not
+        # an engine time: an event that arrives late is still handed out once.
         key = f"{facility_id}\0{q.get('key') or ''}"
         default = int((time.time() - self.daemon.default_window_seconds) * 1e9)
         caller = CALLER_UID.get()
-        since_ns = self.event_keys.swap(key, default, caller)
-        since_ns = default if since_ns is None else since_ns
-        events = self.hub.events_since(facility_id, since_ns)
-        self.event_keys.swap(key, events[-1][0] if events else since_ns, caller)
+        cursor = self.event_keys.get(key, caller)
+        events, reached = self.hub.events_since(facility_id, cursor, default)
+        self.event_keys.swap(key, reached, caller)
         return EventsAnswer(host=facility_id, hostname=self.hub.hostnames[facility_id],
-                            events=[EventItem(t, text, severity) for t, text, severity in events])
+                            events=[EventItem(e.time_ns, e.text, e.severity) for e in events])
 
     async def processes(self, view: HostView, q: Query) -> ProcessesAnswer:
         for what in ("prog", "args"):

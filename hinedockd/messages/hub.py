@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import Sequence
 
 import structlog
@@ -31,6 +30,7 @@ from hinedockd.messages.framing import (
     sanitize,
     state_text,
 )
+from hinedockd.messages.history import EventHistory, Recorded
 from hinedockd.messages.senders import Sink, SinkSnapshot, make_sink
 from hinedockd.model import EngineEvent
 
@@ -58,8 +58,7 @@ class SyslogHub(HostObserver):
         self.sinks: list[Sink] = [make_sink(t) for t in cfg.syslog]
         self.hostnames = {h.facility_id: host_syslog_name(h) for h in cfg.hosts}
         # Recent events per host, for the report's MonitorDockerHostEvent.py -k KEY.
-        self.history: dict[str, deque[tuple[int, str, str]]] = {
-            h.facility_id: deque(maxlen=HISTORY) for h in cfg.hosts}
+        self.history = {h.facility_id: EventHistory(HISTORY) for h in cfg.hosts}
         self.hosts = hosts
         self.health_execs = HealthExecs()
 
@@ -93,7 +92,7 @@ class SyslogHub(HostObserver):
         text = event_text(ev.type, ev.action, ev.actor_id, dict(ev.attributes))
         when = ev.time_nano / 1e9
         severity = event_severity(ev.action)
-        self.history[facility_id].append((ev.time_nano, text, severity))
+        self.history[facility_id].append(ev.time_nano, text, severity)
         self.emit(self.hostnames[facility_id], text, severity, when)
         log.info("docker event", host=facility_id, type=sanitize(ev.type, 32),
                  action=sanitize(ev.action, 128), actor=ev.actor_id[:64], time_nano=ev.time_nano,
@@ -117,9 +116,10 @@ class SyslogHub(HostObserver):
         for sink in self.sinks:
             await sink.queue.join()
 
-    def events_since(self, facility_id: str, since_ns: int) -> list[tuple[int, str, str]]:
-        """(engine time, text, severity) of the events after `since_ns`."""
-        return [e for e in self.history[facility_id] if e[0] > since_ns]
+    def events_since(self, facility_id: str, cursor: int | None,
+                     default_ns: int) -> tuple[list[Recorded], int]:
+        """A host's events after `cursor` (see EventHistory.since)."""
+        return self.history[facility_id].since(cursor, default_ns)
 
     async def run(self) -> None:
         """Runs until cancelled. With no target and no periodic report there is

@@ -146,13 +146,17 @@ def container_figures(c: Container, series: Series | None, *, window: float,
 
 class KeyCursors(Generic[T]):
     """`-k KEY`: what the previous call with the same key reached (a time for the
-    figures' window, an event time for the events). Kept per owner (the caller's uid):
+    figures' window, an event's arrival number for the events). Kept per owner (the caller's uid):
     one reader's keys never meet another's, and its 10,001st key evicts its own least
     recently used one, never another monitor's (issue 29)."""
 
     def __init__(self, max_keys: int = 10_000) -> None:
         self._owners: dict[int, OrderedDict[str, T]] = {}
         self.max_keys = max_keys
+
+    def get(self, key: str, owner: int = -1) -> T | None:
+        mine = self._owners.get(owner)
+        return None if mine is None else mine.get(key)
 
     def swap(self, key: str, value: T, owner: int = -1) -> T | None:
         """Record `value` as the key's newest; return the previous one, if any."""
