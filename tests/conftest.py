@@ -73,15 +73,32 @@ def require_docker() -> bool:
 
 
 # The fixtures that start or need a real part (test_snmp's `agent` is snmpd).
-REAL_PARTS = frozenset({"engine", "podman", "engine_cli", "rsyslog", "agent"})
+REAL_PARTS = frozenset({"engine", "podman", "engine_cli", "rsyslog", "agent", "vm_docker",
+                        "vm_podman"})
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_itemcollected(item: pytest.Item) -> None:
     """A test that uses a real part (directly or through a daemon) is in the `real`
-    tier."""
-    for item in items:
-        if REAL_PARTS & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.real)
+    tier; one on the VM's engines in the `vm` tier too."""
+    if REAL_PARTS & set(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.real)
+    if in_vm(item):
+        item.add_marker(pytest.mark.vm)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own ordering by fixture
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The VM's tests last: its software emulation keeps both cores busy, and nothing
+    timing-sensitive on this machine's engines should run beside it."""
+    items.sort(key=in_vm)
+
+
+def in_vm(item: pytest.Item) -> bool:
+    """A test on one of the VM's engines (or one that needs the VM itself)."""
+    params = getattr(item, "callspec", None)
+    names = set(getattr(item, "fixturenames", ()))
+    return bool(names & {"vm_docker", "vm_podman"}) or (
+        params is not None and params.params.get("engine_cli") in VM_ENGINES)
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +118,34 @@ def podman() -> Iterator[None]:
     yield from engine_available("podman")
 
 
-@pytest.fixture(scope="module", params=["docker", "podman"])
+@pytest.fixture(scope="module")
+def vm_docker() -> Iterator[None]:
+    """Docker 26 on cgroup v2 in today's host (tests/vm): skipped where the VM is not
+    running, failed under CI (HINEDOCK_REQUIRE_VM=1)."""
+    from tests.realparts import engine_available
+
+    yield from engine_available("docker26")
+
+
+@pytest.fixture(scope="module")
+def vm_podman() -> Iterator[None]:
+    """Podman 5 on cgroup v2 in today's host (tests/vm), as vm_docker."""
+    from tests.realparts import engine_available
+
+    yield from engine_available("podman5")
+
+
+# The engines the real-engine suites run on (tests/realparts.py ENGINES): this machine's
+# Docker 20.10 and Podman 4.3 on cgroup v1, the VM's Docker 26 and Podman 5 on cgroup v2.
+ALL_ENGINES = ["docker", "podman", "docker26", "podman5"]
+VM_ENGINES = frozenset({"docker26", "podman5"})
+
+
+@pytest.fixture(scope="module", params=ALL_ENGINES)
 def engine_cli(request: pytest.FixtureRequest) -> str:
-    """For a module whose tests run on both engines: the engine's CLI name (`docker`,
-    `podman`), once its own fixture said it is there; one daemon per engine follows it."""
+    """For a module whose tests run on every engine: the engine's name in ENGINES
+    (`docker`, `podman`, `docker26`, `podman5`), once its own fixture said it is there;
+    one daemon per engine follows it."""
     from tests.realparts import engine_cli_fixture
 
     return engine_cli_fixture(request)

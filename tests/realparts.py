@@ -28,12 +28,49 @@ DOCKER_SOCK = "/var/run/docker.sock"
 IMAGE = "localbusybox:latest"
 
 
+PODMAN_SOCK = os.environ.get("HINEDOCK_PODMAN_SOCKET", "/run/podman-ci.sock")
+# Today's Docker host (tests/vm/todays-host.sh): Debian 13, cgroup v2, Docker 26 and
+# Podman 5 reached over TCP on loopback, as a remote host is reached from the manager.
+VM_DOCKER = os.environ.get("HINEDOCK_VM_DOCKER", "tcp://127.0.0.1:23750")
+VM_PODMAN = os.environ.get("HINEDOCK_VM_PODMAN", "tcp://127.0.0.1:23888")
+VM_SNMP_PORT = int(os.environ.get("HINEDOCK_VM_SNMP_PORT", "16100"))
+
+
+@dataclass(frozen=True)
+class EngineUnderTest:
+    """One of the engines the real-engine suites run on, named by its test parameter."""
+
+    name: str  # docker, podman (this machine's), docker26, podman5 (the VM's)
+    family: str  # "docker" or "podman": which engine it is, whatever its version
+    url: str  # the daemon's [[hosts]] url for it
+    cli: tuple[str, ...]  # its command line: the VM's Podman through Docker's CLI
+    memory: str  # the key of `mem --detail` the memory figure is (README memory table)
+    in_vm: bool = False  # cgroup v2 there, v1 here
+
+    @property
+    def image(self) -> str:
+        """The test image as the engine names it in events and lists."""
+        return IMAGE if self.family == "docker" else f"localhost/{IMAGE}"
+
+
+ENGINES = {e.name: e for e in (
+    EngineUnderTest("docker", "docker", f"unix://{DOCKER_SOCK}", ("docker",), "rss"),
+    EngineUnderTest("podman", "podman", f"unix://{PODMAN_SOCK}", ("podman",), "usage"),
+    EngineUnderTest("docker26", "docker", VM_DOCKER, ("docker", "-H", VM_DOCKER), "anon",
+                    True),
+    EngineUnderTest("podman5", "podman", VM_PODMAN, ("docker", "-H", VM_PODMAN), "usage",
+                    True),
+)}
+ENGINE_URLS = {name: e.url for name, e in ENGINES.items()}
+
+
 def ensure_image(cli: str = "docker") -> None:
     """No registry is reachable here: the test image is busybox-static as a root fs
     (`python -m tests.realparts` makes it for docker, and for podman where installed,
-    as CI does before the tests)."""
-    have = subprocess.run([cli, "images", "-q", IMAGE], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    as CI does before the tests; the VM's engines get it at their first test)."""
+    argv = ENGINES[cli].cli
+    have = subprocess.run([*argv, "images", "-q", IMAGE], capture_output=True, text=True,
+                          check=True, timeout=120).stdout.strip()
     if have:
         return
     busybox = shutil.which("busybox") or "/bin/busybox"
@@ -41,10 +78,9 @@ def ensure_image(cli: str = "docker") -> None:
         cp {busybox} $d/bin/busybox
         for c in sh ls cat sleep ps top find httpd yes dd echo tar wget sync; do
           ln -sf busybox $d/bin/$c; done
-        tar -C $d -c . | {cli} import - {IMAGE} >/dev/null; rm -rf $d"""], check=True)
+        tar -C $d -c . | {' '.join(argv)} import - {IMAGE} >/dev/null; rm -rf $d"""],
+                   check=True, timeout=600)
 
-
-PODMAN_SOCK = os.environ.get("HINEDOCK_PODMAN_SOCKET", "/run/podman-ci.sock")
 
 
 def one_cpu(daemon: Daemon, name: str, *args: str) -> float:
@@ -55,8 +91,11 @@ def one_cpu(daemon: Daemon, name: str, *args: str) -> float:
 
 
 def docker(*args: str, check: bool = True, cli: str = "docker") -> str:
-    """The engine's CLI (`cli="podman"` for Podman's)."""
-    out = subprocess.run([cli, *args], capture_output=True, text=True, timeout=120)
+    """The CLI of the engine named `cli` (ENGINES: `podman` for Podman's, the VM's
+    through Docker's CLI with `-H`)."""
+    argv = ENGINES[cli].cli if cli in ENGINES else (cli,)
+    out = subprocess.run([*argv, *args], capture_output=True, text=True,
+                         timeout=600 if ENGINES.get(cli, ENGINES["docker"]).in_vm else 120)
     if check and out.returncode != 0:
         raise AssertionError(f"{cli} {' '.join(args)}: {out.stderr}")
     return out.stdout.strip()
@@ -66,17 +105,40 @@ def podman(*args: str, check: bool = True) -> str:
     return docker(*args, check=check, cli="podman")
 
 
+def engine_get(cli: str, path: str, timeout: float = 30) -> Any:
+    """GET one path of the engine's API (`/v1.41/...` or unversioned) with curl, as
+    ground truth beside the daemon's reading; None when it does not answer."""
+    url = ENGINES[cli].url
+    where = (["--unix-socket", url.removeprefix("unix://"), f"http://d{path}"]
+             if url.startswith("unix://") else [url.replace("tcp://", "http://") + path])
+    r = subprocess.run(["curl", "-sf", "-m", str(timeout), *where], capture_output=True,
+                       timeout=timeout + 10)
+    if r.returncode != 0:
+        return None
+    try:
+        return json.loads(r.stdout)
+    except ValueError:
+        return None
+
+
+def engine_version(cli: str) -> str | None:
+    """The engine's own `Version` (None when it does not answer)."""
+    doc = engine_get(cli, "/version", timeout=20)
+    return str(doc["Version"]) if isinstance(doc, dict) and "Version" in doc else None
+
+
 def engine_available(cli: str = "docker") -> Iterator[None]:
     """Module fixture body: skip (or fail under CI) without the engine; clean up after.
-    `cli="podman"`: Podman, whose Docker-compatible API must answer on PODMAN_SOCK."""
-    if cli == "docker":
-        ok = bool(shutil.which("docker")) and subprocess.run(
-            ["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    `cli`: a name in ENGINES (Podman's Docker-compatible API must answer on PODMAN_SOCK;
+    the VM's engines on VM_DOCKER and VM_PODMAN)."""
+    e = ENGINES[cli]
+    ok = bool(shutil.which(e.cli[0])) and engine_version(cli) is not None
+    if e.in_vm:
+        required = os.environ.get("HINEDOCK_REQUIRE_VM") == "1"
+        how = f"start today's host: tests/vm/todays-host.sh start (its engine at {e.url})"
+    elif cli == "docker":
         required, how = require_docker(), "start dockerd"
     else:
-        ok = bool(shutil.which("podman")) and subprocess.run(
-            ["curl", "-sf", "--unix-socket", PODMAN_SOCK, "http://d/v1.41/version"],
-            capture_output=True, timeout=30).returncode == 0
         required = os.environ.get("HINEDOCK_REQUIRE_PODMAN") == "1"
         how = f"start `podman system service` on {PODMAN_SOCK}"
     if not ok:
@@ -230,9 +292,6 @@ def run_container(name: str, *cmd: str, extra: tuple[str, ...] = (),
     return docker("run", "-d", "--name", PREFIX + name, *extra, IMAGE, *cmd, cli=cli)
 
 
-ENGINE_URLS = {"docker": f"unix://{DOCKER_SOCK}", "podman": f"unix://{PODMAN_SOCK}"}
-
-
 # A test of a module on both engines whose subject does not depend on the engine (the
 # client's own checks, a receiver's outage, dockerd's restart): once, on Docker.
 ON_DOCKER_ONLY = pytest.mark.parametrize("engine_cli", ["docker"], indirect=True)
@@ -242,7 +301,8 @@ def engine_cli_fixture(request: pytest.FixtureRequest) -> str:
     """Fixture body for a module that runs on both engines: the engine's CLI name,
     after its own fixture (`engine` or `podman`) said it is there."""
     cli = str(request.param)
-    request.getfixturevalue("engine" if cli == "docker" else "podman")
+    request.getfixturevalue({"docker": "engine", "podman": "podman", "docker26": "vm_docker",
+                             "podman5": "vm_podman"}[cli])
     return cli
 
 

@@ -90,9 +90,11 @@ async def test_figures_each_interval_and_states_at_once(
     await eventually(lambda: any(r.msg == "exited" for r in manager.items(node, "state")),
                      within=10)
     arrived = time.monotonic()
-    # Within 1 s of the engine's CLI returning on Docker; Podman's own events lag its
-    # CLI by seconds under load (docker/dialect.py), the push does not add to it.
-    assert arrived - stopped_at < {"docker": 1.0, "podman": 6.0}[engine_cli], (
+    # Within 1 s of the engine's CLI returning on Docker here; Podman's own events lag
+    # its CLI by seconds under load (docker/dialect.py), the push does not add to it;
+    # the VM's engines run under software emulation.
+    assert arrived - stopped_at < {"docker": 1.0, "podman": 6.0, "docker26": 3.0,
+                                   "podman5": 6.0}[engine_cli], (
         arrived - stopped_at, stopped_at - started)
     await asyncio.to_thread(docker, "rm", "-f", cid, cli=engine_cli)
     await eventually(lambda: any(r.msg == "removed" for r in manager.items(node, "state")),

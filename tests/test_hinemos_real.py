@@ -19,6 +19,7 @@ from tests.conftest import eventually
 from tests.realparts import (
     CHECK,
     ENGINE_URLS,
+    ENGINES,
     HealthTimer,
     daemon_in,
     docker,
@@ -98,9 +99,7 @@ async def test_containers_become_nodes_and_follow_their_lifecycle(
     assert variables(n) == {"DOCKER_CONTAINER_ID": cid[:12], "DOCKER_COMMAND": "sleep 3600",
                             "DOCKER_PORTS": "127.0.0.1:18080->8080/tcp",
                             # the engine's own name (Podman's is fully qualified)
-                            "DOCKER_IMAGE": {"docker": "localbusybox:latest",
-                                             "podman": "localhost/localbusybox:latest"
-                                             }[engine_cli],
+                            "DOCKER_IMAGE": ENGINES[engine_cli].image,
                             "DOCKER_STATUS": "running",
                             "DOCKER_HOST": "docker_host1"}
     for scope in ("docker_container", "docker_host1_scope", "web1"):

@@ -14,6 +14,7 @@ import pytest
 
 from tests.realparts import (
     ENGINE_URLS,
+    ENGINES,
     Daemon,
     docker,
     run_container,
@@ -80,7 +81,7 @@ def test_download_streams_200_mb_with_flat_memory(daemon: Daemon, engine_cli: st
     target = tmp_path / "hdt_job3_data_big.tar"
     assert r.stdout.splitlines()[0] == str(target)
     # Podman's archive carries the numeric owner only (no user and group names)
-    owner = "root/root" if engine_cli == "docker" else "0/0"
+    owner = "root/root" if ENGINES[engine_cli].family == "docker" else "0/0"
     assert f"-rw-r----- {owner} 209715200" in r.stdout and r.stdout.rstrip().endswith("big")
     assert target.stat().st_size > 200 << 20
     with tarfile.open(target) as tar:

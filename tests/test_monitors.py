@@ -180,3 +180,16 @@ def test_a_daemon_that_takes_the_request_and_waits_is_not_called_away(tmp_path: 
     assert "is the daemon running" not in str(e.value)
     with pytest.raises(ClientError, match="is the daemon running"):
         get("/v1/lines/cpu", {}, path, timeout=0.3)
+
+
+def test_the_client_outwaits_the_daemons_engine_deadline() -> None:
+    """A slow engine reaches the caller as the daemon's error naming the host: the
+    client's default wait is longer than the daemon's deadline for one engine call."""
+    import inspect
+
+    from hinedockd.client.transport import get
+    from hinedockd.deadlines import ENGINE_QUERY_SECONDS
+    from hinedockd.docker.engine import QUERY_TIMEOUT
+
+    assert QUERY_TIMEOUT.total == ENGINE_QUERY_SECONDS
+    assert inspect.signature(get).parameters["timeout"].default > ENGINE_QUERY_SECONDS

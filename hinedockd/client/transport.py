@@ -11,6 +11,8 @@ import _socket
 import os
 import time
 
+from hinedockd.deadlines import CLIENT_WAIT_SECONDS
+
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~4 ms per start
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -89,7 +91,7 @@ def _no_answer(where: str, e: OSError, host: str | None = None) -> ClientError:
 
 
 def get(path: str, params: dict[str, str], sock_path: str | None = None,
-        timeout: float = 10.0) -> Answer:
+        timeout: float = CLIENT_WAIT_SECONDS) -> Answer:
     where = socket_path(sock_path)
     s = connect(where, timeout)
     try:

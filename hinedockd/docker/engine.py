@@ -16,10 +16,11 @@ import aiohttp
 import orjson
 
 from hinedockd.config import HostConfig
+from hinedockd.deadlines import ENGINE_QUERY_SECONDS
 from hinedockd.docker.dialect import version_tuple
 from hinedockd.docker.jsonstream import JsonLinesProtocol, StreamError
 
-QUERY_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5)
+QUERY_TIMEOUT = aiohttp.ClientTimeout(total=ENGINE_QUERY_SECONDS, connect=5)
 # Pooled connections outlive the gap between two poll rounds, so a round reuses them
 # rather than connecting (a TLS handshake each, on a remote engine) `poll_concurrency`
 # times a round.
