@@ -13,6 +13,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast, get_args
 
@@ -160,6 +161,18 @@ class SyslogTarget:
     facility: str = "user"
     tcp_framing: TcpFraming = "octet-counting"  # RFC 6587 §3.4.1, or "lf" (§3.4.2)
     queue_size: int = 10_000  # messages waiting for a slow receiver; the rest are dropped
+    # Which engine events go to this target: globs of TYPE.ACTION ("container.*",
+    # "image.pull"), and those dropped from them. By default every event but the
+    # networks' connect/disconnect, which every start and stop of a container repeats.
+    events: tuple[str, ...] = ("*",)
+    skip_events: tuple[str, ...] = ("network.connect", "network.disconnect")
+
+    def wants(self, type_: str, action: str) -> bool:
+        """Does this target take the event? (`action` as the engine sends it, the
+        part before a ':' counts: `health_status: healthy` is `health_status`)."""
+        name = f"{type_}.{action.split(':', 1)[0].strip()}"
+        return (any(fnmatchcase(name, g) for g in self.events)
+                and not any(fnmatchcase(name, g) for g in self.skip_events))
 
 
 @dataclass(frozen=True)
@@ -505,9 +518,23 @@ def _syslog(t: _Table) -> SyslogTarget:
         facility=t.choice("facility", d.facility, tuple(FACILITIES)),
         tcp_framing=t.choice("tcp_framing", d.tcp_framing, get_args(TcpFraming)),
         queue_size=t.number("queue_size", int, d.queue_size, 1),
+        events=_event_globs(t, "events", d.events),
+        skip_events=_event_globs(t, "skip_events", d.skip_events),
     )
     t.done()
     return cfg
+
+
+EVENT_GLOB = re.compile(r"^\*$|^[a-z*?]+\.[a-z_*?]+$")
+
+
+def _event_globs(t: _Table, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    globs = t.get(key, list, list(default))
+    bad = [g for g in globs if not isinstance(g, str) or not EVENT_GLOB.match(g)]
+    if bad:
+        t.fail(key, "must be a list of TYPE.ACTION globs such as \"container.*\" or "
+                    f"\"image.pull\" (or \"*\"); got {', '.join(map(repr, bad))}")
+    return tuple(globs)
 
 
 def _array(root: _Table, key: str) -> list[_Table]:

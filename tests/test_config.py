@@ -92,6 +92,10 @@ def test_poll_interval_follows_the_default_window_unless_set() -> None:
     (GOOD + "[hinemos]\ncontainer_facility_id = '{host}-{nme}'\n",
      "hinemos.container_facility_id: bad template"),
     (GOOD + "[[syslog]]\ntarget = 'syslog.example'\n", "syslog[0].target: must be"),
+    (GOOD + "[[syslog]]\ntarget = 'udp://h:514'\nevents = ['start']\n",
+     "syslog[0].events: must be a list of TYPE.ACTION globs"),
+    (GOOD + "[[syslog]]\ntarget = 'udp://h:514'\nskip_events = [1]\n",
+     "syslog[0].skip_events: must be a list"),
     (GOOD + "[hosts.snmp]\nversion = '3'\n", "hosts[0].snmp.version: must be one of 1, 2c"),
     ("[[hosts]\n", "not valid TOML"),
     ("[daemon]\nprometheus = 'http://x'\n" + GOOD, "daemon.prometheus: must be host:port"),
@@ -168,3 +172,24 @@ def test_passwords_in_clear_over_the_network_get_a_warning(tmp_path: Path) -> No
                     'password_file = ""\n') == []
     trap = warnings('[hinemos.customtrap]\nurl = "http://u:secret@manager:8082/"\n')
     assert len(trap) == 1 and "carries a password" in trap[0] and "secret" not in trap[0]
+
+
+def test_each_syslog_target_names_the_events_it_takes() -> None:
+    cfg = parse_config(GOOD + """
+[[syslog]]
+target = "udp://127.0.0.1:514"
+
+[[syslog]]
+target = "udp://127.0.0.1:515"
+events = ["container.*"]
+skip_events = ["container.exec_*"]
+""")
+    every, containers = cfg.syslog
+    # The default: every event but the networks' connect/disconnect of each start/stop.
+    assert every.wants("container", "start") and every.wants("image", "pull")
+    assert every.wants("container", "exec_create: sh -c true")
+    assert not every.wants("network", "connect") and not every.wants("network", "disconnect")
+    assert containers.wants("container", "die")
+    assert containers.wants("container", "health_status: unhealthy")
+    assert not containers.wants("container", "exec_start: sh -c true")
+    assert not containers.wants("image", "pull")

@@ -66,9 +66,13 @@ class SyslogHub(HostObserver):
         """A message of the daemon's own about a host (a job's audit line)."""
         self.emit(self.hostnames[facility_id], text, severity)
 
-    def emit(self, hostname: str, text: str, severity: str, when: float | None = None) -> None:
+    def emit(self, hostname: str, text: str, severity: str, when: float | None = None,
+             event: tuple[str, str] | None = None) -> None:
+        """To every target; an engine's `event` (type, action) only to those that take it."""
         for sink in self.sinks:
             t = sink.target
+            if event is not None and not t.wants(*event):
+                continue
             frame = rfc5424 if t.format == "rfc5424" else rfc3164
             sink.submit(frame(hostname, text, when=when, facility=t.facility,
                               severity=severity))
@@ -93,7 +97,7 @@ class SyslogHub(HostObserver):
         when = ev.time_nano / 1e9
         severity = event_severity(ev.action)
         self.history[facility_id].append(ev.time_nano, text, severity)
-        self.emit(self.hostnames[facility_id], text, severity, when)
+        self.emit(self.hostnames[facility_id], text, severity, when, (ev.type, ev.action))
         log.info("docker event", host=facility_id, type=sanitize(ev.type, 32),
                  action=sanitize(ev.action, 128), actor=ev.actor_id[:64], time_nano=ev.time_nano,
                  attributes={sanitize(k, 64): sanitize(v) for k, v in ev.attributes.items()})
