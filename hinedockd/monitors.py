@@ -20,7 +20,7 @@ from hinedockd.answers import (
     SizeAnswer,
 )
 from hinedockd.docker.lifecycle import HEALTH_CODES, LifeFigures
-from hinedockd.metrics.figures import Measured
+from hinedockd.metrics.figures import MEMORY_UNAVAILABLE, NETWORK_UNAVAILABLE, Measured
 from hinedockd.model import STATS_STATES, ContainerState
 from hinedockd.output import Lines
 
@@ -79,6 +79,11 @@ def usable_figures(data: MetricsAnswer, opts: Options) -> tuple[list[tuple[str, 
     if _selected(opts) and not ok:
         raise MonitorError("; ".join(notes) or "no running container selected")
     return ok, notes
+
+
+def unavailable(data: MetricsAnswer, cid: str, name: str, why: str) -> str:
+    """The stderr line for a figure the engine does not give: no line, never 0."""
+    return f"host {data.host} ({data.engine}): {cid[:12]} {name}: {why}"
 
 
 def host_status(data: PingAnswer, opts: Options) -> Result:
@@ -154,8 +159,11 @@ def memory(data: MetricsAnswer, opts: Options) -> Result:
     host = _host_figures(data, opts) if _flag(opts, "with_host") else None
     figs, notes = usable_figures(data, opts)
     lines = Lines()
-    for cid, _name, f in figs:
+    for cid, name, f in figs:
         m = f.memory
+        if m is None:
+            notes.append(unavailable(data, cid, name, MEMORY_UNAVAILABLE))
+            continue
         if of == "detail":
             suffix = "" if len(figs) == 1 else f":{cid[:8]}"
             for k, v in (m.detail or {}).items():
@@ -199,8 +207,11 @@ def network(data: MetricsAnswer, opts: Options) -> Result:
     both = not (rx or tx)
     per_second = _flag(opts, "per_second")
     lines = Lines()
-    for cid, _name, f in figs:
+    for cid, name, f in figs:
         n = f.net
+        if n is None:
+            notes.append(unavailable(data, cid, name, NETWORK_UNAVAILABLE))
+            continue
         # (key, total over the window, per second), in the report's order
         figures: list[tuple[str, float | None, float | None, bool]] = []
         if bytes_too:

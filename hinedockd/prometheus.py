@@ -77,11 +77,13 @@ class DaemonCollector(Collector):
                     continue
                 key = [h, c.name, c.short_id]
                 cpu.add_metric(key, f.cpu.percent)
-                rss.add_metric(key, f.memory.rss)
+                if f.memory is not None:  # not given: no series, never 0
+                    rss.add_metric(key, f.memory.rss)
                 rates["disk_read_bytes"].add_metric(key, f.disk.read_per_second)
                 rates["disk_write_bytes"].add_metric(key, f.disk.write_per_second)
-                rates["net_rx_bytes"].add_metric(key, f.net.rx_bytes_per_second)
-                rates["net_tx_bytes"].add_metric(key, f.net.tx_bytes_per_second)
+                if f.net is not None:
+                    rates["net_rx_bytes"].add_metric(key, f.net.rx_bytes_per_second)
+                    rates["net_tx_bytes"].add_metric(key, f.net.tx_bytes_per_second)
         yield from (connected, events, samples, bad, states, cpu, rss, *rates.values(),
                     *life.values())
         if self.hub is not None:

@@ -174,7 +174,8 @@ class Queries:
                                             for c in view.containers.values()
                                             if c.state in STATS_STATES) if f.figures]
             all_running = RunningTotals(cpu_percent=sum(m.cpu.percent for m in measured),
-                                        rss=sum(m.memory.rss for m in measured))
+                                        rss=sum(m.memory.rss for m in measured
+                                                if m.memory is not None))
         return MetricsAnswer(host=view.host.facility_id, window_requested=window,
                              connected=view.status.connected, host_figures=host_figures,
                              all_running=all_running, containers=list(selected.values()),

@@ -125,7 +125,7 @@ async def test_stats_pumps_follow_the_lifecycle(fake: FakeEngine) -> None:
     assert f is not None
     assert f.cpu.percent == pytest.approx(25.0, rel=0.1)  # 0.5 core of 2
     assert f.disk.write_per_second == pytest.approx(4000, rel=0.1)
-    assert f.net.rx_bytes_per_second == pytest.approx(4000, rel=0.1)
+    assert f.net is not None and f.net.rx_bytes_per_second == pytest.approx(4000, rel=0.1)
     fake.set_state(a, "exited", "die")
     await eventually(lambda: a.id not in pumps(w).pumps)
     fake.set_state(a, "running", "start")

@@ -152,3 +152,26 @@ def test_docker_26_on_cgroup_v2_as_recorded() -> None:
     assert s is not None and s.cgroup == 2
     assert s.rss == 53_248 and s.percpu is None and s.online_cpus == 2
     assert (s.blk_read, s.blk_write) == (0, 10 << 20)
+
+
+def test_what_the_engine_does_not_give_is_absent_not_zero() -> None:
+    """Issue 28: Docker on cgroup v2 without the memory controller sends `memory_stats:
+    {}`; a container on the host's network (or none) has no `networks` (Docker 26 and
+    Podman 5.4, seen in the VM). Both are "not available"; null blkio is 0 (Docker 26
+    sends null for every container that has done no I/O yet)."""
+    doc = fixture_json("stats-cgroupv2-docker26.json")
+    doc = doc[0] if isinstance(doc, list) else doc
+    whole = parse_sample(doc)
+    assert whole is not None and whole.absent == frozenset()
+    bare = copy.deepcopy(doc)
+    bare["memory_stats"] = {}
+    del bare["networks"]
+    bare["blkio_stats"]["io_service_bytes_recursive"] = None
+    s = parse_sample(bare)
+    assert s is not None
+    assert s.absent == {"memory", "network"}
+    assert (s.rss, s.rx_bytes, s.blk_write) == (0, 0, 0)
+    assert s.cpu_total == whole.cpu_total  # the rest of the sample still counts
+    bare["networks"] = {}  # no interfaces listed is no interfaces too
+    s = parse_sample(bare)
+    assert s is not None and "network" in s.absent

@@ -41,8 +41,8 @@ def test_rates_over_a_window() -> None:
     assert f.cpu.per_core == pytest.approx([50.0, 0.0])
     assert f.disk.write_bytes == 6000
     assert f.disk.write_per_second == pytest.approx(100)
-    assert f.net.rx_bytes_per_second == pytest.approx(200)
-    assert f.memory.host_percent == pytest.approx(100 / 16384)
+    assert f.net is not None and f.net.rx_bytes_per_second == pytest.approx(200)
+    assert f.memory is not None and f.memory.host_percent == pytest.approx(100 / 16384)
     core = container_figures(RUNNING, s, window=60, now=None, host_memory=16 << 30,
                              scale="core").figures
     assert core is not None and core.cpu.percent == pytest.approx(50.0)
@@ -167,3 +167,18 @@ def test_one_callers_keys_never_evict_anothers() -> None:
     assert key_window(k, "cpu", 400.0, 60, 900, owner=0) == 300  # root's cursor kept
     assert k.swap("flood0", 2.0, owner=1000) is None  # the reader's own oldest went
     assert k.swap("cpu", 2.0, owner=1000) is None  # the same key name, another caller
+
+
+def test_absent_memory_and_network_are_none_not_zero() -> None:
+    s = Series(retention=900)
+    for i in range(3):
+        s.push(BASE._replace(t=1000.0 + i, cpu_total=i * 10**8,
+                             absent=frozenset({"memory", "network"})))
+    f = container_figures(RUNNING, s, window=60, now=None, host_memory=16 << 30,
+                          scale="host").figures
+    assert f is not None and f.memory is None and f.net is None
+    assert f.cpu.percent > 0 and f.disk.write_bytes == 0  # the rest is there
+    from hinedockd.hinemos.customtrap import figure_items
+
+    keys = ["cpu_usage", "host_mem_usage", "limit_mem_usage", "nw_rxkb", "nw_txpck"]
+    assert [i.key for i in figure_items(f, None, keys, "2026-12-04")] == ["cpu_usage"]

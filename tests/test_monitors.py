@@ -34,14 +34,16 @@ BASE = Sample(t=1000.0, cpu_total=0, percpu=(0, 0), online_cpus=2, rss=8 << 20,
               tx_packets=0)
 
 
-def figures(name: str, cid: str, seconds: int = 60, v2: bool = False) -> ContainerFigures:
-    """A container's figures over 60 s from a series fed once a second."""
+def figures(name: str, cid: str, seconds: int = 60, v2: bool = False,
+            absent: frozenset[str] = frozenset()) -> ContainerFigures:
+    """A container's figures over 60 s from a series fed once a second (`absent`: what
+    the engine does not give, metrics/sample.py)."""
     series = Series(retention=900)
     for i in range(seconds + 1):
         series.push(BASE._replace(
             t=1000.0 + i, cpu_total=246_912_000 * i,
             percpu=None if v2 else (400_000_000 * i, 93_824_000 * i),
-            blk_write=100 * i, rx_bytes=10 * i, tx_bytes=5 * i, rx_packets=i))
+            blk_write=100 * i, rx_bytes=10 * i, tx_bytes=5 * i, rx_packets=i, absent=absent))
     c = Container(id=cid * 64, name=name, state=ContainerState.RUNNING)
     return container_figures(c, series, window=60, now=None, host_memory=HOST_MEMORY,
                              scale="host", memory_detail=True)
@@ -193,3 +195,22 @@ def test_the_client_outwaits_the_daemons_engine_deadline() -> None:
 
     assert QUERY_TIMEOUT.total == ENGINE_QUERY_SECONDS
     assert inspect.signature(get).parameters["timeout"].default > ENGINE_QUERY_SECONDS
+
+
+def test_a_figure_the_engine_does_not_give_has_no_line_and_says_why() -> None:
+    """Issue 28: no memory controller, or the host's network: no line for that key
+    (never 0) and one note (stderr) naming the host, the engine and the cause."""
+    bare = figures("hostnet", "c", absent=frozenset({"memory", "network"}))
+    data = MetricsAnswer(host="docker_host2", window_requested=60, connected=True,
+                         host_figures=None, all_running=None, engine="podman",
+                         containers=[figures("web1", "a"), bare])
+    mem = m.memory(data, {})
+    assert text(mem) == "host_mem_usage:aaaaaaaa,0.20\n"
+    assert mem.notes == ["host docker_host2 (podman): cccccccccccc hostnet: memory is not "
+                         "available (the engine gives no memory_stats: no memory controller "
+                         "in the container's cgroup)"]
+    net = m.network(data, {"kb": "1"})
+    assert "hostnet" not in text(net) and "nw_rxkb:aaaaaaaa" in text(net)
+    assert len(net.notes) == 1 and "network is not available" in net.notes[0]
+    assert "docker_host2 (podman)" in net.notes[0]
+    assert text(m.cpu(data, {})).count("\n") == 2  # CPU is given: both lines

@@ -70,7 +70,7 @@ async def test_received_and_sent_are_swapped_back_and_packets_are_absent() -> No
         host.samples.on_doc(cid, {**doc, "read": t})
     f = container_figures(host.containers[cid], host.series(cid), window=60, now=None,
                           host_memory=1 << 30, scale="host", packets=PODMAN.packets).figures
-    assert f is not None
+    assert f is not None and f.net is not None
     assert (f.net.rx_bytes, f.net.tx_bytes) == (5_000_000, 100)  # the container received
     assert f.net.rx_packets is None
     answer = MetricsAnswer(host="pod1", window_requested=60, connected=True, host_figures=None,
@@ -100,7 +100,7 @@ async def test_podman_5_is_read_the_right_way_round_with_packets() -> None:
     f = container_figures(host.containers[cid], host.series(cid), window=60, now=None,
                           host_memory=1 << 30, scale="host",
                           packets=host.samples.dialect.packets).figures
-    assert f is not None
+    assert f is not None and f.net is not None
     assert (f.net.rx_bytes, f.net.tx_bytes) == (17_202, 21_000_367)
     assert (f.net.rx_packets, f.net.tx_packets) == (253, 428)
 

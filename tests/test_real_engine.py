@@ -166,6 +166,26 @@ def test_a_served_download_reads_as_sent_as_the_container_counts_it(
     docker("rm", "-f", srv, cli, cli=engine_cli)
 
 
+def test_a_host_network_container_has_no_network_figures_not_zeros(
+        daemon: Daemon, engine_cli: str) -> None:
+    """On the host's network a container has no traffic of its own: the engine sends
+    no `networks`, and the daemon says "not available" (never 0) naming the host and
+    the engine. Podman 4.3 sends its one summed entry with zeros even here, which
+    cannot be told from a quiet container: it reads 0, as the engine says."""
+    cid = run_container("hostnet", "sleep", "3600", extra=("--net=host",), cli=engine_cli)
+    wait_for(lambda: answer(daemon, "hinedock", "cpu", "-c", cid[:12]) != {},
+             within=4 * PACE[engine_cli] + 10, what="its first figures")
+    r = daemon.run("hinedock", "net", "-c", cid[:12])
+    if engine_cli == "podman":
+        assert r.returncode == 0 and values(assert_hinemos_lines(r.stdout)) == {
+            f"nw_rxkb:{cid[:8]}": 0.0, f"nw_txkb:{cid[:8]}": 0.0}
+    else:
+        assert r.returncode == 0 and r.stdout == "", r.stdout
+        assert "network is not available" in r.stderr and "docker_host1" in r.stderr
+        assert ENGINES[engine_cli].family in r.stderr
+    docker("rm", "-f", cid, cli=engine_cli)
+
+
 def actions_since(cli: str, since: float, cid: str) -> list[str]:
     """The engine's own record of the container's events since `since`."""
     action = "{{.Status}}" if ENGINES[cli].cli[0] == "podman" else "{{.Action}}"

@@ -5,7 +5,6 @@ CPU against /proc/stat, v1 and v2c, a wrong community and a dead agent; and the
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,19 @@ import pytest
 from hinedockd.config import HostConfig, SnmpConfig, SnmpVersion
 from hinedockd.metrics.hostcpu import WRAP, HostCpuSeries
 from hinedockd.snmp import SnmpError, SnmpSource
-from tests.realparts import Daemon, Snmpd, run_container, snmpd_available, start_daemon, wait_for
+from tests.realparts import (
+    ENGINE_URLS,
+    ENGINES,
+    VM_SNMP_PORT,
+    Daemon,
+    Snmpd,
+    docker,
+    engine_get,
+    run_container,
+    snmpd_available,
+    start_daemon,
+    wait_for,
+)
 
 
 def test_host_cpu_series_wraps_and_resets() -> None:
@@ -42,9 +53,10 @@ def host(port: int, version: SnmpVersion = "2c", community: str = "public") -> t
                       snmp=snmp), snmp
 
 
-def meminfo() -> dict[str, int]:
+def meminfo(text: str | None = None) -> dict[str, int]:
+    """/proc/meminfo's figures (`text`: read elsewhere, e.g. in the VM's container)."""
     out = {}
-    for line in Path("/proc/meminfo").read_text().splitlines():
+    for line in (text or Path("/proc/meminfo").read_text()).splitlines():
         key, value = line.split(":")
         out[key] = int(value.split()[0]) * 1024
     return out
@@ -96,24 +108,28 @@ async def test_wrong_community_and_dead_agent_say_so(agent: Snmpd) -> None:
 
 
 @pytest.fixture(scope="module")
-def daemon(engine: None, agent: Snmpd,
+def daemon(engine_cli: str, request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    yield from start_daemon(tmp_path_factory.mktemp("hinedockd-snmp"), f"""
+    """This machine's Docker and snmpd, or the VM's Docker 26 and its own snmpd."""
+    port = VM_SNMP_PORT if ENGINES[engine_cli].in_vm else request.getfixturevalue(
+        "agent").port
+    yield from start_daemon(tmp_path_factory.mktemp(f"hinedockd-snmp-{engine_cli}"), f"""
 [hosts.snmp]
 version = "2c"
-port = {agent.port}
+port = {port}
 poll_seconds = 1
-""")
+""", host_url=ENGINE_URLS[engine_cli])
 
 
-def test_with_host_figures(daemon: Daemon) -> None:
-    run_container("snmp_busy", "sh", "-c", "yes > /dev/null")
+@pytest.mark.parametrize("engine_cli", ["docker", "docker26"], indirect=True)
+def test_with_host_figures(daemon: Daemon, engine_cli: str) -> None:
+    cid = run_container("snmp_busy", "sh", "-c", "yes > /dev/null", cli=engine_cli)
 
     def ready() -> bool:
         return daemon.run("MonitorDockerContainerResourceCpu.py", "--with-host",
                           "-k", "warm").returncode == 0
 
-    wait_for(ready, within=40, what="host CPU figures over SNMP")
+    wait_for(ready, within=60, what="host CPU figures over SNMP")
     time.sleep(3)
     pairs = dict(daemon.ok("MonitorDockerContainerResourceCpu.py", "--all", "--with-host"))
     alone = dict(daemon.ok("MonitorDockerContainerResourceCpu.py", "--all", "-n",
@@ -123,14 +139,14 @@ def test_with_host_figures(daemon: Daemon) -> None:
     # The report's arithmetic (§3.3.3): without --with-host a busy core reads 100; with
     # it every figure is a share of the whole host (halved on 2 cores), and the host's
     # line is what is left of the host's own figure.
-    ncpu = os.cpu_count() or 1
+    ncpu = int(engine_get(engine_cli, "/info")["NCPU"])  # the engine's host's
     assert alone["cpu_usage:hdt_snmp_busy"] >= 90
     assert pairs["cpu_usage:hdt_snmp_busy"] == pytest.approx(
         alone["cpu_usage:hdt_snmp_busy"] / ncpu, rel=0.3)
     assert containers + pairs["cpu_usage:host"] <= 100.5
     mem = dict(daemon.ok("MonitorDockerContainerResourceMemory.py", "--with-host"))
     host_share = mem.pop("host_mem_usage:host")
-    used = meminfo()
+    used = meminfo(docker("exec", cid, "cat", "/proc/meminfo", cli=engine_cli))  # the host's
     expected = 100 * (used["MemTotal"] - used["MemFree"] - used["Buffers"] - used["Cached"]
                       - used["SReclaimable"]) / used["MemTotal"]
     assert host_share == pytest.approx(expected, abs=5)

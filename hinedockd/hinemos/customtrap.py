@@ -84,11 +84,15 @@ def figure_items(figures: Measured | None, life: LifeFigures | None, keys: Itera
 
 
 def _figure_value(f: Measured, key: str) -> float | None:
-    return {"cpu_usage": f.cpu.percent, "host_mem_usage": f.memory.host_percent,
-            "limit_mem_usage": f.memory.limit_percent,
+    """None: a figure the engine does not give (memory, network): left out."""
+    m, n = f.memory, f.net
+    return {"cpu_usage": f.cpu.percent,
+            "host_mem_usage": m.host_percent if m else None,
+            "limit_mem_usage": m.limit_percent if m else None,
             "disk_read": f.disk.read_bytes, "disk_write": f.disk.write_bytes,
-            "nw_rxkb": f.net.rx_bytes, "nw_txkb": f.net.tx_bytes,
-            "nw_rxpck": f.net.rx_packets, "nw_txpck": f.net.tx_packets}.get(key)
+            "nw_rxkb": n.rx_bytes if n else None, "nw_txkb": n.tx_bytes if n else None,
+            "nw_rxpck": n.rx_packets if n else None,
+            "nw_txpck": n.tx_packets if n else None}.get(key)
 
 
 @dataclass(frozen=True)

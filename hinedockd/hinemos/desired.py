@@ -128,7 +128,7 @@ def container_node(host: HostConfig, c: Container, cfg: HinemosConfig) -> NodeSp
         "DOCKER_COMMAND": _text(c.command, VARIABLE_MAX),
         "DOCKER_PORTS": _text(",".join(c.ports), VARIABLE_MAX),
         "DOCKER_IMAGE": _text(c.image, VARIABLE_MAX),
-        "DOCKER_STATUS": c.state,
+        "DOCKER_STATUS": str(c.state),  # the value, not the enum (logs showed its repr)
         "DOCKER_HOST": host.facility_id,
         "DOCKER_HEALTH": c.health or "",  # only where the container has a health check
     }

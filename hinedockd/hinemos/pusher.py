@@ -351,8 +351,8 @@ class CustomTrapSender(HostObserver):
         cpu = (max(0.0, figures.cpu_percent - sum(m.cpu.percent for m in measured))
                if figures.cpu_percent is not None else None)
         mem = figures.memory
-        outside = (100.0 * max(0.0, mem.used - sum(m.memory.rss for m in measured)) / mem.total
-                   if mem and mem.total else None)
+        rss = sum(m.memory.rss for m in measured if m.memory is not None)
+        outside = (100.0 * max(0.0, mem.used - rss) / mem.total if mem and mem.total else None)
         return HostReading(view.status.connected, counts, cpu, outside)
 
     async def process_round(self, moment: float) -> list[Body]:

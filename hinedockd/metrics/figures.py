@@ -15,11 +15,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
+from hinedockd.metrics.sample import NO_MEMORY, NO_NETWORK
 from hinedockd.metrics.series import Series
 from hinedockd.model import STATS_STATES, Container, ContainerState
 
 NS = 1e9
 PERCPU_UNAVAILABLE = "per-core CPU is not available on this host (cgroup v2 has no percpu_usage)"
+# A figure the engine does not give is "not available", never 0 (issue 28): these say why.
+MEMORY_UNAVAILABLE = ("memory is not available (the engine gives no memory_stats: no memory "
+                      "controller in the container's cgroup)")
+NETWORK_UNAVAILABLE = ("network is not available (the container has no interfaces of its "
+                       "own: host network, or none)")
 CpuScale = Literal["host", "core"]
 T = TypeVar("T")
 
@@ -84,9 +90,9 @@ class Measured:
 
     window: Window
     cpu: CpuFigures
-    memory: MemoryFigures
+    memory: MemoryFigures | None  # None: not given (MEMORY_UNAVAILABLE)
     disk: DiskFigures
-    net: NetFigures
+    net: NetFigures | None  # None: not given (NETWORK_UNAVAILABLE)
 
 
 @dataclass(frozen=True)
@@ -126,14 +132,14 @@ def container_figures(c: Container, series: Series | None, *, window: float,
     # memory_stats.limit is the cgroup limit, i.e. HostConfig.Memory when one is set,
     # and (about) the host's memory when not: no limit -> host total (SPEC §4).
     limit = latest.mem_limit if 0 < latest.mem_limit < host_memory else host_memory
-    memory = MemoryFigures(
+    memory = None if NO_MEMORY in latest.absent else MemoryFigures(
         rss=latest.rss, host_total=host_memory, host_percent=_pct(latest.rss, host_memory),
         limit=limit, limit_percent=_pct(latest.rss, limit), cgroup=latest.cgroup,
         at=latest.t, detail=dict(latest.mem_stats) if memory_detail else None)
     disk = DiskFigures(read_bytes=k["blk_read"], write_bytes=k["blk_write"],
                        read_per_second=k["blk_read"] / secs,
                        write_per_second=k["blk_write"] / secs)
-    net = NetFigures(
+    net = None if NO_NETWORK in latest.absent else NetFigures(
         rx_bytes=k["rx_bytes"], tx_bytes=k["tx_bytes"],
         rx_packets=k["rx_packets"] if packets else None,
         tx_packets=k["tx_packets"] if packets else None,

@@ -39,6 +39,15 @@ class Sample(NamedTuple):
     tx_bytes: int
     rx_packets: int
     tx_packets: int
+    # What the engine did not give for this container (NO_MEMORY, NO_NETWORK): those
+    # figures are "not available", never 0. Their fields above hold 0.
+    absent: frozenset[str] = frozenset()
+
+
+NO_MEMORY = "memory"  # `memory_stats: {}`: no memory controller in its cgroup
+NO_NETWORK = "network"  # no `networks`: the host's network, or none
+_NONE_ABSENT: frozenset[str] = frozenset()
+_NO_NETWORK = frozenset({NO_NETWORK})
 
 
 @lru_cache(maxsize=64)
@@ -81,7 +90,11 @@ def _blkio(doc: Mapping[str, Any]) -> tuple[int, int]:
     read = write = 0
     if entries is not None and not isinstance(entries, list):
         raise SampleError("blkio_stats.io_service_bytes_recursive is not a list")
-    for e in entries or ():  # null or [] on some v1 drivers and v2 engines
+    # null or [] on some v1 drivers and v2 engines. Null is 0, not "not available":
+    # Docker 26 on cgroup v2 sends null for every container that has done no I/O yet
+    # (seen on Debian 13, the io controller delegated), so it cannot tell a missing
+    # controller from a quiet container.
+    for e in entries or ():
         if not isinstance(e, Mapping):
             raise SampleError("blkio_stats.io_service_bytes_recursive has a non-object entry")
         op = e.get("op")
@@ -92,13 +105,15 @@ def _blkio(doc: Mapping[str, Any]) -> tuple[int, int]:
     return read, write
 
 
-def _network(doc: Mapping[str, Any]) -> tuple[int, int, int, int]:
+def _network(doc: Mapping[str, Any]) -> tuple[int, int, int, int] | None:
+    """Bytes and packets over the container's interfaces; None when it has none of
+    its own (`--network host` or `none`: no `networks`), which is not 0 traffic."""
     nets = doc.get("networks")
     if nets is None and isinstance(doc.get("network"), Mapping):
         nets = {"eth0": doc["network"]}  # engines before API 1.21
     rxb = txb = rxp = txp = 0
-    if not isinstance(nets, Mapping):
-        return 0, 0, 0, 0  # --network none: no interfaces at all
+    if not isinstance(nets, Mapping) or not nets:
+        return None
     for n in nets.values():
         if not isinstance(n, Mapping):
             raise SampleError("networks has a non-object interface")
@@ -152,19 +167,20 @@ def _parse_common(doc: Any) -> Sample | None:
         elif op == "Write" or op == "write":
             write_b += e["value"]
     rxb = txb = rxp = txp = 0
-    for n in (doc.get("networks") or {}).values():
+    nets = doc.get("networks")
+    for n in (nets or {}).values():
         rxb += n["rx_bytes"]
         txb += n["tx_bytes"]
         rxp += n["rx_packets"]
         txp += n["tx_packets"]
-    if "networks" not in doc and "network" in doc:
+    if nets is None and "network" in doc:
         raise _NotCommon
     values = (total, online, rss, limit, read_b, write_b, rxb, txb, rxp, txp)
     if any(type(v) is not int for v in values) or online <= 0 or (percpu and any(
             type(v) is not int for v in percpu)):
         raise _NotCommon
     return Sample(parse_time(read), total, percpu, online, rss, limit, stats, 2 if v2 else 1,
-                  read_b, write_b, rxb, txb, rxp, txp)
+                  read_b, write_b, rxb, txb, rxp, txp, _NO_NETWORK if not nets else _NONE_ABSENT)
 
 
 def _parse_careful(doc: Any) -> Sample | None:
@@ -194,7 +210,13 @@ def _parse_careful(doc: Any) -> Sample | None:
     mem = doc.get("memory_stats")
     mem = mem if isinstance(mem, Mapping) else {}
     stats = mem.get("stats")
-    if stats is None and "usage" in mem:
+    absent: set[str] = set()
+    if stats is None and "usage" not in mem:
+        # Docker on cgroup v2 without the memory controller delegated: `{}`. Not
+        # available, never 0 (issue 28).
+        stats, v2, rss = {}, False, 0
+        absent.add(NO_MEMORY)
+    elif stats is None and "usage" in mem:
         # Podman's compat API: no `stats` map, only `usage` (and `limit`). Usage is the
         # figure there is (it counts page cache too); the detail is what exists.
         rss = _int(mem, "usage", "memory_stats")
@@ -204,7 +226,10 @@ def _parse_careful(doc: Any) -> Sample | None:
         v2 = "anon" in stats and "rss" not in stats
         rss = _int(stats, "anon" if v2 else "rss", "memory_stats.stats")
     blk_read, blk_write = _blkio(doc)
-    rxb, txb, rxp, txp = _network(doc)
+    net = _network(doc)
+    if net is None:
+        absent.add(NO_NETWORK)
+    rxb, txb, rxp, txp = net or (0, 0, 0, 0)
     return Sample(
         t=parse_time(read),
         cpu_total=_int(usage, "total_usage", "cpu_stats.cpu_usage"),
@@ -220,4 +245,5 @@ def _parse_careful(doc: Any) -> Sample | None:
         tx_bytes=txb,
         rx_packets=rxp,
         tx_packets=txp,
+        absent=frozenset(absent),
     )
