@@ -45,21 +45,23 @@ class EngineUnderTest:
     url: str  # the daemon's [[hosts]] url for it
     cli: tuple[str, ...]  # its command line: the VM's Podman through Docker's CLI
     memory: str  # the key of `mem --detail` the memory figure is (README memory table)
+    image: str  # the test image as the engine names it in lists (imported, not pulled)
+    archive_owner: str  # a root-owned file's owner in the engine's tar (`tar -tv`)
     in_vm: bool = False  # cgroup v2 there, v1 here
-
-    @property
-    def image(self) -> str:
-        """The test image as the engine names it in events and lists."""
-        return IMAGE if self.family == "docker" else f"localhost/{IMAGE}"
 
 
 ENGINES = {e.name: e for e in (
-    EngineUnderTest("docker", "docker", f"unix://{DOCKER_SOCK}", ("docker",), "rss"),
-    EngineUnderTest("podman", "podman", f"unix://{PODMAN_SOCK}", ("podman",), "usage"),
+    EngineUnderTest("docker", "docker", f"unix://{DOCKER_SOCK}", ("docker",), "rss", IMAGE,
+                    "root/root"),
+    # Podman's own CLI names an imported image localhost/…; its compatible API (used by
+    # Docker's CLI) docker.io/library/…. Owners in a download's tar: names on Docker
+    # 20.10, numbers on Docker 26 and Podman 4.3, the user's name only on Podman 5.4.
+    EngineUnderTest("podman", "podman", f"unix://{PODMAN_SOCK}", ("podman",), "usage",
+                    f"localhost/{IMAGE}", "0/0"),
     EngineUnderTest("docker26", "docker", VM_DOCKER, ("docker", "-H", VM_DOCKER), "anon",
-                    True),
+                    IMAGE, "0/0", True),
     EngineUnderTest("podman5", "podman", VM_PODMAN, ("docker", "-H", VM_PODMAN), "usage",
-                    True),
+                    f"docker.io/library/{IMAGE}", "root/0", True),
 )}
 ENGINE_URLS = {name: e.url for name, e in ENGINES.items()}
 
@@ -200,11 +202,11 @@ class Daemon:
     def env(self) -> dict[str, str]:
         return {**os.environ, "HINEDOCK_SOCKET": self.socket}
 
-    def run(self, cmd: str, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(self, cmd: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         exe = [str(BIN / cmd)] if cmd != "hinedock" else [sys.executable, "-m",
                                                           "hinedockd.client.cli"]
         return subprocess.run([*exe, *args], capture_output=True, text=True, env=self.env(),
-                              timeout=30)
+                              timeout=timeout)
 
     def ok(self, cmd: str, *args: str) -> list[tuple[str, float]]:
         r = self.run(cmd, *args)

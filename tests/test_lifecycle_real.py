@@ -17,6 +17,7 @@ from tests.hinemos_syslog import Parsed, parse
 from tests.realparts import (
     CHECK,
     ENGINE_URLS,
+    ENGINES,
     Daemon,
     HealthTimer,
     Rsyslog,
@@ -76,14 +77,19 @@ def test_a_failing_check_reads_unhealthy_and_warns_once(daemon: Daemon, rsyslog:
 def test_a_container_killed_by_its_memory_limit(daemon: Daemon, rsyslog: Rsyslog,
                                                 engine_cli: str) -> None:
     cid = run_container("oom", "sh", "-c", 'x=aaaaaaaa; while true; do x="$x$x"; done',
-                        extra=("--memory", "8m", "--memory-swap", "8m"), cli=engine_cli)
+                        # 8m was too little for runc to start it on Docker 26 (cgroup v2)
+                        extra=("--memory", "32m", "--memory-swap", "32m"), cli=engine_cli)
     wait_for(lambda: figures(daemon, "exit", "hdt_oom") == {"exit_code:hdt_oom": 137},
              within=30, what="exit code 137")
     engine_says = bool(inspect(engine_cli, cid)["State"]["OOMKilled"])  # type: ignore[index]
     oom = figures(daemon, "oom", "hdt_oom")
     assert oom["oom_killed:hdt_oom"] == int(engine_says)
-    if engine_cli == "docker":  # Podman 4.3 here flags no OOM kill (docker/lifecycle.py)
-        assert engine_says and oom["oom_events:hdt_oom"] == 1
+    if engine_cli != "podman":  # Podman 4.3 here flags no OOM kill (docker/lifecycle.py)
+        assert engine_says
+        # Podman 5 flags it in inspect but sends no `oom` event (seen: create, init,
+        # start, die, cleanup)
+        assert oom["oom_events:hdt_oom"] == (1 if ENGINES[engine_cli].family == "docker"
+                                             else 0)
         wait_for(lambda: len(alerts(rsyslog, cid, "oom_killed")) == 1, within=5,
                  what="the OOM warning")
         (warning,) = alerts(rsyslog, cid, "oom_killed")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -181,7 +180,7 @@ def test_report_commands_for_events_and_states(daemon: Daemon, rsyslog: Rsyslog,
     wait_for(lambda: len(received(rsyslog, "docker_host1", die)) == 3,
              what="the die event sent by the report's command")
     assert {m.pri for m in received(rsyslog, "docker_host1", die)} == {12}  # user.warning
-    subprocess.run([engine_cli, "rm", "-f", cid], capture_output=True)
+    docker("rm", "-f", cid, check=False, cli=engine_cli)
 
 
 @ON_DOCKER_ONLY

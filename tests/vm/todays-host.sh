@@ -12,8 +12,10 @@
 #
 # Where: HINEDOCK_VM_DIR (default /var/cache/hinedockd-test-vm). Ports on 127.0.0.1, the
 # tests' defaults (tests/realparts.py): Docker 23750, Podman 23888, snmpd udp 16100
-# (community "public"). The guest's network is qemu's user mode with restrict=on: it
-# reaches nothing outside; only the forwarded ports reach it. The tests import their
+# (community "public"). The guest's network is qemu's user mode with no default route:
+# it reaches nothing beyond qemu's own subnet; only the forwarded ports reach it (qemu's
+# restrict=on would do it too, but it drops the UDP answers of a forwarded port, so
+# snmpd never answered). The tests import their
 # busybox image into each engine themselves (tests/realparts.py ensure_image).
 #
 # Software emulation (TCG): slow (a `docker run` takes about 4 s) and busy on both cores
@@ -23,7 +25,7 @@ set -euo pipefail
 dir=${HINEDOCK_VM_DIR:-/var/cache/hinedockd-test-vm}
 docker_port=23750 podman_port=23888 snmp_port=16100
 # The recipe's version: a change here rebuilds the image on the next `build`.
-recipe=1
+recipe=2
 
 packages=systemd-sysv,udev,dbus,linux-image-amd64,docker.io,podman,nftables,iptables
 packages+=,busybox-static,iproute2,ca-certificates,kmod,procps,snmpd
@@ -63,7 +65,7 @@ Restart=always
 [Install]
 WantedBy=multi-user.target
 END
-  # qemu's user network: the guest is 10.0.2.15, its gateway 10.0.2.2.
+  # qemu's user network: the guest is 10.0.2.15 on 10.0.2.0/24, and no route beyond.
   unit "$root" network-setup.service <<'END'
 [Unit]
 Description=The address qemu's user network expects
@@ -74,7 +76,6 @@ RemainAfterExit=yes
 ExecStart=/sbin/ip link set lo up
 ExecStart=/sbin/ip link set eth0 up
 ExecStart=/sbin/ip addr add 10.0.2.15/24 dev eth0
-ExecStart=/sbin/ip route add default via 10.0.2.2
 [Install]
 WantedBy=multi-user.target
 END
@@ -110,7 +111,7 @@ start() {
     -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" \
     -append "root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.unified_cgroup_hierarchy=1" \
     -drive "file=$dir/disk.img,format=raw,if=virtio" -snapshot \
-    -netdev "user,id=n0,restrict=on,$fwd" -device virtio-net-pci,netdev=n0 \
+    -netdev "user,id=n0,$fwd" -device virtio-net-pci,netdev=n0 \
     -display none -no-reboot -serial "file:$dir/console.log" -pidfile "$dir/qemu.pid" \
     > "$dir/qemu.log" 2>&1 < /dev/null &
   for _ in 1 2 3 4 5; do [ -s "$dir/qemu.pid" ] && break; sleep 1; done
