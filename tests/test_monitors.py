@@ -214,3 +214,21 @@ def test_a_figure_the_engine_does_not_give_has_no_line_and_says_why() -> None:
     assert len(net.notes) == 1 and "network is not available" in net.notes[0]
     assert "docker_host2 (podman)" in net.notes[0]
     assert text(m.cpu(data, {})).count("\n") == 2  # CPU is given: both lines
+
+
+def test_top_shows_what_the_engine_does_not_give_as_na() -> None:
+    """`hinedock top` reads the API's JSON: memory and net are null where the engine
+    gives none (a host-network container), and the row says n/a, not 0 or a crash."""
+    import json
+
+    import orjson
+
+    from hinedockd.client.cli import top_table
+
+    bare = figures("hostnet", "c", absent=frozenset({"memory", "network"}))
+    data = json.loads(orjson.dumps(answer(figures("web1", "a"), bare)))
+    rows = top_table(data).splitlines()
+    assert len(rows) == 3 and "web1" in rows[1] and "n/a" not in rows[1]
+    # id, name, CPU % (given), then MEM, MEM %, NET RX/s, NET TX/s not given
+    assert rows[2].split()[:7] == ["cccccccccccc", "hostnet", "12.35", "n/a", "n/a", "n/a",
+                                   "n/a"]

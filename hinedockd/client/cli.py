@@ -184,12 +184,14 @@ def top_table(data: dict[str, object], life: dict[str, object] | None = None) ->
             rows.append(f"{shown(c['id'][:12]):<13} {shown(c['name'][:24]):<24} "
                         f"{shown(c.get('error') or '')}")
             continue
+        # memory or net is null where the engine does not give it: "n/a", never 0
         m, n, d = f["memory"], f["net"], f["disk"]
+        mem = (f"{_human(m['rss']):>9} {m['host_percent']:>6.2f}" if m
+               else f"{'n/a':>9} {'n/a':>6}")
+        net = (f"{_human(n['rx_bytes_per_second']):>10} {_human(n['tx_bytes_per_second']):>10}"
+               if n else f"{'n/a':>10} {'n/a':>10}")
         rows.append(f"{shown(c['id'][:12]):<13} {shown(c['name'][:24]):<24} "
-                    f"{f['cpu']['percent']:>7.2f} "
-                    f"{_human(m['rss']):>9} {m['host_percent']:>6.2f} "
-                    f"{_human(n['rx_bytes_per_second']):>10} "
-                    f"{_human(n['tx_bytes_per_second']):>10} "
+                    f"{f['cpu']['percent']:>7.2f} {mem} {net} "
                     f"{_human(d['read_per_second']):>10} {_human(d['write_per_second']):>10} "
                     f"{_life_columns(by_id.get(c['id']))}")
     return "\n".join(rows) + "\n"
