@@ -226,6 +226,10 @@ def test_health_check_execs_stay_out_of_syslog(daemon: Daemon, rsyslog: Rsyslog,
     checks = [p.message for p in received(rsyslog, "docker_host1", f"id={short}")
               if "/bin/sh -c false" in p.message]
     assert checks == [], checks[:3]
+    # The operator's exec_die, once per target: it may follow its exec_create by a
+    # moment (the CLI returns on the exit code, the event comes when the engine reaps it)
+    wait_for(lambda: len(received(rsyslog, "docker_host1", f"exec_die id={short}")) >= 2,
+             within=10, what="the operator's exec_die")
     dies = received(rsyslog, "docker_host1", f"exec_die id={short}")
-    assert len(dies) == 2, [p.message for p in dies]  # the operator's, once per target
+    assert len(dies) == 2, [p.message for p in dies]
     docker("rm", "-f", cid, cli=engine_cli)
