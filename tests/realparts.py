@@ -47,21 +47,22 @@ class EngineUnderTest:
     memory: str  # the key of `mem --detail` the memory figure is (README memory table)
     image: str  # the test image as the engine names it in lists (imported, not pulled)
     archive_owner: str  # a root-owned file's owner in the engine's tar (`tar -tv`)
+    fixture: str  # the module fixture that says it is there (tests/conftest.py)
     in_vm: bool = False  # cgroup v2 there, v1 here
 
 
 ENGINES = {e.name: e for e in (
     EngineUnderTest("docker", "docker", f"unix://{DOCKER_SOCK}", ("docker",), "rss", IMAGE,
-                    "root/root"),
+                    "root/root", "engine"),
     # Podman's own CLI names an imported image localhost/…; its compatible API (used by
     # Docker's CLI) docker.io/library/…. Owners in a download's tar: names on Docker
     # 20.10, numbers on Docker 26 and Podman 4.3, the user's name only on Podman 5.4.
     EngineUnderTest("podman", "podman", f"unix://{PODMAN_SOCK}", ("podman",), "usage",
-                    f"localhost/{IMAGE}", "0/0"),
+                    f"localhost/{IMAGE}", "0/0", "podman"),
     EngineUnderTest("docker26", "docker", VM_DOCKER, ("docker", "-H", VM_DOCKER), "anon",
-                    IMAGE, "0/0", True),
+                    IMAGE, "0/0", "vm_docker", True),
     EngineUnderTest("podman5", "podman", VM_PODMAN, ("docker", "-H", VM_PODMAN), "usage",
-                    f"docker.io/library/{IMAGE}", "root/0", True),
+                    f"docker.io/library/{IMAGE}", "root/0", "vm_podman", True),
 )}
 ENGINE_URLS = {name: e.url for name, e in ENGINES.items()}
 
@@ -95,9 +96,9 @@ def one_cpu(daemon: Daemon, name: str, *args: str) -> float:
 def docker(*args: str, check: bool = True, cli: str = "docker") -> str:
     """The CLI of the engine named `cli` (ENGINES: `podman` for Podman's, the VM's
     through Docker's CLI with `-H`)."""
-    argv = ENGINES[cli].cli if cli in ENGINES else (cli,)
-    out = subprocess.run([*argv, *args], capture_output=True, text=True,
-                         timeout=600 if ENGINES.get(cli, ENGINES["docker"]).in_vm else 120)
+    e = ENGINES.get(cli)
+    out = subprocess.run([*(e.cli if e else (cli,)), *args], capture_output=True, text=True,
+                         timeout=600 if e and e.in_vm else 120)
     if check and out.returncode != 0:
         raise AssertionError(f"{cli} {' '.join(args)}: {out.stderr}")
     return out.stdout.strip()
@@ -303,8 +304,7 @@ def engine_cli_fixture(request: pytest.FixtureRequest) -> str:
     """Fixture body for a module that runs on both engines: the engine's CLI name,
     after its own fixture (`engine` or `podman`) said it is there."""
     cli = str(request.param)
-    request.getfixturevalue({"docker": "engine", "podman": "podman", "docker26": "vm_docker",
-                             "podman5": "vm_podman"}[cli])
+    request.getfixturevalue(ENGINES[cli].fixture)
     return cli
 
 
