@@ -28,6 +28,7 @@ from hinedockd.docker.view import HostView
 from hinedockd.gate import CALLER_UID, LISTEN_BACKLOG, Admission, Door, GatedHandler, Peer
 from hinedockd.hinemos.pusher import CustomTrapSender
 from hinedockd.hinemos.sync import HostSync
+from hinedockd.messages.containerlogs import ContainerLogs
 from hinedockd.messages.hub import SyslogHub
 from hinedockd.model import Container, ContainerState
 from hinedockd.monitors import MonitorError
@@ -79,8 +80,10 @@ class LocalApi:
     def __init__(self, cfg: Config, hosts: Sequence[HostView], queries: Queries,
                  hub: SyslogHub | None = None,
                  syncs: Mapping[str, HostSync] | None = None,
-                 pusher: CustomTrapSender | None = None) -> None:
+                 pusher: CustomTrapSender | None = None,
+                 logs: ContainerLogs | None = None) -> None:
         self.cfg, self.hosts, self.queries = cfg, hosts, queries
+        self.logs = logs
         self.hub = hub
         self.syncs = syncs or {}
         self.pusher = pusher
@@ -156,11 +159,12 @@ class LocalApi:
                   else None) for h in self.hosts]
         syslog = self.hub.snapshot() if self.hub else []
         push = self.pusher.snapshot() if self.pusher else None
+        logs = self.logs.snapshot() if self.logs else []
         # Every reader may ask: a URL's credentials (a custom trap URL, an error that
         # quotes one) are taken out of the whole answer
         if request.query.get("format") == "table":
-            return web.Response(text=redact(status_table(hosts, syslog, push)))
-        document = orjson.dumps(status_document(hosts, syslog, self.started, push))
+            return web.Response(text=redact(status_table(hosts, syslog, push, logs)))
+        document = orjson.dumps(status_document(hosts, syslog, self.started, push, logs))
         return web.Response(body=redact(document.decode()).encode(),
                             content_type="application/json")
 

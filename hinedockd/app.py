@@ -32,8 +32,9 @@ from hinedockd.hinemos.pusher import CustomTrapSender, trap_ssl_context
 from hinedockd.hinemos.reconciler import Reconciler
 from hinedockd.hinemos.sync import HostSync
 from hinedockd.logs import configure
+from hinedockd.messages.containerlogs import ContainerLogs, load_cursors
 from hinedockd.messages.hub import SyslogHub
-from hinedockd.persist import Persister
+from hinedockd.persist import Checkpointed, Persister
 from hinedockd.queries import Queries
 from hinedockd.redact import crosses_network_in_clear, has_password, redact
 from hinedockd.snmp import SnmpSource
@@ -100,9 +101,12 @@ async def serve(cfg: Config) -> int:
     Path(state_dir).mkdir(parents=True, exist_ok=True)
 
     # The parts.
-    hosts = [Host(h, cfg.daemon, saved=persist.load(state_dir, h.facility_id))
-             for h in cfg.hosts]
+    saved = {h.facility_id: persist.load(state_dir, h.facility_id) for h in cfg.hosts}
+    hosts = [Host(h, cfg.daemon, saved=saved[h.facility_id]) for h in cfg.hosts]
     hub = SyslogHub(cfg, hosts)
+    logs = ContainerLogs(cfg, hub, hosts, {
+        h.facility_id: load_cursors(persist.logs_file(state_dir, h.facility_id))
+        for h in cfg.hosts}, origins={fid: s.cursor_ns for fid, s in saved.items()})
     backend = make_backend(cfg.hinemos)
     reconciler = Reconciler(backend, cfg.hinemos,
                             claims=Claims(Path(state_dir) / "hinemos-claims.json"))
@@ -110,7 +114,12 @@ async def serve(cfg: Config) -> int:
              for h in hosts}
     snmp = {h.facility_id: SnmpSource(h, h.snmp, cfg.daemon.retention_seconds)
             for h in cfg.hosts if h.snmp is not None}
-    persister = Persister({h.host.facility_id: h for h in hosts}, state_dir, outbox=hub)
+    files: dict[Path, Checkpointed] = {}
+    for h in hosts:
+        files[persist.state_file(state_dir, h.host.facility_id)] = h
+        files[persist.logs_file(state_dir, h.host.facility_id)] = \
+            logs.hosts[h.host.facility_id]
+    persister = Persister(files, outbox=hub)
     trap = cfg.hinemos.customtrap
     pusher = (CustomTrapSender(cfg.hinemos, trap, hosts, reconciler.node_exists, snmp)
               if trap else None)
@@ -119,18 +128,21 @@ async def serve(cfg: Config) -> int:
     # its series (docker/host.py); what changes is told to its observers:
     #   every engine event and container state change -> the syslog hub -> targets, journal
     #   every container change and reconnect -> the host's Hinemos sync -> reconciler
+    #   every container change -> container logs: a log stream per selected running
+    #   container -> its lines -> the syslog hub
     #   every container state change and engine event (and, each interval, every
     #   figure of the nodes the sync has made) -> the custom trap sender -> the
     #   manager's custom trap monitoring, when configured
     for h in hosts:
         h.subscribe(hub)
         h.subscribe(syncs[h.host.facility_id])
+        h.subscribe(logs)
         if pusher is not None:
             h.subscribe(pusher)
     # The series, the inventory, SNMP and the event history are read on demand:
     #   hinedock -> local API -> queries (over each HostView) -> monitors -> lines
     queries = Queries(cfg.daemon, snmp, hub)
-    api = LocalApi(cfg, hosts, queries, hub, syncs, pusher)
+    api = LocalApi(cfg, hosts, queries, hub, syncs, pusher, logs)
     await api.start()
     metrics_runner = None
     if cfg.daemon.prometheus:
@@ -147,6 +159,7 @@ async def serve(cfg: Config) -> int:
     supervisor.start("persist", persister.run())
     supervisor.start("watchdog", watchdog(hosts))
     supervisor.start("syslog", hub.run())
+    supervisor.start("logs", logs.run())
     if pusher is not None:
         supervisor.start("customtrap", pusher.run())
 
@@ -165,7 +178,7 @@ async def serve(cfg: Config) -> int:
         log.info("hinedockd stopping", because=f"{died} died" if died else "asked to")
         # No new messages from here on; the queued ones get a moment to leave, and
         # only then are the cursors saved past them.
-        await supervisor.stop("host:", "hinemos", "snmp:", "persist", "watchdog")
+        await supervisor.stop("host:", "logs", "hinemos", "snmp:", "persist", "watchdog")
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DRAIN_SECONDS):
                 await hub.drain()

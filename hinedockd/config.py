@@ -17,7 +17,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast, get_args
 
-from hinedockd.messages.framing import FACILITIES
+from hinedockd.messages.framing import FACILITIES, SEVERITIES
 from hinedockd.metrics.figures import CpuScale
 from hinedockd.model import FACILITY_ID_MAX, FACILITY_ID_RE
 from hinedockd.processes import compile_pattern
@@ -166,6 +166,10 @@ class SyslogTarget:
     # networks' connect/disconnect, which every start and stop of a container repeats.
     events: tuple[str, ...] = ("*",)
     skip_events: tuple[str, ...] = ("network.connect", "network.disconnect")
+    logs: bool = True  # containers' own lines ([logs]) go to this target too
+    # A message longer than this is cut, with "..." at its end (rsyslog takes 8 KiB by
+    # default; Hinemos' receiver reads a UDP datagram whole).
+    max_message_bytes: int = 2048
 
     def wants(self, type_: str, action: str) -> bool:
         """Does this target take the event? (`action` as the engine sends it, the
@@ -175,6 +179,45 @@ class SyslogTarget:
                 and not any(fnmatchcase(name, g) for g in self.skip_events))
 
 
+LogStreams = Literal["both", "stdout", "stderr", "none"]
+LOGS_LABEL = "hinedock.logs"  # on a container: true, stdout, stderr or false
+
+
+@dataclass(frozen=True)
+class LogRule:
+    """`[[logs.rules]]`: which containers' own output is followed. A container matches
+    when its name, its image and each `labels` glob (`KEY=VALUE`) match, on one of
+    `hosts` (facility IDs; none: every host); the first rule that matches decides."""
+
+    names: tuple[str, ...] = ("*",)
+    images: tuple[str, ...] = ("*",)
+    labels: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    streams: LogStreams = "both"
+
+
+@dataclass(frozen=True)
+class LogsConfig:
+    """`[logs]`: containers' stdout and stderr to the syslog targets, as lines of
+    their container node (HOSTNAME = its 12-character ID). Nothing is followed unless
+    selected, by the container's `hinedock.logs` label or by a rule."""
+
+    label: bool = True  # whether a container's own `hinedock.logs` label selects it
+    rules: tuple[LogRule, ...] = ()
+    stdout_severity: str = "info"
+    stderr_severity: str = "notice"
+    # (RE2 pattern, severity): the first whose pattern is found in a line decides
+    severity_patterns: tuple[tuple[str, str], ...] = ()
+    # RE2: a line that matches it continues the record before it (a stack trace's
+    # `^\s+at `); "" = every line is a record
+    continuation: str = ""
+    max_record_lines: int = 100
+    join_seconds: float = 0.5  # a record still open after this long leaves as it is
+    lines_per_second: float = 100.0  # per container: the rest is dropped and counted
+    burst: int = 1000
+    report_seconds: int = 60  # "N lines dropped" at most this often per container
+
+
 @dataclass(frozen=True)
 class Config:
     path: str
@@ -182,6 +225,7 @@ class Config:
     hosts: tuple[HostConfig, ...]
     hinemos: HinemosConfig = field(default_factory=HinemosConfig)
     syslog: tuple[SyslogTarget, ...] = ()
+    logs: LogsConfig = field(default_factory=LogsConfig)
 
     def find_host(self, name: str, port: int | None = None) -> HostConfig:
         """Resolve the report's `-i` (address or facility ID) and `-p` to a host."""
@@ -520,6 +564,8 @@ def _syslog(t: _Table) -> SyslogTarget:
         queue_size=t.number("queue_size", int, d.queue_size, 1),
         events=_event_globs(t, "events", d.events),
         skip_events=_event_globs(t, "skip_events", d.skip_events),
+        logs=t.get("logs", bool, d.logs),
+        max_message_bytes=t.number("max_message_bytes", int, d.max_message_bytes, 480, 65_000),
     )
     t.done()
     return cfg
@@ -535,6 +581,70 @@ def _event_globs(t: _Table, key: str, default: tuple[str, ...]) -> tuple[str, ..
         t.fail(key, "must be a list of TYPE.ACTION globs such as \"container.*\" or "
                     f"\"image.pull\" (or \"*\"); got {', '.join(map(repr, bad))}")
     return tuple(globs)
+
+
+def _globs(t: _Table, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    globs = t.get(key, list, list(default))
+    if not all(isinstance(g, str) and g for g in globs):
+        t.fail(key, "must be a list of glob patterns (strings)")
+    return tuple(globs)
+
+
+def _severity(t: _Table, key: str, default: str) -> str:
+    return t.choice(key, default, tuple(SEVERITIES))
+
+
+def _log_rule(t: _Table, hosts: set[str]) -> LogRule:
+    d = LogRule()
+    labels = _globs(t, "labels", d.labels)
+    if not all("=" in g for g in labels):
+        t.fail("labels", "each must be KEY=VALUE (globs, e.g. \"app=web*\")")
+    rule_hosts = _globs(t, "hosts", d.hosts)
+    unknown = sorted(set(rule_hosts) - hosts)
+    if unknown:
+        t.fail("hosts", f"no [[hosts]] with facility_id {unknown[0]!r}")
+    cfg = LogRule(names=_globs(t, "names", d.names), images=_globs(t, "images", d.images),
+                  labels=labels, hosts=rule_hosts,
+                  streams=t.choice("streams", d.streams, get_args(LogStreams)))
+    t.done()
+    return cfg
+
+
+def _logs(t: _Table, hosts: set[str]) -> LogsConfig:
+    d = LogsConfig()
+    rules = tuple(_log_rule(_Table(t.file, f"logs.rules[{i}]", r), hosts)
+                  for i, r in enumerate(t.get("rules", list, [])))
+    patterns = []
+    for i, item in enumerate(t.get("severity_patterns", list, [])):
+        pt = _Table(t.file, f"logs.severity_patterns[{i}]", item)
+        pattern = pt.required("pattern")
+        try:
+            compile_pattern(pattern, "pattern")
+        except ValueError as e:
+            pt.fail("pattern", str(e).removeprefix("pattern: "))
+        patterns.append((pattern, _severity(pt, "severity", "err")))
+        pt.done()
+    continuation = t.get("continuation", str, d.continuation)
+    if continuation:
+        try:
+            compile_pattern(continuation, "continuation")
+        except ValueError as e:
+            t.fail("continuation", str(e).removeprefix("continuation: "))
+    cfg = LogsConfig(
+        label=t.get("label", bool, d.label),
+        rules=rules,
+        stdout_severity=_severity(t, "stdout_severity", d.stdout_severity),
+        stderr_severity=_severity(t, "stderr_severity", d.stderr_severity),
+        severity_patterns=tuple(patterns),
+        continuation=continuation,
+        max_record_lines=t.number("max_record_lines", int, d.max_record_lines, 1, 10_000),
+        join_seconds=t.number("join_seconds", float, d.join_seconds, 0.05, 60),
+        lines_per_second=t.number("lines_per_second", float, d.lines_per_second, 0.01),
+        burst=t.number("burst", int, d.burst, 1),
+        report_seconds=t.number("report_seconds", int, d.report_seconds, 1),
+    )
+    t.done()
+    return cfg
 
 
 def _array(root: _Table, key: str) -> list[_Table]:
@@ -559,8 +669,10 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         seen.add(h.facility_id)
     hinemos = _hinemos(_Table(path, "hinemos", root.get("hinemos", dict, {})))
     syslog = tuple(_syslog(t) for t in _array(root, "syslog"))
+    logs = _logs(_Table(path, "logs", root.get("logs", dict, {})), {h.facility_id for h in hosts})
     root.done()
-    return Config(path=path, daemon=daemon, hosts=hosts, hinemos=hinemos, syslog=syslog)
+    return Config(path=path, daemon=daemon, hosts=hosts, hinemos=hinemos, syslog=syslog,
+                  logs=logs)
 
 
 def apply_environment(cfg: Config, env: Mapping[str, str]) -> Config:

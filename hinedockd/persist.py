@@ -1,8 +1,9 @@
 """What must survive a daemon restart, per host: the events cursor (last timeNano
-seen) and the last state reported for each container. One JSON file per host in
-`state_dir`, replaced atomically (write, fsync, rename), so a crash leaves either
-the old file or the new one, never half of one. `Persister` decides when a host's
-checkpoint may be saved: only once the syslog messages it accounts for have left."""
+seen) and the last state reported for each container (`host-<id>.json`), and the
+followed containers' log cursors (`logs-<id>.json`, messages/containerlogs.py). Each
+file is replaced atomically (write, fsync, rename), so a crash leaves either the old
+file or the new one, never half of one. `Persister` decides when a checkpoint may be
+saved: only once the syslog messages it accounts for have left."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import asyncio
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -20,10 +21,20 @@ import structlog
 log = structlog.get_logger("hinedockd.persist")
 
 
+class Saveable(Protocol):
+    """A checkpoint: what is written to its file."""
+
+    def to_json(self) -> str: ...
+
+
 @dataclass
 class HostState:
     cursor_ns: int = 0
     states: dict[str, str] = field(default_factory=dict)  # container ID -> state
+
+    def to_json(self) -> str:
+        return json.dumps({"cursor_ns": self.cursor_ns, "states": self.states},
+                          separators=(",", ":"))
 
 
 def state_file(state_dir: str, facility_id: str) -> Path:
@@ -32,27 +43,47 @@ def state_file(state_dir: str, facility_id: str) -> Path:
 
 def load(state_dir: str, facility_id: str) -> HostState:
     path = state_file(state_dir, facility_id)
+    text = read_aside(path)
+    if text is None:
+        return HostState()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
         cursor = data["cursor_ns"]
         states = data["states"]
         if not isinstance(cursor, int) or not isinstance(states, dict):
             raise ValueError("unexpected shape")
         return HostState(cursor, {str(k): str(v) for k, v in states.items()})
-    except FileNotFoundError:
+    except (ValueError, KeyError, TypeError) as e:
+        set_aside(path, str(e))
         return HostState()
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        # A damaged file costs a full re-list, not the daemon: keep it aside for a look.
-        log.error("state file unreadable, starting without it", path=str(path), error=str(e))
-        with_suffix = path.with_suffix(".damaged")
-        os.replace(path, with_suffix)
-        return HostState()
+
+
+def logs_file(state_dir: str, facility_id: str) -> Path:
+    return Path(state_dir) / f"logs-{facility_id}.json"
 
 
 def save(state_dir: str, facility_id: str, state: HostState) -> None:
-    write_atomic(state_file(state_dir, facility_id),
-                 json.dumps({"cursor_ns": state.cursor_ns, "states": state.states},
-                            separators=(",", ":")))
+    write_atomic(state_file(state_dir, facility_id), state.to_json())
+
+
+def read_aside(path: Path) -> str | None:
+    """A state file's text; None when there is none. One that cannot be read is set
+    aside (`.damaged`, for a look) and reads as none: it costs a replay, not the daemon."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        set_aside(path, str(e))
+        return None
+
+
+def set_aside(path: Path, error: str) -> None:
+    log.error("state file unreadable, starting without it", path=str(path), error=error)
+    try:
+        os.replace(path, path.with_suffix(".damaged"))
+    except OSError as e:
+        log.error("cannot set the damaged state file aside", path=str(path), error=str(e))
 
 
 def write_atomic(path: Path, data: str) -> None:
@@ -78,15 +109,15 @@ class Checkpoints:
     `marks` are the sinks' accepted counts when the state was taken."""
 
     keep: int = 32
-    pending: list[tuple[HostState, tuple[int, ...]]] = field(default_factory=list)
+    pending: list[tuple[Saveable, tuple[int, ...]]] = field(default_factory=list)
 
-    def add(self, state: HostState, marks: tuple[int, ...]) -> None:
+    def add(self, state: Saveable, marks: tuple[int, ...]) -> None:
         self.pending.append((state, marks))
         if len(self.pending) > self.keep:
             # Thin out the middle: saving an older state costs replays, never messages.
             del self.pending[len(self.pending) // 2]
 
-    def take_settled(self, sent: tuple[int, ...]) -> HostState | None:
+    def take_settled(self, sent: tuple[int, ...]) -> Saveable | None:
         """The newest state whose messages have all been sent (`sent` per sink); it
         and everything older leave the list."""
         ready = [i for i, (_, marks) in enumerate(self.pending)
@@ -99,12 +130,13 @@ class Checkpoints:
 
 
 class Checkpointed(Protocol):
-    """A host whose cursor and told states are saved (docker/host.py)."""
+    """A host whose cursor and told states are saved (docker/host.py); a host's log
+    cursors (messages/containerlogs.py)."""
 
     @property
     def checkpoint_due(self) -> bool: ...
 
-    def take_checkpoint(self) -> HostState: ...
+    def take_checkpoint(self) -> Saveable: ...
 
     def checkpoint_lost(self) -> None: ...
 
@@ -123,27 +155,27 @@ class Persister:
     `Checkpoints`): after a crash, what was queued is replayed from the engine
     (`since=`), never lost; what was sent in the last second may be sent again."""
 
-    def __init__(self, hosts: dict[str, Checkpointed], state_dir: str, outbox: Outbox) -> None:
-        self.hosts, self.state_dir, self.outbox = hosts, state_dir, outbox
-        self.checkpoints = {facility_id: Checkpoints() for facility_id in hosts}
+    def __init__(self, files: Mapping[Path, Checkpointed], outbox: Outbox) -> None:
+        self.files, self.outbox = files, outbox
+        self.checkpoints = {path: Checkpoints() for path in files}
 
-    def _save(self, facility_id: str, saved: HostState) -> None:
+    def _save(self, path: Path, saved: Saveable) -> None:
         try:
-            save(self.state_dir, facility_id, saved)
+            write_atomic(path, saved.to_json())
         except OSError as e:
-            self.hosts[facility_id].checkpoint_lost()
-            log.error("cannot save state", host=facility_id, error=str(e))
+            self.files[path].checkpoint_lost()
+            log.error("cannot save state", path=str(path), error=str(e))
 
-    def _settled(self, take: bool = True) -> Sequence[tuple[str, HostState]]:
-        """Checkpoints that may be saved now; with `take`, first a new one per changed host."""
+    def _settled(self, take: bool = True) -> Sequence[tuple[Path, Saveable]]:
+        """Checkpoints that may be saved now; with `take`, first a new one per changed file."""
         sent, out = self.outbox.sent(), []
-        for facility_id, host in self.hosts.items():
-            points = self.checkpoints[facility_id]
-            if take and host.checkpoint_due:
-                points.add(host.take_checkpoint(), self.outbox.marks())
+        for path, owner in self.files.items():
+            points = self.checkpoints[path]
+            if take and owner.checkpoint_due:
+                points.add(owner.take_checkpoint(), self.outbox.marks())
             saved = points.take_settled(sent)
             if saved is not None:
-                out.append((facility_id, saved))
+                out.append((path, saved))
         return out
 
     async def run(self, every: float = 1.0, poll: float = 0.05) -> None:
@@ -157,10 +189,10 @@ class Persister:
             take = loop.time() >= next_take
             if take:
                 next_take = loop.time() + every
-            for facility_id, saved in self._settled(take):
-                await asyncio.to_thread(self._save, facility_id, saved)
+            for path, saved in self._settled(take):
+                await asyncio.to_thread(self._save, path, saved)
 
     def save_now(self) -> None:
         """At a clean stop, after the hub has drained what it could."""
-        for facility_id, saved in self._settled():
-            self._save(facility_id, saved)
+        for path, saved in self._settled():
+            self._save(path, saved)

@@ -15,6 +15,7 @@ from typing import Any
 from hinedockd.docker.view import HostSnapshot
 from hinedockd.hinemos.pusher import PushSnapshot
 from hinedockd.hinemos.sync import SyncSnapshot
+from hinedockd.messages.containerlogs import FollowedSnapshot
 from hinedockd.messages.senders import SinkSnapshot
 
 API_VERSION = 1
@@ -46,8 +47,10 @@ def _cost(h: HostSnapshot) -> str:
 
 
 def status_table(hosts: Sequence[HostLine], syslog: Sequence[SinkSnapshot],
-                 push: PushSnapshot | None = None) -> str:
-    """One line per host, then one per syslog target, then the custom trap push."""
+                 push: PushSnapshot | None = None,
+                 logs: Sequence[FollowedSnapshot] = ()) -> str:
+    """One line per host, then one per syslog target, then the custom trap push, then
+    one per container whose own log is followed."""
     rows = [f"{'HOST':<16} {'ENGINE':<14} {'SINCE':<14} {'LAST EVENT':<14} "
             f"{'RUN/PAU/EXI/ALL':<15} {'STATS':<12} {'ENGINE CPU':>10} {'HINEMOS':<16} "
             f"LAST ERROR"]
@@ -82,15 +85,27 @@ def status_table(hosts: Sequence[HostLine], syslog: Sequence[SinkSnapshot],
                     f"{push.failed:>7} {push.queued:>7} "
                     f"{push.dropped + push.unknown_node:>8} {push.rejected:>8} "
                     f"{header_safe(push.last_error) or '-'}")
+    if logs:
+        rows.append("")
+        rows.append(f"{'CONTAINER LOG':<16} {'HOST':<16} {'NAME':<20} {'STREAMS':<13} "
+                    f"{'STATE':<9} {'LINES':>8} {'SENT':>8} {'DROPPED':>8} LAST ERROR")
+        for f in logs:
+            state = "following" if f.connected else "stopped"
+            rows.append(f"{f.container:<16} {header_safe(f.host)[:16]:<16} "
+                        f"{header_safe(f.name)[:20]:<20} {f.streams:<13} {state:<9} "
+                        f"{f.lines:>8} {f.sent:>8} {f.dropped:>8} "
+                        f"{header_safe(f.last_error) or '-'}")
     return "\n".join(rows) + "\n"
 
 
 def status_document(hosts: Sequence[HostLine], syslog: Sequence[SinkSnapshot],
-                    started: float, push: PushSnapshot | None = None) -> dict[str, Any]:
+                    started: float, push: PushSnapshot | None = None,
+                    logs: Sequence[FollowedSnapshot] = ()) -> dict[str, Any]:
     """`hinedock status --json`: each host's snapshot with its Hinemos sync inside."""
     return {"api": API_VERSION, "started": started, "pid": os.getpid(),
             "hosts": [{**dataclasses.asdict(h), "hinemos": sync} for h, sync in hosts],
-            "syslog": syslog, "customtrap": push, "process": process_figures()}
+            "syslog": syslog, "customtrap": push, "logs": logs,
+            "process": process_figures()}
 
 
 def process_figures() -> dict[str, int | None]:

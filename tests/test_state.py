@@ -78,7 +78,7 @@ target = "tcp://127.0.0.1:{port}"
     w = Host(cfg.hosts[0], cfg.daemon)
     hub = SyslogHub(cfg, [w])
     w.subscribe(hub)
-    persister = Persister({"h1": w}, cfg.daemon.state_dir, hub)
+    persister = Persister({persist.state_file(cfg.daemon.state_dir, "h1"): w}, hub)
     tasks = [asyncio.create_task(c) for c in (w.run(), hub.run(), persister.run(every=0.1))]
     received: list[bytes] = []
     server = None

@@ -18,7 +18,7 @@ import orjson
 from hinedockd.config import HostConfig
 from hinedockd.deadlines import ENGINE_QUERY_SECONDS
 from hinedockd.docker.dialect import version_tuple
-from hinedockd.docker.jsonstream import JsonLinesProtocol, StreamError
+from hinedockd.docker.jsonstream import BodyProtocol, JsonLinesProtocol, StreamError
 
 QUERY_TIMEOUT = aiohttp.ClientTimeout(total=ENGINE_QUERY_SECONDS, connect=5)
 # Pooled connections outlive the gap between two poll rounds, so a round reuses them
@@ -268,10 +268,12 @@ class Engine:
 
     async def open_lines(self, path: str, params: Mapping[str, str],
                          on_line: Callable[[bytes], None],
-                         hold: bool = False, close: bool = False) -> JsonLinesProtocol:
+                         hold: bool = False, close: bool = False,
+                         raw: bool = False) -> JsonLinesProtocol:
         """Open a long-lived JSON-lines stream (`/events`, `/containers/{id}/stats`), or
-        with `close` one answer the engine ends by closing the connection; returns once
-        the engine has answered 200. `done` on the result ends with it."""
+        with `close` one answer the engine ends by closing the connection, or with `raw`
+        a stream whose bytes are handed on as they come (`/containers/{id}/logs`);
+        returns once the engine has answered 200. `done` on the result ends with it."""
         try:
             await self.docker._check_version()
         except (aiodocker.DockerError, aiohttp.ClientError, OSError, TimeoutError) as e:
@@ -287,7 +289,7 @@ class Engine:
 
         def factory() -> JsonLinesProtocol:
             nonlocal proto
-            proto = JsonLinesProtocol(request, on_line, hold)
+            proto = (BodyProtocol if raw else JsonLinesProtocol)(request, on_line, hold)
             return proto
 
         try:

@@ -31,13 +31,18 @@ class ExecFrames:
         self._left = 0  # bytes of the current frame still to come
 
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        out: list[tuple[int, bytes]] = []
+        return [(stream, piece) for stream, piece, _ in self.feed_marked(data) if piece]
+
+    def feed_marked(self, data: bytes) -> list[tuple[int, bytes, bool]]:
+        """As `feed`, each piece also saying whether it ends its frame (a container's
+        log stream sends one log entry a frame: docker/logframes.py)."""
+        out: list[tuple[int, bytes, bool]] = []
         view = memoryview(data)
         while view:
             if self._left:
                 take = view[:self._left]
-                out.append((self._stream, bytes(take)))
                 self._left -= len(take)
+                out.append((self._stream, bytes(take), not self._left))
                 view = view[len(take):]
                 continue
             need = HEADER - len(self._header)
@@ -46,6 +51,8 @@ class ExecFrames:
             if len(self._header) == HEADER:
                 self._start(bytes(self._header))
                 self._header.clear()
+                if not self._left:
+                    out.append((self._stream, b"", True))  # an empty frame ends at once
         return out
 
     def _start(self, header: bytes) -> None:

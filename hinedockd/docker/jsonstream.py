@@ -253,3 +253,17 @@ class JsonLinesProtocol(asyncio.Protocol):
             self._held.append(line)
         else:
             self.on_line(line)
+
+
+class BodyProtocol(JsonLinesProtocol):
+    """The same streaming GET, its body handed on as it arrives, not cut into lines (a
+    container's log stream: docker/logframes.py cuts it)."""
+
+    def _feed(self, data: bytes) -> None:
+        if self._held is not None:
+            self._held.append(data)
+        else:
+            self.on_line(data)
+
+    def _flush(self) -> None:
+        pass

@@ -96,17 +96,24 @@ def pri(facility: str, severity: str) -> int:
     return FACILITIES[facility] * 8 + SEVERITIES[severity]
 
 
+def format_time(ns: int) -> str:
+    """An engine time (nanoseconds) as RFC 3339 UTC: `2026-12-04T22:35:17.836274861Z`."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
+
+
 def rfc3164(hostname: str, text: str, *, when: float | None = None, facility: str = "user",
-            severity: str = "info", tag: str = TAG) -> str:
-    """`<PRI>Mmm dd hh:mm:ss HOSTNAME TAG: MSG`, local time, day padded with a space."""
+            severity: str = "info", tag: str = TAG, limit: int = MAX_MESSAGE) -> str:
+    """`<PRI>Mmm dd hh:mm:ss HOSTNAME TAG: MSG`, local time, day padded with a space;
+    MSG cut at `limit` bytes with "..."."""
     t = time.localtime(time.time() if when is None else when)
     stamp = f"{_MONTHS[t.tm_mon - 1]} {t.tm_mday:2d} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
     return (f"<{pri(facility, severity)}>{stamp} {_word(hostname)} {_word(tag)}: "
-            f"{_cap_bytes(sanitize(text, 10**6))}")
+            f"{_cap_bytes(sanitize(text, 10**6), limit)}")
 
 
 def rfc5424(hostname: str, text: str, *, when: float | None = None, facility: str = "user",
-            severity: str = "info", tag: str = TAG, msgid: str = "-") -> str:
+            severity: str = "info", tag: str = TAG, msgid: str = "-",
+            limit: int = MAX_MESSAGE) -> str:
     """`<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - MSG` (UTC, microseconds)."""
     now = time.time() if when is None else when
     t = time.gmtime(now)
@@ -114,7 +121,7 @@ def rfc5424(hostname: str, text: str, *, when: float | None = None, facility: st
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{micros:06d}Z"
     return (f"<{pri(facility, severity)}>1 {stamp} {_word(hostname)} {_word(tag)} - "
             f"{_word(msgid)} - "
-            f"{_cap_bytes(sanitize(text, 10**6))}")
+            f"{_cap_bytes(sanitize(text, 10**6), limit)}")
 
 
 def file_line(message: str) -> str:

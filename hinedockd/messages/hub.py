@@ -75,7 +75,25 @@ class SyslogHub(HostObserver):
                 continue
             frame = rfc5424 if t.format == "rfc5424" else rfc3164
             sink.submit(frame(hostname, text, when=when, facility=t.facility,
-                              severity=severity))
+                              severity=severity, limit=t.max_message_bytes))
+
+    def emit_log(self, hostname: str, text: str, severity: str, when: float, tag: str) -> int:
+        """A container's own line (messages/containerlogs.py), to the targets that take
+        them, in at most half of each one's queue; how many took it."""
+        took = 0
+        for sink in self.sinks:
+            t = sink.target
+            if t.logs:
+                frame = rfc5424 if t.format == "rfc5424" else rfc3164
+                took += sink.submit(frame(hostname, text, when=when, facility=t.facility,
+                                          severity=severity, tag=tag,
+                                          limit=t.max_message_bytes), bulk=True)
+        return took
+
+    def log_max_bytes(self) -> int:
+        """The longest message a target takes: a joined record is not let grow past it."""
+        return max((s.target.max_message_bytes for s in self.sinks if s.target.logs),
+                   default=2048)
 
     def container_alert(self, host: HostView, alert: Alert) -> None:
         """HOSTNAME = the container's 12-char ID (its node's node name), as its states."""

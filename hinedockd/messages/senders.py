@@ -49,14 +49,25 @@ class Sink:
         self.last_error = ""
         self.log = log.bind(target=target.target)
 
-    def submit(self, message: str) -> None:
+    def submit(self, message: str, bulk: bool = False) -> bool:
+        """Queue a message; False if it was dropped. A `bulk` one (a container's own
+        line) may fill only half the queue: a chatty container never leaves the events
+        and state changes without room."""
+        if bulk and self.queue.qsize() >= max(1, self.queue.maxsize // 2):
+            self._drop()
+            return False
         try:
             self.queue.put_nowait(message)
             self.accepted += 1
+            return True
         except asyncio.QueueFull:
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                self.log.warning("syslog queue full, dropping", dropped=self.dropped)
+            self._drop()
+            return False
+
+    def _drop(self) -> None:
+        self.dropped += 1
+        if self.dropped == 1 or self.dropped % 1000 == 0:
+            self.log.warning("syslog queue full, dropping", dropped=self.dropped)
 
     def _failed(self, error: BaseException | str) -> None:
         self.errors += 1

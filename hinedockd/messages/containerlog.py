@@ -1,0 +1,298 @@
+"""A container's own output on its way to syslog: which containers, where a stream
+resumes, lines joined into records, the rate limit, the severity. Pure: time is
+passed in, nothing here does I/O (messages/containerlogs.py runs it).
+
+Where a stream resumes: Podman 4.3 stamps its lines with whole seconds, so the time
+of the last line taken does not say which line it was; the cursor is that time and
+how many lines with exactly that time were taken. A resumed stream asks the engine
+for what came a second before the cursor (its `since` is inclusive on Docker and
+may round on others); what it sends up to the cursor is skipped, and if its first
+line is already past the cursor, the engine no longer keeps the last line that was
+taken (a log file rotated away meanwhile): some lines may be missing, and that is
+said once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+import re2
+
+from hinedockd.config import LOGS_LABEL, LogRule, LogsConfig
+from hinedockd.docker.logframes import STDERR, STDOUT, LogLine
+from hinedockd.model import Container
+from hinedockd.processes import compile_pattern
+
+RESUME_BEFORE_NS = 10**9  # a resumed stream asks for this much before its cursor
+JOIN = "\\n"  # between the lines of one record: a backslash and an n, as rsyslog shows LF
+
+_LABEL_STREAMS = {"true": frozenset({STDOUT, STDERR}), "yes": frozenset({STDOUT, STDERR}),
+                  "1": frozenset({STDOUT, STDERR}), "both": frozenset({STDOUT, STDERR}),
+                  "stdout": frozenset({STDOUT}), "stderr": frozenset({STDERR}),
+                  "false": frozenset(), "no": frozenset(), "0": frozenset(),
+                  "none": frozenset()}
+_RULE_STREAMS = {"both": frozenset({STDOUT, STDERR}), "stdout": frozenset({STDOUT}),
+                 "stderr": frozenset({STDERR}), "none": frozenset()}
+
+
+def label_streams(value: str) -> frozenset[int] | None:
+    """The `hinedock.logs` label's value -> the streams it selects; None if not
+    understood (then the label selects nothing)."""
+    return _LABEL_STREAMS.get(value.strip().lower())
+
+
+def _rule_matches(rule: LogRule, c: Container, facility_id: str) -> bool:
+    def labels_match() -> bool:
+        for glob in rule.labels:
+            key, _, value = glob.partition("=")
+            if not any(fnmatchcase(k, key) and fnmatchcase(v, value)
+                       for k, v in c.labels.items()):
+                return False
+        return True
+
+    return ((not rule.hosts or facility_id in rule.hosts)
+            and any(fnmatchcase(c.name, g) for g in rule.names)
+            and any(fnmatchcase(c.image, g) for g in rule.images)
+            and labels_match())
+
+
+def selected_streams(cfg: LogsConfig, c: Container, facility_id: str) -> frozenset[int]:
+    """Which of the container's streams are followed: its own label first (when the
+    config lets it choose), else the first rule that matches, else none."""
+    if cfg.label and LOGS_LABEL in c.labels:
+        return label_streams(c.labels[LOGS_LABEL]) or frozenset()
+    for rule in cfg.rules:
+        if _rule_matches(rule, c, facility_id):
+            return _RULE_STREAMS[rule.streams]
+    return frozenset()
+
+
+@dataclass(frozen=True)
+class LogCursor:
+    """The last line taken: its time and how many lines with exactly that time were
+    taken (ordered: a later line has a later time, or the same and a greater count)."""
+
+    ts_ns: int = 0
+    n: int = 0
+
+    def after(self, ts_ns: int) -> LogCursor:
+        """The cursor once a line with this time is taken. A line stamped earlier than
+        the cursor (the engine's stdout and stderr copiers race by microseconds)
+        leaves it where it is."""
+        if ts_ns > self.ts_ns:
+            return LogCursor(ts_ns, 1)
+        if ts_ns == self.ts_ns:
+            return LogCursor(ts_ns, self.n + 1)
+        return self
+
+
+class Resume:
+    """One connection's filter: skips what the cursor says was taken before."""
+
+    def __init__(self, cursor: LogCursor | None) -> None:
+        self._cursor = cursor
+        self._same = 0  # lines at the cursor's time seen on this connection
+        self.gap_before: int | None = None  # set once: the first time past a lost stretch
+
+    def since_ns(self) -> int | None:
+        """What to ask the engine for; None: no cursor, the caller decides."""
+        if self._cursor is None:
+            return None
+        return max(0, self._cursor.ts_ns - RESUME_BEFORE_NS)
+
+    def admit(self, ts_ns: int) -> bool:
+        cursor = self._cursor
+        if cursor is None:
+            return True
+        if ts_ns < cursor.ts_ns:
+            self._same = -1  # the engine has what came before: nothing was lost
+            return False
+        if ts_ns == cursor.ts_ns:
+            self._same = max(self._same, 0) + 1
+            if self._same <= cursor.n:
+                return False
+        elif self._same == 0:
+            self.gap_before = ts_ns  # the first line is past the cursor's: lost lines
+        self._cursor = None  # past the cursor: everything from here is new
+        return True
+
+
+@dataclass
+class Record:
+    """Lines that leave as one message (a stack trace joined to its first line)."""
+
+    stream: int
+    ts_ns: int
+    lines: list[str]
+    end: LogCursor  # the cursor once it has left (or been dropped)
+    nbytes: int = 0
+
+    def text(self) -> str:
+        return JOIN.join(self.lines)
+
+
+class Joiner:
+    """Lines into records: with a continuation pattern, a line that matches it (and is
+    of the same stream) joins the open record, up to `max_lines` lines and `max_bytes`;
+    without one, each line is a record."""
+
+    def __init__(self, continuation: re2._Regexp[str] | None, max_lines: int,
+                 max_bytes: int) -> None:
+        self.continuation, self.max_lines, self.max_bytes = continuation, max_lines, max_bytes
+        self.open: Record | None = None
+
+    def add(self, line: LogLine, end: LogCursor) -> list[Record]:
+        """The records this line closes (and, without a pattern, its own)."""
+        out: list[Record] = []
+        rec = self.open
+        if (rec is not None and line.stream == rec.stream and self.continuation is not None
+                and len(rec.lines) < self.max_lines and rec.nbytes < self.max_bytes
+                and self.continuation.search(line.text)):
+            rec.lines.append(line.text)
+            rec.nbytes += len(line.text) + len(JOIN)
+            rec.end = end
+            return out
+        if rec is not None:
+            out.append(rec)
+        new = Record(line.stream, line.ts_ns, [line.text], end, len(line.text))
+        if self.continuation is None:
+            self.open = None
+            out.append(new)
+        else:
+            self.open = new
+        return out
+
+    def flush(self) -> list[Record]:
+        rec, self.open = self.open, None
+        return [] if rec is None else [rec]
+
+
+@dataclass
+class TokenBucket:
+    """`rate` a second, at most `burst` at once."""
+
+    rate: float
+    burst: int
+    tokens: float = math.inf
+    at: float = 0.0
+
+    def take(self, now: float, n: int = 1) -> bool:
+        if self.tokens == math.inf:
+            self.tokens = float(self.burst)
+        else:
+            self.tokens = min(float(self.burst), self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= n:
+            self.tokens -= n
+            return True
+        return False
+
+
+class Severities:
+    """A record's severity: the first pattern found in it, else its stream's."""
+
+    def __init__(self, cfg: LogsConfig) -> None:
+        self.patterns = [(compile_pattern(p, "pattern"), sev) for p, sev in cfg.severity_patterns]
+        self.by_stream = {STDOUT: cfg.stdout_severity, STDERR: cfg.stderr_severity}
+
+    def of(self, rec: Record) -> str:
+        text = rec.text()
+        for pattern, severity in self.patterns:
+            if pattern.search(text):
+                return severity
+        return self.by_stream[rec.stream]
+
+
+@dataclass
+class Counts:
+    """One container's figures, as `hinedock status` shows them."""
+
+    lines: int = 0  # lines read from the engine, new ones
+    sent: int = 0  # records handed to the syslog targets
+    dropped: int = 0  # lines over the rate limit, in all
+    unreported: int = 0  # of those, not yet announced
+
+
+@dataclass
+class Outcome:
+    """What one batch of lines gives: records to send, and lost lines to announce."""
+
+    send: list[Record] = field(default_factory=list)
+    gap_before: int | None = None
+
+
+class ContainerLog:
+    """One container's lines from the engine to records: resume filter, joining, rate
+    limit, cursor. `committed` is where a restarted daemon resumes: it moves past a
+    record once the record has been handed on or dropped, never past an open one."""
+
+    def __init__(self, cfg: LogsConfig, continuation: re2._Regexp[str] | None,
+                 max_bytes: int, cursor: LogCursor | None) -> None:
+        self.committed = cursor
+        self._read = cursor or LogCursor()
+        self._resume = Resume(cursor)
+        self.joiner = Joiner(continuation, cfg.max_record_lines, max_bytes)
+        self.bucket = TokenBucket(cfg.lines_per_second, cfg.burst)
+        self.counts = Counts()
+        self.dirty = False
+
+    def reconnecting(self) -> None:
+        """A new connection resumes after what was read (an open record included)."""
+        self._resume = Resume(self._read if self._read.n else self.committed)
+
+    def since_ns(self) -> int | None:
+        return self._resume.since_ns()
+
+    def take(self, lines: list[LogLine], now: float) -> Outcome:
+        out = Outcome()
+        for line in lines:
+            if not self._resume.admit(line.ts_ns):
+                continue
+            if self._resume.gap_before is not None and out.gap_before is None:
+                out.gap_before = self._resume.gap_before
+                self._resume.gap_before = None
+            self.counts.lines += 1
+            self._read = self._read.after(line.ts_ns)
+            self._limit(self.joiner.add(line, self._read), now, out)
+        return out
+
+    def flush(self, now: float) -> Outcome:
+        """The open record, as it is (its join wait is over, or the stream ended)."""
+        out = Outcome()
+        self._limit(self.joiner.flush(), now, out)
+        return out
+
+    def _limit(self, records: list[Record], now: float, out: Outcome) -> None:
+        for rec in records:
+            if self.bucket.take(now):
+                out.send.append(rec)
+                self.counts.sent += 1
+            else:
+                self.counts.dropped += len(rec.lines)
+                self.counts.unreported += len(rec.lines)
+            self.committed, self.dirty = rec.end, True
+
+    def take_report(self) -> int:
+        """Lines dropped since the last report (0: nothing to say)."""
+        n, self.counts.unreported = self.counts.unreported, 0
+        return n
+
+
+def cursors_to_json(cursors: Mapping[str, LogCursor]) -> dict[str, list[int]]:
+    return {cid: [c.ts_ns, c.n] for cid, c in cursors.items()}
+
+
+def cursors_from_json(data: object) -> dict[str, LogCursor]:
+    """The saved cursors; ValueError for anything but {id: [time, count]}."""
+    if not isinstance(data, dict):
+        raise ValueError("not a table of container cursors")
+    out = {}
+    for cid, value in data.items():
+        if (not isinstance(cid, str) or not isinstance(value, list) or len(value) != 2
+                or not all(isinstance(v, int) and v >= 0 for v in value)):
+            raise ValueError(f"bad cursor for {str(cid)[:64]!r}")
+        out[cid] = LogCursor(value[0], value[1])
+    return out
