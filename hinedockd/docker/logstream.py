@@ -21,7 +21,7 @@ import structlog
 from hinedockd.backoff import Backoff
 from hinedockd.docker.engine import Engine, EngineError
 from hinedockd.docker.frames import FrameError
-from hinedockd.docker.logframes import STDERR, STDOUT, LogLine, LogSplitter
+from hinedockd.docker.logframes import STDERR, STDOUT, LogLine, LogSplitter, parse_log_time
 
 # A driver that keeps nothing to read (`none`, `syslog`, `fluentd`... on Docker without
 # its dual logging) is told once; the stream is not retried until the container starts
@@ -34,20 +34,26 @@ class Inspected:
     tty: bool
     running: bool
     log_driver: str
+    started_ns: int | None  # State.StartedAt, the engine's clock
+
+
+def _table(doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = doc.get(key)
+    return value if isinstance(value, Mapping) else {}
 
 
 def inspected(doc: Any) -> Inspected:
-    """The three facts the stream needs from a container's inspect."""
+    """The facts the stream needs from a container's inspect."""
     if not isinstance(doc, Mapping):
         raise ValueError("inspect answer is not an object")
-    config, state = doc.get("Config"), doc.get("State")
-    host = doc.get("HostConfig")
-    log_config = host.get("LogConfig") if isinstance(host, Mapping) else None
+    config, state, host = (_table(doc, k) for k in ("Config", "State", "HostConfig"))
+    log_config = host.get("LogConfig")
     driver = log_config.get("Type") if isinstance(log_config, Mapping) else ""
-    return Inspected(
-        tty=bool(config.get("Tty")) if isinstance(config, Mapping) else False,
-        running=bool(state.get("Running")) if isinstance(state, Mapping) else False,
-        log_driver=driver if isinstance(driver, str) else "")
+    started = state.get("StartedAt")
+    return Inspected(tty=bool(config.get("Tty")), running=bool(state.get("Running")),
+                     log_driver=driver if isinstance(driver, str) else "",
+                     started_ns=parse_log_time(started.encode())
+                     if isinstance(started, str) else None)
 
 
 class LogsUnreadable(Exception):
@@ -56,12 +62,12 @@ class LogsUnreadable(Exception):
 
 class LogStream:
     """Follows one container until it stops, is removed, or the caller cancels.
-    `since()` says where each connection starts: nanoseconds of the engine's clock,
-    0 for the beginning, None for new lines only."""
+    `since(inspected)` says where each connection starts: nanoseconds of the
+    engine's clock, 0 for the beginning, None for new lines only."""
 
     def __init__(self, engine: Engine, cid: str, streams: frozenset[int],
-                 since: Callable[[], int | None], on_lines: Callable[[list[LogLine]], None],
-                 on_connect: Callable[[], None],
+                 since: Callable[[Inspected], int | None],
+                 on_lines: Callable[[list[LogLine]], None], on_connect: Callable[[], None],
                  log: structlog.typing.FilteringBoundLogger) -> None:
         self.engine, self.cid, self.streams = engine, cid, streams
         self._since, self._on_lines, self._on_connect = since, on_lines, on_connect
@@ -99,7 +105,7 @@ class LogStream:
                     if lines:
                         self._on_lines(lines)
 
-                proto = await self.engine.open_lines(path, self.params(self._since()), on_data,
+                proto = await self.engine.open_lines(path, self.params(self._since(facts)), on_data,
                                                      raw=True)
                 self.connected = True
                 try:

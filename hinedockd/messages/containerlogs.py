@@ -12,9 +12,10 @@ cursors are saved beside the event cursors (`logs-<host>.json`), through the sam
 at most the last second's lines and loses none; a clean stop repeats none.
 
 Where a container without a cursor starts: from its first line if it appeared
-while the daemon watched its host; from the daemon's last known time of the host
-(its saved event cursor) after a restart; from its next line on the daemon's first
-start (a host's old logs are not replayed into Hinemos).
+while the daemon watched its host; from its start if it started while watched;
+after a restart, from the daemon's last known time of the host (its saved event
+cursor); else, on the daemon's first start, from its next line (a host's old logs
+are not replayed into Hinemos).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import structlog
 from hinedockd import persist
 from hinedockd.config import Config, LogsConfig
 from hinedockd.docker.logframes import STREAM_NAMES, LogLine
-from hinedockd.docker.logstream import LogStream, LogsUnreadable
+from hinedockd.docker.logstream import Inspected, LogStream, LogsUnreadable
 from hinedockd.docker.view import HostObserver, HostView
 from hinedockd.messages.containerlog import (
     ContainerLog,
@@ -124,6 +125,7 @@ class HostLogs:
         self.view, self.saved, self.origin_ns = view, saved, origin_ns
         self.followed: dict[str, _Followed] = {}
         self.fresh: set[str] = set()  # appeared while watched: from their first line
+        self.started: set[str] = set()  # started while watched: from their start
         self.unreadable: set[str] = set()  # until their next start
         self.watched = False  # connected once
         self.dirty = False
@@ -173,6 +175,8 @@ class ContainerLogs(HostObserver):
         if new is not None and new.state in STATS_STATES and (
                 old is None or old.state not in STATS_STATES):
             hl.unreadable.discard(new.id)  # a new start: its driver may read now
+            if hl.watched:
+                hl.started.add(new.id)  # its lines since it started are new
         self._wake.set()
 
     def connected(self, host: HostView) -> None:
@@ -223,6 +227,7 @@ class ContainerLogs(HostObserver):
             del hl.saved[cid]
             hl.dirty = True
         hl.fresh &= set(containers)
+        hl.started &= set(containers)
 
     def _follow(self, hl: HostLogs, c: Container, streams: frozenset[int]) -> None:
         assert self._group is not None
@@ -233,13 +238,14 @@ class ContainerLogs(HostObserver):
             f = hl.followed[c.id] = _Followed(c, streams, clog)
         cid = c.id
 
-        def since() -> int | None:
+        def since(facts: Inspected) -> int | None:
             s = f.clog.since_ns()
             if s is not None:
                 return s
             if cid in hl.fresh:
                 return 0
-            return hl.origin_ns or None
+            started = facts.started_ns if cid in hl.started else None
+            return max(hl.origin_ns, started or 0) or None
 
         def on_lines(lines: list[LogLine]) -> None:
             self._deliver(hl, f, f.clog.take(lines, time.monotonic()))

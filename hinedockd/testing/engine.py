@@ -58,6 +58,12 @@ class FakeContainer:
     cpu_rate: float = 0.25  # cores busy
     io_rate: int = 1000  # bytes/s written, received
     started: float = field(default_factory=time.time)
+    tty: bool = False
+    # Its own output, as the engine keeps it: (time ns, stream, text); the lines before
+    # `log_kept_from` are rotated away (no longer kept).
+    log: list[tuple[int, int, str]] = field(default_factory=list)
+    log_kept_from: int = 0
+    log_driver: str = "json-file"  # "none": nothing to read (501, Docker's wording)
 
     def list_item(self) -> dict[str, Any]:
         return {"Id": self.id, "Names": [f"/{self.name}"], "Image": self.image,
@@ -75,7 +81,19 @@ class FakeContainer:
                           "Paused": self.state == "paused", "OOMKilled": False,
                           "ExitCode": 0, "StartedAt": _iso(self.started),
                           "FinishedAt": "0001-01-01T00:00:00Z" if running else _iso(self.started)},
-                "Config": {"Image": self.image, "Labels": dict(self.labels)}}
+                "Config": {"Image": self.image, "Labels": dict(self.labels), "Tty": self.tty},
+                "HostConfig": {"LogConfig": {"Type": self.log_driver, "Config": {}}}}
+
+    def log_entry(self, i: int) -> bytes:
+        """Line `i` as Docker 20.10 sends it (tests/data/logs-*docker20.10.bin): a frame of
+        `<RFC 3339 nanoseconds> <text>\\n`, or the raw bytes ending `\\r\\n` with a TTY."""
+        ts, stream, text = self.log[i]
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts // 10**9))
+        body = f"{stamp}.{ts % 10**9:09d}Z {text}".encode()
+        if self.tty:
+            return body + b"\r\n"
+        body += b"\n"
+        return bytes([stream, 0, 0, 0]) + len(body).to_bytes(4, "big") + body
 
 
 class FakeEngine(FakeServer):
@@ -88,6 +106,8 @@ class FakeEngine(FakeServer):
         self.requests: list[str] = []
         self._event_queues: set[asyncio.Queue[bytes | None]] = set()
         self._stat_responses: set[web.StreamResponse] = set()
+        self._log_waiters: dict[str, asyncio.Event] = {}
+        self._log_transports: set[asyncio.BaseTransport] = set()
         self._template = recorded_sample()
         # A hostile or broken engine (issue 29): the answers named here ("list",
         # "inspect", "top", "df", "exec") carry this many bytes more, streamed; and the
@@ -107,6 +127,7 @@ class FakeEngine(FakeServer):
             web.get(f"{V}/events", self._events),
             web.get(f"{V}/containers/{{id}}/json", self._inspect),
             web.get(f"{V}/containers/{{id}}/stats", self._stats),
+            web.get(f"{V}/containers/{{id}}/logs", self._logs),
             web.get(f"{V}/containers/{{id}}/top", self._top),
             web.get(f"{V}/system/df", self._df),
             web.post(f"{V}/containers/{{id}}/exec", self._exec_create),
@@ -143,6 +164,18 @@ class FakeEngine(FakeServer):
         if state == "running":
             c.started = time.time()
         self.emit(c, action)
+        self._wake_logs(c)
+
+    def write_log(self, c: FakeContainer, text: str, stream: int = 1,
+                  ts_ns: int | None = None) -> None:
+        """The container prints a line (now, or at the engine time `ts_ns`)."""
+        c.log.append((time.time_ns() if ts_ns is None else ts_ns, stream, text))
+        self._wake_logs(c)
+
+    def _wake_logs(self, c: FakeContainer) -> None:
+        waiter = self._log_waiters.pop(c.id, None)
+        if waiter is not None:
+            waiter.set()
 
     def remove(self, c: FakeContainer) -> None:
         self.containers.pop(c.id, None)
@@ -168,6 +201,11 @@ class FakeEngine(FakeServer):
         for r in list(self._stat_responses):
             if r.task is not None:
                 r.task.cancel()
+        for transport in list(self._log_transports):
+            transport.close()
+        for waiter in self._log_waiters.values():
+            waiter.set()
+        self._log_waiters.clear()
 
     def sample(self, c: FakeContainer, now: float) -> bytes:
         s = copy.deepcopy(self._template)
@@ -275,6 +313,49 @@ class FakeEngine(FakeServer):
             pass  # the client went away
         finally:
             self._stat_responses.discard(resp)
+        return resp
+
+    async def _logs(self, request: web.Request) -> web.StreamResponse:
+        """`follow=1&timestamps=1` with `since` (inclusive, as Docker's) or `tail=0`; the
+        stream ends when the container stops, or is cut by `cut_streams`."""
+        c = self.containers.get(request.match_info["id"])
+        q = request.query
+        self.requests.append(f"logs {request.match_info['id'][:12]} since={q.get('since')} "
+                             f"tail={q.get('tail')}")
+        if c is None:
+            return web.json_response({"message": "No such container"}, status=404)
+        if c.log_driver == "none":
+            return web.json_response({"message": "configured logging driver does not "
+                                      "support reading"}, status=501)
+        streams = {s for s, key in ((1, "stdout"), (2, "stderr")) if q.get(key) == "1"}
+        if q.get("tail") == "0":
+            i = len(c.log)
+        else:
+            sec, _, frac = q.get("since", "0").partition(".")
+            since = int(sec) * 10**9 + int((frac or "0").ljust(9, "0")[:9])
+            i = next((k for k, line in enumerate(c.log) if line[0] >= since), len(c.log))
+        resp = web.StreamResponse()
+        resp.content_type = "application/octet-stream"
+        await resp.prepare(request)
+        transport = request.transport
+        if transport is None:
+            return resp
+        self._log_transports.add(transport)
+        try:
+            while not transport.is_closing():
+                i = max(i, c.log_kept_from)
+                while i < len(c.log):
+                    if c.log[i][1] in streams:
+                        await resp.write(c.log_entry(i))
+                    i += 1
+                if c.state != "running" or q.get("follow") != "1":
+                    break
+                waiter = self._log_waiters.setdefault(c.id, asyncio.Event())
+                await waiter.wait()
+        except ConnectionResetError:
+            pass  # the client went away
+        finally:
+            self._log_transports.discard(transport)
         return resp
 
     async def _top(self, request: web.Request) -> web.StreamResponse:

@@ -1,0 +1,295 @@
+"""A container's own output, pure parts: the log stream cut into lines (recorded answers
+of Docker 20.10 and Podman 4.3), the resume cursor, joining, rate limit, severity,
+selection (docker/logframes.py, messages/containerlog.py)."""
+
+from __future__ import annotations
+
+import calendar
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hinedockd.config import ConfigError, LogRule, LogsConfig, parse_config
+from hinedockd.docker.frames import FrameError
+from hinedockd.docker.logframes import (
+    MAX_LINE_BYTES,
+    STDERR,
+    STDOUT,
+    LogLine,
+    LogSplitter,
+    parse_log_time,
+)
+from hinedockd.messages.containerlog import (
+    RESUME_BEFORE_NS,
+    ContainerLog,
+    Joiner,
+    LogCursor,
+    Resume,
+    Severities,
+    TokenBucket,
+    cursors_from_json,
+    cursors_to_json,
+    selected_streams,
+)
+from hinedockd.model import Container, ContainerState
+from hinedockd.processes import compile_pattern
+
+DATA = Path(__file__).parent / "data"
+
+
+def split(raw: bytes, tty: bool = False, cut: int | None = None) -> list[LogLine]:
+    s, out = LogSplitter(tty), []
+    step = cut or len(raw) or 1
+    for i in range(0, len(raw), step):
+        out += s.feed(raw[i:i + step])
+    return out + s.end()
+
+
+# ---- the stream, recorded -------------------------------------------------------------
+
+@pytest.mark.parametrize("engine", ["docker20.10", "podman4.3"])
+def test_recorded_streams_give_each_line_once_with_its_stream(engine: str) -> None:
+    lines = split((DATA / f"logs-{engine}.bin").read_bytes())
+    assert [(x.stream, x.text) for x in lines if x.stream == STDOUT] == [
+        (STDOUT, f"out {i}") for i in range(1, 6)]
+    assert [x.text for x in lines if x.stream == STDERR] == [f"err {i}" for i in range(1, 6)]
+    day = calendar.timegm((2026, 12, 4, 22, 35, 0, 0, 0, 0)) * 10**9
+    assert all(day < x.ts_ns < day + 60 * 10**9 for x in lines)
+    if engine == "podman4.3":  # whole seconds: every line shares one time
+        assert len({x.ts_ns for x in lines}) == 1 and lines[0].ts_ns % 10**9 == 0
+    else:
+        assert len({x.ts_ns for x in lines}) == 10
+
+
+@pytest.mark.parametrize("engine", ["docker20.10", "podman4.3"])
+def test_recorded_tty_streams_are_raw_lines_without_their_carriage_return(engine: str) -> None:
+    lines = split((DATA / f"logs-tty-{engine}.bin").read_bytes(), tty=True)
+    assert [(x.stream, x.text) for x in lines] == [(STDOUT, "tty1"), (STDOUT, "tty2")]
+
+
+@pytest.mark.parametrize("engine", ["docker20.10", "podman4.3"])
+def test_an_entry_the_engine_cut_is_joined_and_a_long_line_kept_whole(engine: str) -> None:
+    """Podman 4.3 sends `printf part-a` as a frame without its newline."""
+    lines = split((DATA / f"logs-cut-{engine}.bin").read_bytes())
+    assert [x.text for x in lines] == ["part-apart-b", "x" * 20000, "after"]
+
+
+@given(st.sampled_from(["logs-docker20.10.bin", "logs-podman4.3.bin", "logs-cut-podman4.3.bin",
+                        "logs-cut-docker20.10.bin"]), st.integers(1, 200))
+def test_any_cut_of_the_bytes_gives_the_same_lines(name: str, cut: int) -> None:
+    raw = (DATA / name).read_bytes()
+    assert split(raw, cut=cut) == split(raw)
+
+
+def test_a_hostile_frame_is_cut_into_bounded_lines() -> None:
+    """A frame announcing 4 GB: lines of at most MAX_LINE_BYTES leave as it comes."""
+    s = LogSplitter(tty=False)
+    out = s.feed(b"\x01\0\0\0\xff\xff\xff\xff")
+    for _ in range(10):
+        out += s.feed(b"y" * MAX_LINE_BYTES)
+        assert sum(map(len, s._entry.values())) <= MAX_LINE_BYTES  # nothing piles up
+    assert len(out) >= 4 and all(len(x.text) <= MAX_LINE_BYTES for x in out)
+    with pytest.raises(FrameError):
+        s.end()
+
+
+def test_bytes_that_are_not_utf8_and_lines_without_a_time() -> None:
+    lines = split(b"2026-12-04T22:35:27Z caf\xe9\r\nno time here\n", tty=True)
+    assert lines[0].text == "caf\ufffd"
+    assert lines[1] == LogLine(STDOUT, lines[0].ts_ns, "no time here")  # takes the last time
+
+
+@given(st.integers(0, 4 * 10**18), st.sampled_from([0, 1, 3, 6, 9]),
+       st.sampled_from(["Z", "+09:00", "-05:30"]))
+def test_log_times_read_as_written(ns: int, digits: int, zone: str) -> None:
+    seconds, nanos = divmod(ns, 10**9)
+    nanos = nanos // 10**(9 - digits) * 10**(9 - digits) if digits else 0
+    offset = 0 if zone == "Z" else (1 if zone[0] == "+" else -1) * (
+        int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    if not 0 <= seconds + offset < 253402300800:
+        return
+    import time as _t
+    local = _t.gmtime(seconds + offset)
+    text = _t.strftime("%Y-%m-%dT%H:%M:%S", local)
+    if digits:
+        text += "." + f"{nanos:09d}"[:digits]
+    text += zone
+    assert parse_log_time(text.encode()) == seconds * 10**9 + nanos
+
+
+@pytest.mark.parametrize("word", [b"2026-13-04T22:35:27Z", b"2026-12-04 22:35:27Z", b"hello",
+                                  b"2026-12-04T22:35:27.1234567890Z", b"2026-12-04T22:35:27"])
+def test_what_is_not_a_log_time(word: bytes) -> None:
+    assert parse_log_time(word) is None
+
+
+# ---- resuming -----------------------------------------------------------------------------
+
+# A container's log as the engine keeps it: times that never go back, many alike (Podman
+# 4.3's whole seconds).
+LOGS = st.lists(st.integers(0, 5), min_size=1, max_size=60).map(
+    lambda steps: [sum(steps[:i + 1]) * 10**8 + 10**18 for i in range(len(steps))])
+
+
+@given(LOGS, st.data())
+def test_a_resumed_stream_takes_each_line_exactly_once(times: list[int], data: st.DataObject
+                                                       ) -> None:
+    taken_before = data.draw(st.integers(1, len(times)))
+    cursor = LogCursor()
+    for ts in times[:taken_before]:
+        cursor = cursor.after(ts)
+    resume = Resume(cursor)
+    since = resume.since_ns()
+    assert since is not None and since == max(0, cursor.ts_ns - RESUME_BEFORE_NS)
+    sent = [i for i, ts in enumerate(times) if ts >= since]  # the engine's `since`
+    admitted = [i for i in sent if resume.admit(times[i])]
+    assert admitted == list(range(taken_before, len(times)))
+    assert resume.gap_before is None
+
+
+@given(LOGS, st.data())
+def test_lines_the_engine_no_longer_keeps_are_a_gap_said_once(times: list[int],
+                                                              data: st.DataObject) -> None:
+    taken_before = data.draw(st.integers(1, len(times) - 1)) if len(times) > 1 else 1
+    cursor = LogCursor()
+    for ts in times[:taken_before]:
+        cursor = cursor.after(ts)
+    # Rotated away: everything up to a time past the cursor's.
+    kept = [ts for ts in times if ts > cursor.ts_ns]
+    resume = Resume(cursor)
+    admitted = [ts for ts in kept if resume.admit(ts)]
+    assert admitted == kept
+    assert resume.gap_before == (kept[0] if kept else None)
+
+
+def test_a_line_stamped_before_the_cursor_leaves_it_where_it_is() -> None:
+    c = LogCursor().after(10).after(10)
+    assert c == LogCursor(10, 2) and c.after(9) == c and c.after(11) == LogCursor(11, 1)
+
+
+def test_cursors_round_trip_and_a_bad_one_is_refused() -> None:
+    cursors = {"a" * 64: LogCursor(1_700_000_000_000_000_000, 3)}
+    assert cursors_from_json(cursors_to_json(cursors)) == cursors
+    for bad in ([1], {"x": [1]}, {"x": [1, -2]}, {"x": "1,2"}):
+        with pytest.raises(ValueError):
+            cursors_from_json(bad)
+
+
+# ---- records ------------------------------------------------------------------------------
+
+def line(text: str, ts: int = 1, stream: int = STDOUT) -> LogLine:
+    return LogLine(stream, ts, text)
+
+
+def test_a_stack_trace_is_one_record_up_to_its_bounds() -> None:
+    j = Joiner(compile_pattern(r"^\s", "c"), max_lines=3, max_bytes=1000)
+    out = []
+    for i, text in enumerate(["Exception: boom", "\tat a", "\tat b", "\tat c", "next"]):
+        out += j.add(line(text), LogCursor(1, i + 1))
+    out += j.flush()
+    assert [r.lines for r in out] == [["Exception: boom", "\tat a", "\tat b"], ["\tat c"],
+                                      ["next"]]
+    assert out[0].text() == "Exception: boom\\n\tat a\\n\tat b"
+    assert [r.end.n for r in out] == [3, 4, 5]
+
+
+def test_another_stream_breaks_a_record_and_no_pattern_joins_nothing() -> None:
+    j = Joiner(compile_pattern(r"^\s", "c"), 10, 1000)
+    out = j.add(line("first"), LogCursor(1, 1)) + j.add(line(" cont", stream=STDERR),
+                                                        LogCursor(1, 2))
+    assert [r.lines for r in out + j.flush()] == [["first"], [" cont"]]
+    plain = Joiner(None, 10, 1000)
+    assert [r.lines for r in plain.add(line(" x"), LogCursor(1, 1))] == [[" x"]]
+    assert plain.open is None
+
+
+def test_the_bucket_gives_a_burst_then_its_rate() -> None:
+    b = TokenBucket(rate=10, burst=5)
+    assert [b.take(0.0) for _ in range(6)] == [True] * 5 + [False]
+    assert b.take(0.1) and not b.take(0.1)
+    # the burst refilled (5), then a second's tokens less the one taken at 1.0
+    assert sum(b.take(1.0 + i / 1000) for i in range(1000)) == 5 + 9
+
+
+def test_the_cursor_never_passes_an_open_record_and_drops_are_counted() -> None:
+    cfg = LogsConfig(lines_per_second=1, burst=2, max_record_lines=10)
+    clog = ContainerLog(cfg, compile_pattern(r"^\s", "c"), 2048, None)
+    out = clog.take([line("a", 1), line("b", 2), line(" b2", 3)], now=0.0)
+    assert [r.lines for r in out.send] == [["a"]] and clog.committed == LogCursor(1, 1)
+    out = clog.take([line("c", 4), line("d", 5)], now=0.0)  # the bucket is empty now
+    assert [r.lines for r in out.send] == [["b", " b2"]]
+    assert clog.committed == LogCursor(4, 1)  # c dropped: passed; d open: not
+    assert clog.counts.dropped == 1 and clog.take_report() == 1 and clog.take_report() == 0
+    assert clog.flush(now=10.0).send[0].lines == ["d"] and clog.committed == LogCursor(5, 1)
+
+
+def test_a_reconnect_resumes_after_what_was_read() -> None:
+    clog = ContainerLog(LogsConfig(), None, 2048, LogCursor(5, 1))
+    assert clog.since_ns() == 0  # 5 ns - a second, never below 0
+    clog.take([line("old", 5), line("new", 6)], now=0.0)
+    clog.reconnecting()
+    out = clog.take([line("old", 5), line("new", 6), line("newer", 7)], now=0.0)
+    assert [r.lines for r in out.send] == [["newer"]]
+
+
+def test_severity_by_pattern_first_then_by_stream() -> None:
+    sev = Severities(LogsConfig(severity_patterns=(("ERROR|FATAL", "err"), ("WARN", "warning")),
+                                stdout_severity="info", stderr_severity="notice"))
+    j = Joiner(None, 1, 100)
+
+    def of(text: str, stream: int = STDOUT) -> str:
+        return sev.of(j.add(line(text, stream=stream), LogCursor())[0])
+
+    assert (of("an ERROR here"), of("WARN x"), of("fine"), of("fine", STDERR)) == (
+        "err", "warning", "info", "notice")
+
+
+# ---- which containers -----------------------------------------------------------------------
+
+def box(name: str = "web1", image: str = "nginx:1", **labels: str) -> Container:
+    return Container("a" * 64, name, ContainerState.RUNNING, image=image, labels=labels)
+
+
+def test_the_label_selects_and_a_rule_decides_for_the_others() -> None:
+    cfg = LogsConfig(rules=(LogRule(names=("db*",), streams="none"),
+                            LogRule(images=("nginx*",), labels=("tier=front*",),
+                                    hosts=("h1",), streams="stderr")))
+    on = {"hinedock.logs": "true"}
+    assert selected_streams(cfg, box(**on), "h1") == {STDOUT, STDERR}
+    assert selected_streams(cfg, box(**{"hinedock.logs": "stdout"}), "h1") == {STDOUT}
+    assert selected_streams(cfg, box(**{"hinedock.logs": "false"}), "h1") == set()
+    assert selected_streams(cfg, box(**{"hinedock.logs": "maybe"}), "h1") == set()
+    assert selected_streams(cfg, box(tier="frontend"), "h1") == {STDERR}
+    assert selected_streams(cfg, box(tier="frontend"), "h2") == set()  # another host
+    assert selected_streams(cfg, box(tier="back"), "h1") == set()
+    assert selected_streams(cfg, box("db1", tier="frontend"), "h1") == set()  # first rule
+    assert selected_streams(LogsConfig(label=False), box(**on), "h1") == set()
+    assert selected_streams(LogsConfig(), box(), "h1") == set()  # nothing unless selected
+
+
+BASE = """
+[[hosts]]
+facility_id = "h1"
+url = "unix:///var/run/docker.sock"
+address = "127.0.0.1"
+"""
+
+
+@pytest.mark.parametrize(("extra", "named"), [
+    ("[logs]\ncontinuation = '(a)\\1'\n", "logs.continuation: bad regular expression"),
+    ("[logs]\nstderr_severity = 'loud'\n", "logs.stderr_severity: must be one of"),
+    ("[logs]\nburst = 0\n", "logs.burst: must be between"),
+    ("[logs]\nfollow = true\n", "logs.follow: unknown key"),
+    ("[[logs.rules]]\nhosts = ['h9']\n", "logs.rules[0].hosts: no [[hosts]]"),
+    ("[[logs.rules]]\nlabels = ['tier']\n", "logs.rules[0].labels: each must be KEY=VALUE"),
+    ("[[logs.rules]]\nstreams = 'all'\n", "logs.rules[0].streams: must be one of"),
+    ("[[logs.severity_patterns]]\npattern = '(?=x)'\n",
+     "logs.severity_patterns[0].pattern: bad regular expression"),
+    ("[[syslog]]\ntarget = 'udp://h:514'\nmax_message_bytes = 100\n",
+     "syslog[0].max_message_bytes: must be between"),
+])
+def test_a_wrong_logs_setting_names_its_key(extra: str, named: str) -> None:
+    with pytest.raises(ConfigError, match=named.replace("[", r"\[").replace("]", r"\]")):
+        parse_config(BASE + extra)
