@@ -18,6 +18,7 @@ import pytest
 from tests.hinemos_syslog import Parsed, parse
 from tests.realparts import (
     ENGINE_URLS,
+    ENGINES,
     Daemon,
     Rsyslog,
     docker,
@@ -132,7 +133,10 @@ def test_a_flood_is_limited_and_announced_while_another_containers_lines_arrive(
     calm = run_container("lcalm", "sh", "-c", "i=0; while true; do i=$((i+1)); "
                          "echo \"line $i\"; sleep 0.2; done", extra=SELECTED, cli=engine_cli)
     wait_for(lambda: len(numbered(rsyslog, calm)) >= 3, what="the calm container's lines")
-    flood = run_container("lflood", "sh", "-c", "i=0; while [ $i -lt 200000 ]; do "
+    # today's host is emulated: its Podman 5 serves about 1,600 lines a second of a
+    # container's log (curl of 20,000 lines: 12 s), so a tenth of the flood there
+    total = 20000 if ENGINES[engine_cli].in_vm else 200000
+    flood = run_container("lflood", "sh", "-c", f"i=0; while [ $i -lt {total} ]; do "
                           "i=$((i+1)); echo \"flood $i\"; done; sleep 3600", extra=SELECTED,
                           cli=engine_cli)
 
@@ -140,7 +144,7 @@ def test_a_flood_is_limited_and_announced_while_another_containers_lines_arrive(
         return next((f for f in daemon.status_all()["logs"] if f["name"] == "hdt_lflood"),
                     {"lines": 0, "sent": 0, "dropped": 0})
 
-    wait_for(lambda: flood_status()["lines"] >= 200000, within=180,
+    wait_for(lambda: flood_status()["lines"] >= total, within=180,
              what="the whole flood read")
     before = len(numbered(rsyslog, calm))
     wait_for(lambda: len(numbered(rsyslog, calm)) >= before + 5, what="calm lines go on")
@@ -150,7 +154,7 @@ def test_a_flood_is_limited_and_announced_while_another_containers_lines_arrive(
                          for p in from_container(rsyslog, flood, "hinedockd")),
              what="the drops announced")
     s = flood_status()
-    assert s["dropped"] > 0 and s["sent"] + s["dropped"] == 200000
+    assert s["dropped"] > 0 and s["sent"] + s["dropped"] == total
     sent = [p for p in from_container(rsyslog, flood, "hinedockd-stdout")]
     assert BURST <= len(sent) == s["sent"]
     dropped = sum(int(m.group(1)) for p in from_container(rsyslog, flood, "hinedockd")

@@ -17,7 +17,6 @@ from tests.hinemos_syslog import Parsed, parse
 from tests.realparts import (
     CHECK,
     ENGINE_URLS,
-    ENGINES,
     Daemon,
     HealthTimer,
     Rsyslog,
@@ -52,6 +51,15 @@ def inspect(cli: str, cid: str) -> dict[str, object]:
     return json.loads(docker("inspect", cid, cli=cli))[0]  # type: ignore[no-any-return]
 
 
+def engine_oom_events(cli: str, cid: str) -> int:
+    """How many `oom` events the engine itself has for the container (its event log,
+    from an hour ago to now)."""
+    out = docker("events", "--since", str(int(time.time()) - 3600), "--until",
+                 str(int(time.time()) + 1), "--filter", f"container={cid}", "--filter",
+                 "event=oom", "--format", "{{.Action}}", cli=cli)
+    return sum(1 for line in out.splitlines() if line.strip() == "oom")
+
+
 def test_a_failing_check_reads_unhealthy_and_warns_once(daemon: Daemon, rsyslog: Rsyslog,
                                                          engine_cli: str) -> None:
     cid = run_container("health", *CHECK.command, extra=CHECK.options, cli=engine_cli)
@@ -82,19 +90,24 @@ def test_a_container_killed_by_its_memory_limit(daemon: Daemon, rsyslog: Rsyslog
     wait_for(lambda: figures(daemon, "exit", "hdt_oom") == {"exit_code:hdt_oom": 137},
              within=30, what="exit code 137")
     engine_says = bool(inspect(engine_cli, cid)["State"]["OOMKilled"])  # type: ignore[index]
-    oom = figures(daemon, "oom", "hdt_oom")
-    assert oom["oom_killed:hdt_oom"] == int(engine_says)
-    if engine_cli != "podman":  # Podman 4.3 here flags no OOM kill (docker/lifecycle.py)
-        assert engine_says
-        # Podman 5 flags it in inspect but sends no `oom` event (seen: create, init,
-        # start, die, cleanup)
-        assert oom["oom_events:hdt_oom"] == (1 if ENGINES[engine_cli].family == "docker"
-                                             else 0)
+    # the engine's own `oom` events for the container, as ground truth. Docker 26 on
+    # cgroup v2 (today's host) sends neither an `oom` event nor OOMKilled for a detached
+    # container in about 3 runs of 4 although the kernel logs the memory cgroup's kill
+    # (dmesg) every time; an attached `docker run` was told 4 of 4 (docker/lifecycle.py).
+    # Podman 5 flags inspect but sends no `oom` event; Podman 4.3 here neither.
+    events_said = engine_oom_events(engine_cli, cid)
+    wait_for(lambda: figures(daemon, "oom", "hdt_oom") == {
+        "oom_killed:hdt_oom": int(engine_says), "oom_events:hdt_oom": events_said},
+        within=10, what=f"the engine's word: OOMKilled {engine_says}, {events_said} events")
+    if engine_cli == "docker":  # Docker 20.10 on cgroup v1 tells every one
+        assert engine_says and events_said == 1
+    if engine_says:
         wait_for(lambda: len(alerts(rsyslog, cid, "oom_killed")) == 1, within=5,
                  what="the OOM warning")
         (warning,) = alerts(rsyslog, cid, "oom_killed")
         assert warning.pri % 8 == 4 and "exit_code=137" in warning.message
     else:
+        time.sleep(1)
         assert alerts(rsyslog, cid, "oom_killed") == []
     docker("rm", "-f", cid, cli=engine_cli)
 
