@@ -15,9 +15,11 @@ that selects them all and once with none. Per phase, over `--seconds`:
   application does to the per-container rate limit, set here above the burst.
 
 The phases alternate (off, on, on, off, ...) over `--rounds`, and a table of medians
-follows.
+follows. With `--against REV`, a third phase runs the daemon of commit REV (installed
+from its wheel into a throwaway venv) with following on, beside this checkout's.
 
     .venv/bin/python bench/container_logs.py            # --containers 100 --rates 1,100
+    .venv/bin/python bench/container_logs.py --against 5109618 --rounds 1
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import datetime
@@ -35,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import api, cpu_seconds, start_daemon, table
+from bench.common import ROOT, api, cpu_seconds, start_daemon, table, wheel_venv
 from bench.engine_cost import DOCKER_SOCK, IMAGE, cpu_of, engine_pids
 
 PREFIX = "cl_"
@@ -123,8 +126,8 @@ def followed(sock: str) -> int:
 
 
 def phase(receiver: Receiver, n: int, rate: int, follow: bool, seconds: float,
-          warmup: float) -> dict[str, object]:
-    proc, sock = start_daemon(daemon_config(receiver.port, follow, rate))
+          warmup: float, python: str = sys.executable, tree: str = "") -> dict[str, object]:
+    proc, sock = start_daemon(daemon_config(receiver.port, follow, rate), python)
     try:
         deadline = time.monotonic() + 120
         while followed(sock) < (n if follow else 0) and time.monotonic() < deadline:
@@ -145,7 +148,7 @@ def phase(receiver: Receiver, n: int, rate: int, follow: bool, seconds: float,
     lat.sort()
     per_min = 60 / took
     return {"containers": n, "lines_per_s_each": rate,
-            "following": "on" if follow else "off",
+            "following": ("on" if follow else "off") + (f" ({tree})" if tree else ""),
             "engine_cpu_s_per_min": round((e1 - e0) * per_min, 2),
             "daemon_cpu_s_per_min": round((d1 - d0) * per_min, 2),
             "lines_per_s_received": round(len(lat) / took, 1),
@@ -169,6 +172,13 @@ def medians(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     return out
 
 
+def other_tree(rev: str) -> Path:
+    """The python of a throwaway venv with commit `rev` installed (and its dependencies)."""
+    tree = Path(tempfile.mkdtemp(prefix="hinedockd-bench-tree-"))
+    subprocess.run(f"git -C {ROOT} archive {rev} | tar -x -C {tree}", shell=True, check=True)
+    return wheel_venv(tree, deps=True) / "python"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--containers", type=int, default=100)
@@ -176,16 +186,21 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--warmup", type=float, default=15.0)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--against", default="", help="a commit whose daemon follows too")
     args = ap.parse_args()
     receiver = Receiver()
+    phases: list[tuple[bool, str, str]] = [(False, sys.executable, ""),
+                                           (True, sys.executable, "")]
+    if args.against:
+        phases.append((True, str(other_tree(args.against)), args.against))
     rows = []
     try:
         for rate in (int(r) for r in args.rates.split(",")):
             containers(args.containers, rate)
             for r in range(args.rounds):
-                for follow in (False, True) if r % 2 == 0 else (True, False):
+                for follow, python, tree in phases if r % 2 == 0 else phases[::-1]:
                     rows.append(phase(receiver, args.containers, rate, follow,
-                                      args.seconds, args.warmup))
+                                      args.seconds, args.warmup, python, tree))
                     print(json.dumps(rows[-1]), flush=True)
     finally:
         remove_containers()

@@ -24,6 +24,7 @@ INJECT = {
     "syslog": "hinedockd.messages.hub:SyslogHub._state_reports",
     "hinemos": "hinedockd.hinemos.sync:HostSync.run",
     "persist": "hinedockd.persist:Persister.run",
+    "logs": "hinedockd.messages.containerlogs:ContainerLogs.run",
     "snmp:docker_host1": "hinedockd.snmp:SnmpSource.run",
     "watchdog": "hinedockd.app:watchdog",
 }
