@@ -2,12 +2,8 @@
 
 Each target has its own bounded queue and task: a slow or dead receiver fills its
 own queue (the overflow is counted as dropped) and never blocks the event loop or
-the other targets. TCP reconnects with backoff and resends the batch that was being
-written when the connection broke.
-
-TCP and file sinks write what is queued in batches (up to `TCP_BATCH` messages in one
-write): following 100 containers that each log 100 lines a second, a write a message
-cost the daemon ... (bench/README.md §13).
+the other targets. TCP reconnects with backoff and resends the message that was
+being written when the connection broke.
 """
 
 from __future__ import annotations
@@ -25,9 +21,6 @@ from hinedockd.messages.framing import file_line, lf_framed, octet_counted
 
 log = structlog.get_logger("hinedockd.syslog")
 WRITE_TIMEOUT = 5.0
-# Messages in one TCP write: a break resends at most this many (the receiver may have
-# some of them); one write a message made the writes a third of the daemon's CPU.
-TCP_BATCH = 100
 
 
 
@@ -84,18 +77,6 @@ class Sink:
     async def run(self) -> None:
         raise NotImplementedError
 
-    async def _next_batch(self, most: int) -> list[str]:
-        """What is queued, at least one message (waits for it), at most `most`."""
-        batch = [await self.queue.get()]
-        while len(batch) < most and not self.queue.empty():
-            batch.append(self.queue.get_nowait())
-        return batch
-
-    def _left(self, batch: list[str]) -> None:
-        self.sent += len(batch)
-        for _ in batch:
-            self.queue.task_done()
-
     def snapshot(self) -> SinkSnapshot:
         return SinkSnapshot(target=self.target.target, format=self.target.format,
                             connected=self.connected, queued=self.queue.qsize(),
@@ -146,7 +127,7 @@ class TcpSink(Sink):
         host, port = _host_port(self.target.target)
         frame = lf_framed if self.target.tcp_framing == "lf" else octet_counted
         backoff = Backoff(0.5, 30.0)
-        pending: list[str] | None = None
+        pending: str | None = None
         while True:
             writer: asyncio.StreamWriter | None = None
             try:
@@ -156,13 +137,14 @@ class TcpSink(Sink):
                 self.log.info("syslog connected")
                 backoff.reset()
                 while True:
-                    if pending is None:
-                        pending = await self._next_batch(TCP_BATCH)
-                    writer.write(b"".join(map(frame, pending)))
+                    message = pending if pending is not None else await self.queue.get()
+                    pending = message
+                    writer.write(frame(message))
                     async with asyncio.timeout(WRITE_TIMEOUT):
                         await writer.drain()
-                    self._left(pending)
                     pending = None
+                    self.sent += 1
+                    self.queue.task_done()
             except (OSError, TimeoutError) as e:
                 if self.connected:
                     self.log.warning("syslog connection lost, reconnecting", error=str(e))
@@ -184,13 +166,17 @@ class FileSink(Sink):
         path = Path(self.target.target[len("file://"):])
         backoff = Backoff(1.0, 30.0)
         while True:
-            batch = await self._next_batch(1000)
+            batch = [await self.queue.get()]
+            while not self.queue.empty() and len(batch) < 1000:
+                batch.append(self.queue.get_nowait())
             text = "".join(file_line(m) + "\n" for m in batch)
             while True:
                 try:
                     await asyncio.to_thread(_append, path, text)
                     self.connected = True
-                    self._left(batch)
+                    self.sent += len(batch)
+                    for _ in batch:
+                        self.queue.task_done()
                     backoff.reset()
                     break
                 except OSError as e:
