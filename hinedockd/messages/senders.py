@@ -139,7 +139,9 @@ class TcpSink(Sink):
                 while True:
                     message = pending if pending is not None else await self.queue.get()
                     pending = message
-                    writer.write(frame(message))
+                    if writer.is_closing():  # the receiver closed it: uvloop's write
+                        raise ConnectionResetError("the receiver closed the connection")
+                    writer.write(frame(message))  # would raise RuntimeError (seen)
                     async with asyncio.timeout(WRITE_TIMEOUT):
                         await writer.drain()
                     pending = None
