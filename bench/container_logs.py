@@ -39,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, api, cpu_seconds, start_daemon, table, wheel_venv
-from bench.engine_cost import DOCKER_SOCK, IMAGE, cpu_of, engine_pids
+from bench.engine_cost import DOCKER_SOCK, IMAGE, cpu_of, engine_pids, remove_containers
 
 PREFIX = "cl_"
 
@@ -85,14 +85,9 @@ def latencies(got: list[tuple[float, bytes]]) -> list[float]:
     return out
 
 
-def remove_containers() -> None:
-    subprocess.run(f"docker rm -f $(docker ps -aq --filter name={PREFIX}) >/dev/null 2>&1",
-                   shell=True)
-
-
 def containers(n: int, rate: int) -> None:
     """`n` containers, each writing `rate` numbered lines at once every second."""
-    remove_containers()
+    remove_containers(PREFIX)
     script = (f"i=0; while true; do j=0; while [ $j -lt {rate} ]; do j=$((j+1)); "
               "i=$((i+1)); echo \"line $i of a container's own output\"; done; sleep 1; done")
     for k in range(n):
@@ -203,7 +198,7 @@ def main() -> None:
                                       args.seconds, args.warmup, python, tree))
                     print(json.dumps(rows[-1]), flush=True)
     finally:
-        remove_containers()
+        remove_containers(PREFIX)
     print(table(rows))
     print(table(medians(rows)))
 

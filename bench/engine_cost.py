@@ -343,9 +343,9 @@ def idle(seconds: float) -> float:
     return (cpu_of(pids) - e0) / (time.monotonic() - t0)
 
 
-def remove_containers() -> None:
-    """Every container this bench made (and a killed run left)."""
-    subprocess.run(f"docker rm -f $(docker ps -aq --filter name={PREFIX}) >/dev/null 2>&1",
+def remove_containers(prefix: str = PREFIX) -> None:
+    """Every container a bench made (and a killed run left): those named `prefix`*."""
+    subprocess.run(f"docker rm -f $(docker ps -aq --filter name={prefix}) >/dev/null 2>&1",
                    shell=True)
 
 

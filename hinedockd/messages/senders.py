@@ -139,9 +139,10 @@ class TcpSink(Sink):
                 while True:
                     message = pending if pending is not None else await self.queue.get()
                     pending = message
-                    if writer.is_closing():  # the receiver closed it: uvloop's write
+                    # closed by the receiver: uvloop's write would raise RuntimeError
+                    if writer.is_closing():
                         raise ConnectionResetError("the receiver closed the connection")
-                    writer.write(frame(message))  # would raise RuntimeError (seen)
+                    writer.write(frame(message))
                     async with asyncio.timeout(WRITE_TIMEOUT):
                         await writer.drain()
                     pending = None
