@@ -32,7 +32,7 @@ from hinedockd.hinemos.pusher import CustomTrapSender, trap_ssl_context
 from hinedockd.hinemos.reconciler import Reconciler
 from hinedockd.hinemos.sync import HostSync
 from hinedockd.logs import configure
-from hinedockd.messages.containerlogs import ContainerLogs, load_cursors
+from hinedockd.messages.containerlogs import ContainerLogs, load_positions
 from hinedockd.messages.hub import SyslogHub
 from hinedockd.persist import Checkpointed, Persister
 from hinedockd.queries import Queries
@@ -105,7 +105,7 @@ async def serve(cfg: Config) -> int:
     hosts = [Host(h, cfg.daemon, saved=saved[h.facility_id]) for h in cfg.hosts]
     hub = SyslogHub(cfg, hosts)
     logs = ContainerLogs(cfg, hub, hosts, {
-        h.facility_id: load_cursors(persist.logs_file(state_dir, h.facility_id))
+        h.facility_id: load_positions(persist.logs_file(state_dir, h.facility_id))
         for h in cfg.hosts}, origins={fid: s.cursor_ns for fid, s in saved.items()})
     backend = make_backend(cfg.hinemos)
     reconciler = Reconciler(backend, cfg.hinemos,

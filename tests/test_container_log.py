@@ -5,10 +5,12 @@ selection (docker/logframes.py, messages/containerlog.py)."""
 from __future__ import annotations
 
 import calendar
+import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+import re2
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from hinedockd.config import ConfigError, LogRule, LogsConfig, parse_config
@@ -22,15 +24,15 @@ from hinedockd.docker.logframes import (
     parse_log_time,
 )
 from hinedockd.messages.containerlog import (
-    RESUME_BEFORE_NS,
     ContainerLog,
     Joiner,
     LogCursor,
-    Resume,
+    LogPosition,
+    Outcome,
     Severities,
     TokenBucket,
-    cursors_from_json,
-    cursors_to_json,
+    positions_from_json,
+    positions_to_json,
     selected_streams,
 )
 from hinedockd.model import Container, ContainerState
@@ -74,9 +76,9 @@ def test_recorded_streams_give_each_line_once_with_its_stream(engine: str) -> No
 def test_docker_26_answers_the_two_streams_out_of_time_order() -> None:
     """Recorded: Docker 26 keeps the lines in the order its log file has them, and its
     stdout and stderr copiers stamp them apart, so across streams a later line may carry
-    an earlier time (`err 2` after `out 5`, 4 ms earlier). The resume cursor is one
-    time for both streams, so a stream cut between two such lines would skip the
-    earlier-stamped one on its resume: the cursor is to become one per stream."""
+    an earlier time (`err 2` after `out 5`, 4 ms earlier). One resume cursor for both
+    streams would skip the earlier-stamped line when the stream is cut between the two;
+    each stream has its own (the resume tests below cut this answer everywhere)."""
     lines = split((DATA / "logs-docker26.bin").read_bytes())
     times = [x.ts_ns for x in lines]
     assert times != sorted(times)
@@ -146,54 +148,150 @@ def test_what_is_not_a_log_time(word: bytes) -> None:
 
 # ---- resuming -----------------------------------------------------------------------------
 
-# A container's log as the engine keeps it: times that never go back, many alike (Podman
-# 4.3's whole seconds).
-LOGS = st.lists(st.integers(0, 5), min_size=1, max_size=60).map(
-    lambda steps: [sum(steps[:i + 1]) * 10**8 + 10**18 for i in range(len(steps))])
+# A container's log as the engine keeps it, in its file's order: a true time that never
+# goes back, and each stream's stamp up to 0.9 s behind it (the copiers' race: Docker 26
+# was recorded 4 ms apart), a stream's own stamps never going back; whole seconds like
+# Podman's, or not.
+@st.composite
+def engine_logs(draw: st.DrawFn) -> list[LogLine]:
+    steps = draw(st.lists(st.tuples(st.integers(0, 5), st.sampled_from([STDOUT, STDERR]),
+                                    st.integers(0, 9)), min_size=1, max_size=50))
+    whole = draw(st.booleans())
+    t, last, out = 10**18, {STDOUT: 0, STDERR: 0}, []
+    for i, (step, stream, lag) in enumerate(steps):
+        t += step * 10**8
+        ts = max(last[stream], t - lag * 10**8)
+        last[stream] = ts
+        out.append(LogLine(stream, ts // 10**9 * 10**9 if whole else ts, f"{stream}-{i}"))
+    return out
 
 
-@given(LOGS, st.data())
-def test_a_resumed_stream_takes_each_line_exactly_once(times: list[int], data: st.DataObject
-                                                       ) -> None:
-    taken_before = data.draw(st.integers(1, len(times)))
-    cursor = LogCursor()
-    for ts in times[:taken_before]:
-        cursor = cursor.after(ts)
-    resume = Resume(cursor)
-    since = resume.since_ns()
-    assert since is not None and since == max(0, cursor.ts_ns - RESUME_BEFORE_NS)
-    sent = [i for i, ts in enumerate(times) if ts >= since]  # the engine's `since`
-    admitted = [i for i in sent if resume.admit(times[i])]
-    assert admitted == list(range(taken_before, len(times)))
-    assert resume.gap_before is None
+ALL = LogsConfig(lines_per_second=10**9, burst=10**9)  # nothing dropped
+STACK = compile_pattern(r"^\s", "continuation")
 
 
-@given(LOGS, st.data())
-def test_lines_the_engine_no_longer_keeps_are_a_gap_said_once(times: list[int],
+def records_of(out: Outcome) -> list[str]:
+    return [text for rec in out.send for text in rec.lines]
+
+
+def engine_since(lines: list[LogLine], since: int | None) -> list[LogLine]:
+    """What the engine answers from `since` (inclusive)."""
+    return [x for x in lines if since is None or x.ts_ns >= since]
+
+
+def restart_after(lines: list[LogLine], cut: int, continuation: re2._Regexp[str] | None
+                  ) -> list[str]:
+    """Every line sent by a daemon that read `cut` lines and stopped (its open record
+    lost with it) and a daemon started from the position the first one saved."""
+    first = ContainerLog(ALL, continuation, 2048, None)
+    sent = records_of(first.take(lines[:cut], now=0.0))
+    position = first.position()
+    if position is not None:
+        position = positions_from_json(json.loads(json.dumps(positions_to_json(
+            {"c": position}))))["c"]  # through the state file
+    second = ContainerLog(ALL, continuation, 2048, position)
+    out = second.take(engine_since(lines, second.since_ns()), now=1.0)
+    assert out.gap_before is None
+    return sent + records_of(out) + records_of(second.flush(now=2.0))
+
+
+def texts(lines: list[LogLine]) -> list[str]:
+    return [x.text for x in lines]
+
+
+@pytest.mark.parametrize("continuation", [None, r" [2-5]$"])
+def test_the_recorded_docker_26_answer_cut_anywhere_resumes_each_line_once(
+        continuation: str | None) -> None:
+    """The answer whose stderr lines are stamped before the stdout lines ahead of them:
+    a daemon stopped after any of its lines, and one joining `out 2`-`out 5` to `out 1`
+    (a record open at the stop), sends each line once."""
+    lines = split((DATA / "logs-docker26.bin").read_bytes())
+    pattern = compile_pattern(continuation, "c") if continuation else None
+    for cut in range(len(lines) + 1):
+        assert sorted(restart_after(lines, cut, pattern)) == sorted(texts(lines)), cut
+
+
+@given(engine_logs(), st.data(), st.booleans())
+def test_a_restarted_daemon_takes_each_line_exactly_once(
+        lines: list[LogLine], data: st.DataObject, join: bool) -> None:
+    cut = data.draw(st.integers(0, len(lines)))
+    assert sorted(restart_after(lines, cut, STACK if join else None)) == sorted(texts(lines))
+
+
+@given(engine_logs(), st.data())
+def test_a_reconnect_takes_each_line_exactly_once(lines: list[LogLine], data: st.DataObject
+                                                  ) -> None:
+    cut = data.draw(st.integers(0, len(lines)))
+    clog = ContainerLog(ALL, None, 2048, None)
+    sent = records_of(clog.take(lines[:cut], now=0.0))
+    clog.reconnecting()
+    sent += records_of(clog.take(engine_since(lines, clog.since_ns()), now=1.0))
+    assert sorted(sent) == sorted(texts(lines))
+
+
+@given(engine_logs(), st.data())
+def test_lines_the_engine_no_longer_keeps_are_a_gap_said_once(lines: list[LogLine],
                                                               data: st.DataObject) -> None:
-    taken_before = data.draw(st.integers(1, len(times) - 1)) if len(times) > 1 else 1
-    cursor = LogCursor()
-    for ts in times[:taken_before]:
-        cursor = cursor.after(ts)
-    # Rotated away: everything up to a time past the cursor's.
-    kept = [ts for ts in times if ts > cursor.ts_ns]
-    resume = Resume(cursor)
-    admitted = [ts for ts in kept if resume.admit(ts)]
-    assert admitted == kept
-    assert resume.gap_before == (kept[0] if kept else None)
+    cut = data.draw(st.integers(1, len(lines)))
+    first = ContainerLog(ALL, None, 2048, None)
+    first.take(lines[:cut], now=0.0)
+    position = first.position()
+    assert position is not None and position.start_ns == lines[cut - 1].ts_ns
+    # Rotated away: the log up to a line after the last one read, not within one
+    # stream's lines of one time (whole seconds: counting cannot tell which went).
+    r = data.draw(st.integers(cut, len(lines)))
+    kept = lines[r:]
+    assume(not {(x.stream, x.ts_ns) for x in lines[:r]} & {(x.stream, x.ts_ns) for x in kept})
+    second = ContainerLog(ALL, None, 2048, position)
+    out = second.take(engine_since(kept, second.since_ns()), now=1.0)
+    assert records_of(out) == texts(kept)
+    # Said when the first line is past the start (the start's line is gone, and maybe
+    # more); not when it is stamped at or before it, which only the copiers' race
+    # around the start's very line gives when lines were lost.
+    start = position.start_ns
+    assert out.gap_before == (kept[0].ts_ns if kept and kept[0].ts_ns > start else None)
+    assert second.take(kept, now=1.0).gap_before is None  # said once
 
 
-def test_a_line_stamped_before_the_cursor_leaves_it_where_it_is() -> None:
+def test_a_cursor_counts_its_streams_lines_of_one_time() -> None:
     c = LogCursor().after(10).after(10)
     assert c == LogCursor(10, 2) and c.after(9) == c and c.after(11) == LogCursor(11, 1)
 
 
-def test_cursors_round_trip_and_a_bad_one_is_refused() -> None:
-    cursors = {"a" * 64: LogCursor(1_700_000_000_000_000_000, 3)}
-    assert cursors_from_json(cursors_to_json(cursors)) == cursors
-    for bad in ([1], {"x": [1]}, {"x": [1, -2]}, {"x": "1,2"}):
+def test_a_stream_started_from_a_time_takes_nothing_before_it_after_a_restart() -> None:
+    """Followed from its start (10 s): a restart resumes a second before the first
+    line read, and the other stream's lines of that second, before its start, stay out."""
+    clog = ContainerLog(ALL, None, 2048, None)
+    clog.starting_at(10 * 10**9, frozenset({STDOUT, STDERR}))
+    clog.take([line("started", 10 * 10**9 + 5)], now=0.0)
+    again = ContainerLog(ALL, None, 2048, clog.position())
+    assert again.since_ns() == 9 * 10**9 + 5
+    out = again.take([line("before start", 9 * 10**9 + 6, STDERR), line("started", 10**10 + 5),
+                      line("new", 10**10 + 6, STDERR)], now=0.0)
+    assert records_of(out) == ["new"]
+
+
+def test_positions_round_trip_and_a_bad_one_is_refused() -> None:
+    positions = {"a" * 64: LogPosition(1_700_000_000_000_000_000, {
+        STDOUT: LogCursor(1_700_000_000_000_000_000, 3), STDERR: LogCursor(5, 0)}),
+        "b" * 64: LogPosition(7, {})}
+    assert positions_from_json(positions_to_json(positions)) == positions
+    for bad in ([1], {"x": [1]}, {"x": [1, -2]}, {"x": "1,2"}, {"x": {"stdout": [1, 1]}},
+                {"x": {"start": 1, "stdin": [1, 1]}}, {"x": {"start": True}},
+                {"x": {"start": 1, "stderr": [1, 1.5]}}):
         with pytest.raises(ValueError):
-            cursors_from_json(bad)
+            positions_from_json(bad)
+
+
+def test_a_cursor_saved_before_one_per_stream_repeats_rather_than_loses() -> None:
+    """The earlier form, [time, count] for both streams: Podman's lines of that second
+    are sent again (3 were taken, of both streams: which is not known)."""
+    second = 10**18
+    position = positions_from_json({"c": [second, 3]})["c"]
+    clog = ContainerLog(ALL, None, 2048, position)
+    answer = [line("o1", second), line("e1", second, STDERR), line("o2", second),
+              line("e2", second, STDERR), line("o3", second + 10**9)]
+    assert records_of(clog.take(answer, now=0.0)) == texts(answer)
 
 
 # ---- records ------------------------------------------------------------------------------
@@ -236,16 +334,18 @@ def test_the_cursor_never_passes_an_open_record_and_drops_are_counted() -> None:
     cfg = LogsConfig(lines_per_second=1, burst=2, max_record_lines=10)
     clog = ContainerLog(cfg, compile_pattern(r"^\s", "c"), 2048, None)
     out = clog.take([line("a", 1), line("b", 2), line(" b2", 3)], now=0.0)
-    assert [r.lines for r in out.send] == [["a"]] and clog.committed == LogCursor(1, 1)
+    assert [r.lines for r in out.send] == [["a"]]
+    assert clog.position() == LogPosition(2, {STDOUT: LogCursor(1, 1)})  # b is open
     out = clog.take([line("c", 4), line("d", 5)], now=0.0)  # the bucket is empty now
     assert [r.lines for r in out.send] == [["b", " b2"]]
-    assert clog.committed == LogCursor(4, 1)  # c dropped: passed; d open: not
+    assert clog.position() == LogPosition(5, {STDOUT: LogCursor(4, 1)})  # c dropped, d open
     assert clog.counts.dropped == 1 and clog.take_report() == 1 and clog.take_report() == 0
-    assert clog.flush(now=10.0).send[0].lines == ["d"] and clog.committed == LogCursor(5, 1)
+    assert clog.flush(now=10.0).send[0].lines == ["d"]
+    assert clog.position() == LogPosition(5, {STDOUT: LogCursor(5, 1)})
 
 
 def test_a_reconnect_resumes_after_what_was_read() -> None:
-    clog = ContainerLog(LogsConfig(), None, 2048, LogCursor(5, 1))
+    clog = ContainerLog(LogsConfig(), None, 2048, LogPosition(5, {STDOUT: LogCursor(5, 1)}))
     assert clog.since_ns() == 0  # 5 ns - a second, never below 0
     clog.take([line("old", 5), line("new", 6)], now=0.0)
     clog.reconnecting()

@@ -15,7 +15,8 @@ import pytest
 
 from hinedockd.config import Config, parse_config
 from hinedockd.docker.host import Host
-from hinedockd.messages.containerlog import LogCursor
+from hinedockd.docker.logframes import STDOUT
+from hinedockd.messages.containerlog import LogCursor, LogPosition
 from hinedockd.messages.containerlogs import ContainerLogs
 from hinedockd.messages.hub import SyslogHub
 from hinedockd.testing import FakeEngine
@@ -43,7 +44,7 @@ class World:
 
 
 async def start_world(engine: FakeEngine, tmp_path: Path,
-                      saved: dict[str, LogCursor] | None = None, origin: int = 0,
+                      saved: dict[str, LogPosition] | None = None, origin: int = 0,
                       extra: str = "") -> World:
     out = tmp_path / "out.log"
     cfg = parse_config(f"""
@@ -113,11 +114,12 @@ async def test_lines_rotated_away_while_away_are_a_gap_said_once(engine: FakeEng
     c = engine.add("app", labels=SELECTED)
     for i in range(1, 6):
         engine.write_log(c, f"line {i}")
-    cursor = LogCursor(c.log[1][0], 1)  # taken up to line 2 before a restart
+    taken = c.log[1][0]  # up to line 2 before a restart
+    position = LogPosition(taken, {STDOUT: LogCursor(taken, 1)})
     for i in range(6, 11):
         engine.write_log(c, f"line {i}")
     c.log_kept_from = 4  # lines 1-4 rotated away: line 3 and 4 are lost
-    w = await start_world(engine, tmp_path, saved={c.id: cursor})
+    w = await start_world(engine, tmp_path, saved={c.id: position})
     try:
         await eventually(lambda: w.numbers(c) == list(range(5, 11)))
         engine.cut_streams()  # a later reconnect says nothing again
@@ -141,7 +143,7 @@ async def test_a_restart_resumes_from_the_saved_cursor(engine: FakeEngine,
     await stop_world(w)
     for i in range(21, 31):
         engine.write_log(c, f"line {i}")  # while the daemon is away
-    w = await start_world(engine, tmp_path, saved=dict(saved.cursors))
+    w = await start_world(engine, tmp_path, saved=dict(saved.positions))
     try:
         await eventually(lambda: w.numbers(c) == list(range(1, 31)))
         await asyncio.sleep(0.3)

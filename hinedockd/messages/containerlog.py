@@ -2,12 +2,13 @@
 resumes, lines joined into records, the rate limit, the severity. Pure: time is
 passed in, nothing here does I/O (messages/containerlogs.py runs it).
 
-Where a stream resumes: Podman 4.3 stamps its lines with whole seconds, so the time
-of the last line taken does not say which line it was; the cursor is that time and
-how many lines with exactly that time were taken. A resumed stream asks the engine
-for what came a second before the cursor (its `since` is inclusive on Docker and
-may round on others); what it sends up to the cursor is skipped, and if its first
-line is already past the cursor, the engine no longer keeps the last line that was
+Where a stream resumes: Podman 4.3 and 5 stamp their lines with whole seconds, so
+the time of the last line taken does not say which line it was; a stream's cursor is
+that time and how many of its lines with exactly that time were taken, and each
+stream has its own (see LogPosition). A resumed stream asks the engine for what came
+a second before its position (`since` is inclusive on Docker and may round on
+others); what it sends up to each stream's cursor is skipped, and if its first line
+is already past the position, the engine no longer keeps the last line that was
 taken (a log file rotated away meanwhile): some lines may be missing, and that is
 said once.
 """
@@ -72,16 +73,15 @@ def selected_streams(cfg: LogsConfig, c: Container, facility_id: str) -> frozens
 
 @dataclass(frozen=True)
 class LogCursor:
-    """The last line taken: its time and how many lines with exactly that time were
-    taken (ordered: a later line has a later time, or the same and a greater count)."""
+    """One stream's last line taken: its time and how many lines of the stream with
+    exactly that time were taken (a stream's own lines never go back in time). A count
+    of 0 says where a stream starts: no line before that time is taken."""
 
     ts_ns: int = 0
     n: int = 0
 
     def after(self, ts_ns: int) -> LogCursor:
-        """The cursor once a line with this time is taken. A line stamped earlier than
-        the cursor (the engine's stdout and stderr copiers race by microseconds)
-        leaves it where it is."""
+        """The cursor once a line of its stream with this time is taken."""
         if ts_ns > self.ts_ns:
             return LogCursor(ts_ns, 1)
         if ts_ns == self.ts_ns:
@@ -89,34 +89,65 @@ class LogCursor:
         return self
 
 
-class Resume:
-    """One connection's filter: skips what the cursor says was taken before."""
+@dataclass(frozen=True)
+class LogPosition:
+    """Where a container's log resumes. Each stream has its own cursor, because the
+    engine's stdout and stderr copiers stamp lines apart: recorded, Docker 26 answers a
+    stderr line after the stdout lines ahead of it in its file although stamped 4 ms
+    before them, so one cursor for both streams would skip it. `start_ns` is a time
+    every line before which was taken: the last line read, or the first line of a
+    record still open (a resumed stream asks the engine from a second before it)."""
 
-    def __init__(self, cursor: LogCursor | None) -> None:
-        self._cursor = cursor
-        self._same = 0  # lines at the cursor's time seen on this connection
+    start_ns: int
+    streams: Mapping[int, LogCursor]
+
+
+class Resume:
+    """One connection's filter: skips what a position says was taken before, and
+    tells, once, when the engine no longer keeps the line at the position's start.
+
+    That line is the last one read, or the first of a record still open; every line
+    ahead of it in the engine's answer was taken, and is skipped. So if the first line
+    let through comes before any line stamped at or before the start, the engine no
+    longer has the start's line: it rotated that part of the log away, and lines after
+    it may be lost too (a race of the copiers around that very line cannot be told)."""
+
+    def __init__(self, position: LogPosition | None) -> None:
+        self._position = position
+        self._cursors = dict(position.streams) if position is not None else {}
+        self._same = {stream: 0 for stream in self._cursors}  # lines at the cursor's time
+        self._start_seen = False
         self.gap_before: int | None = None  # set once: the first time past a lost stretch
 
     def since_ns(self) -> int | None:
-        """What to ask the engine for; None: no cursor, the caller decides."""
-        if self._cursor is None:
+        """What to ask the engine for; None: no position, the caller decides."""
+        if self._position is None:
             return None
-        return max(0, self._cursor.ts_ns - RESUME_BEFORE_NS)
+        return max(0, self._position.start_ns - RESUME_BEFORE_NS)
 
-    def admit(self, ts_ns: int) -> bool:
-        cursor = self._cursor
+    def admit(self, stream: int, ts_ns: int) -> bool:
+        if self._position is None:
+            return True
+        if ts_ns <= self._position.start_ns:
+            self._start_seen = True
+        if not self._past_cursor(stream, ts_ns):
+            return False
+        if not self._start_seen:
+            self._start_seen = True  # said once
+            self.gap_before = ts_ns
+        return True
+
+    def _past_cursor(self, stream: int, ts_ns: int) -> bool:
+        cursor = self._cursors.get(stream)
         if cursor is None:
             return True
         if ts_ns < cursor.ts_ns:
-            self._same = -1  # the engine has what came before: nothing was lost
             return False
         if ts_ns == cursor.ts_ns:
-            self._same = max(self._same, 0) + 1
-            if self._same <= cursor.n:
+            self._same[stream] += 1
+            if self._same[stream] <= cursor.n:
                 return False
-        elif self._same == 0:
-            self.gap_before = ts_ns  # the first line is past the cursor's: lost lines
-        self._cursor = None  # past the cursor: everything from here is new
+        del self._cursors[stream]  # past the cursor: the stream's lines from here are new
         return True
 
 
@@ -226,22 +257,40 @@ class Outcome:
 
 class ContainerLog:
     """One container's lines from the engine to records: resume filter, joining, rate
-    limit, cursor. `committed` is where a restarted daemon resumes: it moves past a
-    record once the record has been handed on or dropped, never past an open one."""
+    limit, cursors. `position()` is where a restarted daemon resumes: a stream's cursor
+    moves past a record once the record has been handed on or dropped, never past an
+    open one."""
 
     def __init__(self, cfg: LogsConfig, continuation: re2._Regexp[str] | None,
-                 max_bytes: int, cursor: LogCursor | None) -> None:
-        self.committed = cursor
-        self._read = cursor or LogCursor()
-        self._resume = Resume(cursor)
+                 max_bytes: int, position: LogPosition | None) -> None:
+        self._committed = dict(position.streams) if position is not None else {}
+        self._read = dict(self._committed)
+        self._last_ns = position.start_ns if position is not None else None  # last line read
+        self._resume = Resume(position)
         self.joiner = Joiner(continuation, cfg.max_record_lines, max_bytes)
         self.bucket = TokenBucket(cfg.lines_per_second, cfg.burst)
         self.counts = Counts()
         self.dirty = False
 
+    def starting_at(self, since_ns: int, streams: frozenset[int]) -> None:
+        """A stream without a position asks the engine from `since_ns`: a resume after
+        a restart must not take a stream's lines from before it either."""
+        for stream in streams:
+            self._read.setdefault(stream, LogCursor(since_ns, 0))
+            self._committed.setdefault(stream, LogCursor(since_ns, 0))
+
+    def position(self) -> LogPosition | None:
+        """Where a restarted daemon resumes; None before the first line."""
+        if self._last_ns is None:
+            return None
+        open_record = self.joiner.open
+        start = self._last_ns if open_record is None else min(open_record.ts_ns, self._last_ns)
+        return LogPosition(start, dict(self._committed))
+
     def reconnecting(self) -> None:
         """A new connection resumes after what was read (an open record included)."""
-        self._resume = Resume(self._read if self._read.n else self.committed)
+        self._resume = Resume(None if self._last_ns is None
+                              else LogPosition(self._last_ns, dict(self._read)))
 
     def since_ns(self) -> int | None:
         return self._resume.since_ns()
@@ -249,14 +298,16 @@ class ContainerLog:
     def take(self, lines: list[LogLine], now: float) -> Outcome:
         out = Outcome()
         for line in lines:
-            if not self._resume.admit(line.ts_ns):
+            if not self._resume.admit(line.stream, line.ts_ns):
                 continue
             if self._resume.gap_before is not None and out.gap_before is None:
                 out.gap_before = self._resume.gap_before
                 self._resume.gap_before = None
             self.counts.lines += 1
-            self._read = self._read.after(line.ts_ns)
-            self._limit(self.joiner.add(line, self._read), now, out)
+            self._last_ns = line.ts_ns
+            end = self._read[line.stream] = self._read.get(line.stream, LogCursor()).after(
+                line.ts_ns)
+            self._limit(self.joiner.add(line, end), now, out)
         return out
 
     def flush(self, now: float) -> Outcome:
@@ -273,7 +324,7 @@ class ContainerLog:
             else:
                 self.counts.dropped += len(rec.lines)
                 self.counts.unreported += len(rec.lines)
-            self.committed, self.dirty = rec.end, True
+            self._committed[rec.stream], self.dirty = rec.end, True
 
     def take_report(self) -> int:
         """Lines dropped since the last report (0: nothing to say)."""
@@ -281,18 +332,44 @@ class ContainerLog:
         return n
 
 
-def cursors_to_json(cursors: Mapping[str, LogCursor]) -> dict[str, list[int]]:
-    return {cid: [c.ts_ns, c.n] for cid, c in cursors.items()}
+_STREAM_KEYS = {STDOUT: "stdout", STDERR: "stderr"}
 
 
-def cursors_from_json(data: object) -> dict[str, LogCursor]:
-    """The saved cursors; ValueError for anything but {id: [time, count]}."""
+def _cursor_from_json(value: object) -> LogCursor:
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(type(v) is int and v >= 0 for v in value)):
+        raise ValueError("a cursor is [time, count]")
+    return LogCursor(value[0], value[1])
+
+
+def positions_to_json(positions: Mapping[str, LogPosition]) -> dict[str, dict[str, object]]:
+    return {cid: {"start": p.start_ns} | {_STREAM_KEYS[s]: [c.ts_ns, c.n]
+                                          for s, c in sorted(p.streams.items())}
+            for cid, p in positions.items()}
+
+
+def positions_from_json(data: object) -> dict[str, LogPosition]:
+    """The saved positions; ValueError for anything else. The form before one cursor per
+    stream, [time, count] for both, reads as both streams starting at that time: its
+    lines of that very time may be sent again, once, rather than one lost."""
     if not isinstance(data, dict):
-        raise ValueError("not a table of container cursors")
+        raise ValueError("not a table of container positions")
     out = {}
     for cid, value in data.items():
-        if (not isinstance(cid, str) or not isinstance(value, list) or len(value) != 2
-                or not all(isinstance(v, int) and v >= 0 for v in value)):
-            raise ValueError(f"bad cursor for {str(cid)[:64]!r}")
-        out[cid] = LogCursor(value[0], value[1])
+        try:
+            if not isinstance(cid, str):
+                raise ValueError("not a container id")
+            if isinstance(value, list):
+                old = _cursor_from_json(value)
+                start = LogCursor(old.ts_ns, 0)
+                out[cid] = LogPosition(old.ts_ns, {STDOUT: start, STDERR: start})
+                continue
+            if not isinstance(value, dict) or type(value.get("start")) is not int \
+                    or value["start"] < 0 or set(value) - {"start", *_STREAM_KEYS.values()}:
+                raise ValueError("a position is {start, stdout, stderr}")
+            out[cid] = LogPosition(value["start"], {
+                s: _cursor_from_json(value[key]) for s, key in _STREAM_KEYS.items()
+                if key in value})
+        except ValueError as e:
+            raise ValueError(f"bad position for {str(cid)[:64]!r}: {e}") from None
     return out

@@ -38,11 +38,11 @@ from hinedockd.docker.logstream import Inspected, LogStream, LogsUnreadable
 from hinedockd.docker.view import HostObserver, HostView
 from hinedockd.messages.containerlog import (
     ContainerLog,
-    LogCursor,
+    LogPosition,
     Outcome,
     Severities,
-    cursors_from_json,
-    cursors_to_json,
+    positions_from_json,
+    positions_to_json,
     selected_streams,
 )
 from hinedockd.messages.framing import TAG, alert_text, format_time
@@ -67,17 +67,19 @@ class LogOutbox(Protocol):
 
 @dataclass(frozen=True)
 class LogState:
-    """What a restarted daemon resumes from: per container, its cursor."""
+    """What a restarted daemon resumes from: per container, its position."""
 
-    cursors: Mapping[str, LogCursor]
+    positions: Mapping[str, LogPosition]
 
     def to_json(self) -> str:
-        return json.dumps({"cursors": cursors_to_json(self.cursors)}, separators=(",", ":"))
+        return json.dumps({"positions": positions_to_json(self.positions)},
+                          separators=(",", ":"))
 
 
-def load_cursors(path: Path) -> dict[str, LogCursor]:
-    """A host's saved log cursors; none when there is no file or it is damaged (set
-    aside: its containers resume from the host's event cursor instead)."""
+def load_positions(path: Path) -> dict[str, LogPosition]:
+    """A host's saved log positions; none when there is no file or it is damaged (set
+    aside: its containers resume from the host's event cursor instead). A file of the
+    version before one cursor per stream keeps its table under "cursors"."""
     text = persist.read_aside(path)
     if text is None:
         return {}
@@ -85,7 +87,8 @@ def load_cursors(path: Path) -> dict[str, LogCursor]:
         data = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("not a table")
-        return cursors_from_json(data.get("cursors"))
+        return positions_from_json(data["positions"] if "positions" in data
+                                   else data.get("cursors"))
     except ValueError as e:
         persist.set_aside(path, str(e))
         return {}
@@ -121,7 +124,7 @@ class _Followed:
 class HostLogs:
     """One host's followed containers and their cursors (a `Checkpointed`)."""
 
-    def __init__(self, view: HostView, saved: dict[str, LogCursor], origin_ns: int) -> None:
+    def __init__(self, view: HostView, saved: dict[str, LogPosition], origin_ns: int) -> None:
         self.view, self.saved, self.origin_ns = view, saved, origin_ns
         self.followed: dict[str, _Followed] = {}
         self.fresh: set[str] = set()  # appeared while watched: from their first line
@@ -135,13 +138,14 @@ class HostLogs:
         return self.dirty or any(f.clog.dirty for f in self.followed.values())
 
     def take_checkpoint(self) -> LogState:
-        cursors = dict(self.saved)
+        positions = dict(self.saved)
         for cid, f in self.followed.items():
             f.clog.dirty = False
-            if f.clog.committed is not None:
-                cursors[cid] = f.clog.committed
+            position = f.clog.position()
+            if position is not None:
+                positions[cid] = position
         self.dirty = False
-        return LogState(cursors)
+        return LogState(positions)
 
     def checkpoint_lost(self) -> None:
         self.dirty = True
@@ -151,7 +155,7 @@ class ContainerLogs(HostObserver):
     """Follows the selected containers of every host; supervised as one component."""
 
     def __init__(self, cfg: Config, outbox: LogOutbox, hosts: Sequence[HostView],
-                 saved: Mapping[str, dict[str, LogCursor]],
+                 saved: Mapping[str, dict[str, LogPosition]],
                  origins: Mapping[str, int]) -> None:
         self.cfg: LogsConfig = cfg.logs
         self.outbox = outbox
@@ -245,7 +249,10 @@ class ContainerLogs(HostObserver):
             if cid in hl.fresh:
                 return 0
             started = facts.started_ns if cid in hl.started else None
-            return max(hl.origin_ns, started or 0) or None
+            s = max(hl.origin_ns, started or 0) or None
+            if s is not None:
+                f.clog.starting_at(s, streams)
+            return s
 
         def on_lines(lines: list[LogLine]) -> None:
             self._deliver(hl, f, f.clog.take(lines, time.monotonic()))
