@@ -150,6 +150,8 @@ class HinemosConfig:
     container_facility_id: str = "{host}-{name}"
     label_scopes: tuple[str, ...] = ("*",)
     full_sync_seconds: int = 300
+    # Calls to the manager a second, at most, for all hosts together (hinemos/pacer.py)
+    max_calls_per_second: float = 50.0
     timeout_seconds: float = 30.0  # per call; a write answered later is found by the next pass
     customtrap: CustomTrapConfig | None = None
 
@@ -480,6 +482,8 @@ def _hinemos(t: _Table) -> HinemosConfig:
         container_facility_id=template,
         label_scopes=tuple(scopes),
         full_sync_seconds=t.number("full_sync_seconds", int, d.full_sync_seconds, 10),
+        max_calls_per_second=t.number("max_calls_per_second", float,
+                                      d.max_calls_per_second, 0.1),
         timeout_seconds=t.number("timeout_seconds", float, d.timeout_seconds, 1),
         customtrap=_customtrap(_Table(t.file, f"{t.path}.customtrap", t.data["customtrap"]))
         if "customtrap" in t.data else None,

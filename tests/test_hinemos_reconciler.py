@@ -4,6 +4,7 @@ an operator's own edits, and a manager that goes away."""
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Sequence
@@ -337,3 +338,25 @@ async def test_a_node_added_by_a_cut_pass_is_not_orphaned(tmp_path: Path) -> Non
     assert "docker_host1-b" in repo.facilities["docker_host1_scope"]["members"]
     assert "docker_host1-ops" in repo.facilities  # not claimed: never deleted
     assert json.loads(path.read_text()) == {}  # every claim settled
+
+
+@pytest.mark.parametrize("api", ["rest", "soap"])
+async def test_both_apis_keep_to_the_call_pace(api: str) -> None:
+    """A pass over 40 new containers at `max_calls_per_second = 20`: the manager sees
+    no second with more than 21 calls (one more: calls arrive with the jitter of the
+    network and the event loops, a little closer than they left)."""
+    fake = FakeRestManager() if api == "rest" else FakeSoapManager()
+    base = await fake.start()
+    cfg = replace(CFG, api=api, max_calls_per_second=20.0,  # type: ignore[arg-type]
+                  url=f"{base}/HinemosWeb/api" if api == "rest" else f"{base}/HinemosWS")
+    backend = RestBackend(cfg, "hinemos") if api == "rest" else SoapBackend(cfg, "hinemos")
+    try:
+        await backend.start()
+        await Reconciler(backend, cfg).reconcile(H1, [box(f"c{i}") for i in range(40)])
+    finally:
+        await backend.close()
+        await fake.stop()
+    times = fake.call_times
+    assert len(times) > 40 and len(fake.repo.nodes()) >= 40
+    busiest = max(bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times))
+    assert busiest <= 21, f"{busiest} calls within one second"

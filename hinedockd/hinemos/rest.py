@@ -21,6 +21,7 @@ from hinedockd.config import HinemosConfig
 from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable, unless_not_found
 from hinedockd.hinemos.desired import ScopeSpec
 from hinedockd.hinemos.nodes import Node
+from hinedockd.hinemos.pacer import Pacer
 
 REPO = "RepositoryRestEndpoints/repository"
 STATUS_FAULTS = {400: "InvalidSetting", 401: "InvalidUserPass", 403: "InvalidRole",
@@ -49,6 +50,7 @@ class RestBackend:
         self.timeout = aiohttp.ClientTimeout(total=cfg.timeout_seconds,
                                              connect=min(5.0, cfg.timeout_seconds))
         self.token = ""
+        self.pacer = Pacer(cfg.max_calls_per_second)
         self.reads = 0
         self.writes = 0
 
@@ -72,6 +74,7 @@ class RestBackend:
     async def _send(self, method: str, path: str, json: Any = None,
                     params: dict[str, str] | None = None, auth: bool = True) -> Any:
         assert self.session is not None, "start() first"
+        await self.pacer.wait()
         headers = {"Authorization": f"Bearer {self.token}"} if auth else {}
         try:
             async with self.session.request(method, f"{self.base}/{path}", json=json,

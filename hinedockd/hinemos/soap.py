@@ -26,6 +26,7 @@ from hinedockd.config import HinemosConfig
 from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable, unless_not_found
 from hinedockd.hinemos.desired import ScopeSpec
 from hinedockd.hinemos.nodes import Node
+from hinedockd.hinemos.pacer import Pacer
 
 NS = "http://repository.ws.clustercontrol.com"
 
@@ -58,6 +59,7 @@ class SoapBackend:
         self.client: zeep.AsyncClient | None = None
         self.service: Any = None
         self._http: httpx.AsyncClient | None = None
+        self.pacer = Pacer(cfg.max_calls_per_second)
         self.reads = 0
         self.writes = 0
 
@@ -88,6 +90,7 @@ class SoapBackend:
         else:
             self.reads += 1
         kwargs = {f"arg{i}": a for i, a in enumerate(args)}
+        await self.pacer.wait()
         try:
             return await getattr(self.service, op)(**kwargs)
         except zeep.exceptions.Fault as e:

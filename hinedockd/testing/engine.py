@@ -430,7 +430,16 @@ async def _steady(rate: float, step_fn: Callable[[int], None]) -> None:
 
 
 async def _serve_fake_engine(port: int, containers: int, interval: float,
-                             events_per_second: float, churn_per_second: float) -> None:
+                             events_per_second: float, churn_per_second: float,
+                             hosts: int = 1) -> None:
+    """`hosts` engines (a fleet: the others on the ports after `port`, or any free
+    ones with port 0), each with `containers`; the first one drives the loops."""
+    for h in range(1, hosts):
+        other = FakeEngine(sample_interval=interval)
+        for i in range(containers):
+            other.add(f"bench{h}_{i}")
+        url = await other.start(port=port + h if port else 0)
+        print(f"fake engine at {url} with {containers} containers", flush=True)
     engine = FakeEngine(sample_interval=interval)
     for i in range(containers):
         engine.add(f"bench_{i}")
@@ -474,6 +483,9 @@ def main(argv: list[str] | None = None) -> None:
     fe.add_argument("--events-per-second", type=float, default=0.0)
     fe.add_argument("--churn-per-second", type=float, default=0.0,
                     help="creates and destroys per second (alternating)")
+    fe.add_argument("--hosts", type=int, default=1, help="engines, each with --containers")
+    rm = sub.add_parser("fake-rest-manager", help="the Hinemos 7.x REST API (GET /_fake/stats)")
+    rm.add_argument("--port", type=int, default=8080)
     ct = sub.add_parser("fake-customtrap", help="the manager's custom trap receiver")
     ct.add_argument("--port", type=int, default=18082)
     args = p.parse_args(argv)
@@ -481,8 +493,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.what == "fake-customtrap":
         asyncio.run(_serve_fake_customtrap(args.port))
         return
+    if args.what == "fake-rest-manager":
+        asyncio.run(_serve_fake_rest_manager(args.port))
+        return
     asyncio.run(_serve_fake_engine(args.port, args.containers, args.interval,
-                                   args.events_per_second, args.churn_per_second))
+                                   args.events_per_second, args.churn_per_second, args.hosts))
 
 
 async def _serve_fake_customtrap(port: int) -> None:
@@ -491,6 +506,16 @@ async def _serve_fake_customtrap(port: int) -> None:
     manager = FakeCustomTrapManager()
     await manager.start(port=port)
     print(f"fake custom trap receiver at {manager.url}", flush=True)
+    await asyncio.Event().wait()
+
+
+
+async def _serve_fake_rest_manager(port: int) -> None:
+    from hinedockd.testing.hinemos import FakeRestManager
+
+    manager = FakeRestManager()
+    await manager.start(port=port)
+    print(f"fake REST manager at {manager.base_url()}/HinemosWeb/api", flush=True)
     await asyncio.Event().wait()
 
 

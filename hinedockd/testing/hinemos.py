@@ -10,6 +10,7 @@ import asyncio
 import base64
 import random
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -40,7 +41,13 @@ class FakeManager(FakeServer):
         self.writes: list[str] = []
         self.refused_writes: list[str] = []  # writes the repository answered with a fault
         self.down = False
+        # What a benchmark reads (`GET /_fake/stats`): when each call came (monotonic),
+        # and the bytes of requests and answers.
+        self.call_times: list[float] = []
+        self.bytes_in = self.bytes_out = 0
         self.app.middlewares.append(self._availability)
+        self.app.middlewares.append(self._traffic)
+        self.app.add_routes([web.get("/_fake/stats", self._stats)])
 
     @web.middleware
     async def _availability(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -48,6 +55,31 @@ class FakeManager(FakeServer):
             request.transport.abort()  # a kept-alive connection to a manager that is away
             raise web.HTTPServiceUnavailable()
         return await handler(request)
+
+    @web.middleware
+    async def _traffic(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if request.path != "/_fake/stats":
+            self.bytes_in += request.content_length or 0
+            body = getattr(response, "body", None)
+            self.bytes_out += len(body) if isinstance(body, bytes) else 0
+        return response
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        """Calls and writes so far, the most calls in any one second, bytes each way,
+        and the facilities by kind."""
+        per_second: dict[int, int] = {}
+        for t in self.call_times:
+            per_second[int(t)] = per_second.get(int(t), 0) + 1
+        kinds = [f.get("facilityType") for f in self.repo.facilities.values()]
+        return web.json_response({
+            "calls": len(self.calls), "writes": len(self.writes),
+            "refused_writes": len(self.refused_writes),
+            "peak_calls_per_second": max(per_second.values(), default=0),
+            "first_call": self.call_times[0] if self.call_times else None,
+            "last_call": self.call_times[-1] if self.call_times else None,
+            "bytes_in": self.bytes_in, "bytes_out": self.bytes_out,
+            "nodes": kinds.count(1), "scopes": kinds.count(0)})
 
     async def go_down(self) -> None:
         """The manager stops: connections are refused until `come_back`."""
@@ -63,6 +95,7 @@ class FakeManager(FakeServer):
         if self.delay or (write and self.write_delay):
             await asyncio.sleep(self.delay + (self.write_delay if write else 0.0))
         self.calls.append(name)
+        self.call_times.append(time.monotonic())
         if self.fail_rate and random.random() < self.fail_rate:
             raise HinemosError("HinemosUnknown", "injected fault")
         try:
@@ -122,8 +155,15 @@ def _rest_node(n: Node) -> Node:
     return {**RESPONSE_ONLY, **out}
 
 
+# FacilityInfoResponse (dto/FacilityInfoResponse.java, 7.1): what getFacilityList gives
+# of each child, a node's own fields (its variables, its address…) not among them.
+FACILITY_RESPONSE = ("facilityId", "facilityName", "facilityType", "description",
+                   "displaySortOrder", "iconImage", "valid", "createUserId", "createDatetime",
+                   "modifyUserId", "modifyDatetime", "builtInFlg", "notReferFlg", "ownerRoleId")
+
+
 def _rest_facility(f: Node) -> Node:
-    out = {k: v for k, v in f.items() if k not in ("parent", "members")}
+    out = {k: v for k, v in {**RESPONSE_ONLY, **f}.items() if k in FACILITY_RESPONSE}
     out["facilityType"] = "TYPE_NODE" if f.get("facilityType") == 1 else "TYPE_SCOPE"
     return out
 
@@ -184,6 +224,7 @@ class FakeRestManager(FakeManager):
         token = secrets.token_hex(16)
         self.tokens[token] = asyncio.get_running_loop().time() + self.token_lifetime
         self.calls.append("login")
+        self.call_times.append(time.monotonic())
         return web.json_response({"token": {"tokenId": token, "expirationDate": "",
                                             "validTermMinites": 1440}, "managerInfo": {}})
 

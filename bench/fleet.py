@@ -1,0 +1,185 @@
+"""A fleet on one daemon (issue 31): H Docker hosts of M containers each, with the
+shipped defaults (stats polled once a minute per container, full Hinemos pass every
+`full_sync_seconds`), the REST manager and custom trap at one minute.
+
+Method: the fake engines (hinedockd.testing, one aiohttp server per host, samples shaped
+as the recorded engine's) run together in one process; the fake REST manager and the
+fake custom trap receiver each in a process of their own; the daemon in its own. From
+the daemon's start: the time until the manager holds every node (host and container)
+and the most manager calls in any one second. Then, after the first poll round, over
+`--measure` seconds: the daemon's CPU (utime+stime from /proc) as % of one core, its
+RSS, open descriptors and tasks (its own `status`), the manager's calls, writes and
+bytes (the full passes of that time: `--full-sync` shortens their period so that the
+window holds them), the custom trap rounds (first to last body of one DATE, and the
+bodies), and, one call a second from a thread all along, the answer time of a report
+command over one host's M containers (`MonitorDockerContainerResourceCpu.py -i
+HOST`, the installed script, wall time of the process): median and worst.
+
+    .venv/bin/python bench/fleet.py [--sizes 10x100,50x200] [--measure 120]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import orjson
+
+from bench.common import api, cpu_seconds, free_port, start_daemon, table
+
+BIN = Path(sys.executable).parent
+
+
+def serve(what: str, *args: str, lines: int = 1) -> tuple[subprocess.Popen[bytes], list[str]]:
+    """A fake in its own process; the URLs it prints (`lines` of them)."""
+    proc = subprocess.Popen([sys.executable, "-m", "hinedockd.testing", what, *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    urls = []
+    for _ in range(lines):
+        words = proc.stdout.readline().decode().split()
+        urls.append(next(w for w in words if w.startswith(("tcp://", "http://"))))
+    return proc, urls
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return orjson.loads(r.read())
+
+
+def stop(*procs: subprocess.Popen[bytes]) -> None:
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def config(urls: list[str], manager: str, trap: str, password: Path, full_sync: int) -> str:
+    hosts = "".join(f"""
+[[hosts]]
+facility_id = "fleet{i}"
+url = "{url}"
+address = "10.{i // 250}.{i % 250}.1"
+""" for i, url in enumerate(urls))
+    return f"""[hinemos]
+api = "rest"
+full_sync_seconds = {full_sync}
+url = "{manager}"
+password_file = "{password}"
+[hinemos.customtrap]
+url = "{trap}/"
+interval_seconds = 60
+{hosts}"""
+
+
+class Prober(threading.Thread):
+    """The report command for one host, once a second, timed (wall, ms)."""
+
+    def __init__(self, sock: str, host: str, expect: int) -> None:
+        super().__init__(daemon=True)
+        self.argv = [str(BIN / "MonitorDockerContainerResourceCpu.py"), "-i", host]
+        self.env = {**os.environ, "HINEDOCK_SOCKET": sock}
+        self.expect, self.wrong = expect, 0
+        self.times: list[float] = []
+        self.running = True
+
+    def run(self) -> None:
+        while self.running:
+            t0 = time.perf_counter()
+            r = subprocess.run(self.argv, env=self.env, capture_output=True)
+            self.times.append((time.perf_counter() - t0) * 1000)
+            if r.returncode != 0 or len(r.stdout.splitlines()) != self.expect:
+                self.wrong += 1
+            time.sleep(max(0.0, 1.0 - (time.perf_counter() - t0)))
+
+
+def run_size(hosts: int, containers: int, measure: float, full_sync: int) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="hinedockd-fleet-"))
+    password = tmp / "password"
+    password.write_text("hinemos\n")
+    password.chmod(0o600)
+    engines, urls = serve("fake-engine", "--port", "0", "--hosts", str(hosts),
+                          "--containers", str(containers), lines=hosts)
+    manager, (manager_url,) = serve("fake-rest-manager", "--port", str(free_port()))
+    trap, (trap_url,) = serve("fake-customtrap", "--port", str(free_port()))
+    stats_url = manager_url.split("/HinemosWeb")[0] + "/_fake/stats"
+    daemon, sock = start_daemon(config(urls, manager_url, trap_url, password, full_sync))
+    started = time.monotonic()
+    want = hosts * containers + hosts
+    try:
+        while (m := get_json(stats_url))["nodes"] < want:
+            if daemon.poll() is not None:
+                raise SystemExit("the daemon stopped")
+            if time.monotonic() - started > 1800:
+                raise SystemExit(f"{m['nodes']} of {want} nodes after 30 min")
+            time.sleep(1)
+        in_sync = time.monotonic() - started
+        startup = get_json(stats_url)
+        time.sleep(max(0.0, 75 - in_sync))  # the first poll round is over
+        prober = Prober(sock, "fleet0", containers)
+        prober.start()
+        trap_before = get_json(trap_url + "_stats")
+        c0, m0, t0 = cpu_seconds(daemon.pid), get_json(stats_url), time.monotonic()
+        time.sleep(measure)
+        c1, m1, t1 = cpu_seconds(daemon.pid), get_json(stats_url), time.monotonic()
+        prober.running = False
+        prober.join()
+        status = api(sock, "/v1/status")
+        trap_after = get_json(trap_url + "_stats")
+    finally:
+        stop(daemon, engines, manager, trap)
+    rounds = [(last - first, n) for date, (first, last, n) in trap_after["rounds"].items()
+              if date not in trap_before["rounds"] and n > 0]
+    proc = status["process"]
+    minutes = (t1 - t0) / 60
+    return {
+        "hosts × containers": f"{hosts} × {containers}",
+        "startup to all nodes s": f"{in_sync:.0f}",
+        "startup calls (peak/s)": f"{startup['calls']} ({startup['peak_calls_per_second']})",
+        "daemon CPU % of a core": f"{100 * (c1 - c0) / (t1 - t0):.1f}",
+        "RSS MB": f"{proc['rss_bytes'] / 2**20:.0f}",
+        "fds": proc["open_fds"],
+        "tasks": proc["tasks"],
+        "report cmd ms median / worst": (f"{statistics.median(prober.times):.0f} / "
+                                         f"{max(prober.times):.0f}"),
+        "wrong answers": prober.wrong,
+        "manager calls/min": f"{(m1['calls'] - m0['calls']) / minutes:.0f}",
+        "manager writes": m1["writes"] - m0["writes"],
+        "manager KB/min in/out": (f"{(m1['bytes_in'] - m0['bytes_in']) / 1024 / minutes:.0f}/"
+                                  f"{(m1['bytes_out'] - m0['bytes_out']) / 1024 / minutes:.0f}"),
+        "trap rounds s (bodies)": ", ".join(f"{s:.1f} ({n})" for s, n in rounds) or "-",
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="10x100,50x200", help="HOSTSxCONTAINERS,…")
+    p.add_argument("--measure", type=float, default=120.0, help="seconds of steady state")
+    p.add_argument("--full-sync", type=int, default=60,
+                   help="full_sync_seconds (shipped: 300), so that the window holds passes")
+    args = p.parse_args()
+    rows = []
+    for size in args.sizes.split(","):
+        h, m = (int(x) for x in size.split("x"))
+        rows.append(run_size(h, m, args.measure, args.full_sync))
+        print(table(rows[-1:]), flush=True)
+    print(f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores\n")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
