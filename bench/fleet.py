@@ -81,7 +81,7 @@ full_sync_seconds = {full_sync}
 url = "{manager}"
 password_file = "{password}"
 [hinemos.customtrap]
-url = "{trap}/"
+url = "{trap}"
 interval_seconds = 60
 {hosts}"""
 

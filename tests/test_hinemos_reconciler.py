@@ -7,6 +7,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import json
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -360,3 +361,53 @@ async def test_both_apis_keep_to_the_call_pace(api: str) -> None:
     assert len(times) > 40 and len(fake.repo.nodes()) >= 40
     busiest = max(bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times))
     assert busiest <= 21, f"{busiest} calls within one second"
+
+
+async def test_a_full_pass_reads_again_only_what_the_manager_wrote_since(
+        rest: tuple[FakeRestManager, RestBackend]) -> None:
+    """One list of the host scope (getNodeList, each node's modifyDatetime) instead of a
+    read per node; an operator's edit, a node taken out of the scope and a node deleted
+    by hand are each found and put right by the next full pass."""
+    fake, backend = rest
+    r = Reconciler(backend, CFG)
+    boxes = [box(f"c{i}") for i in range(6)]
+    await r.reconcile(H1, boxes)  # adds, then a pass that reads what it wrote
+    await r.reconcile(H1, boxes)
+    calls, writes = len(fake.calls), len(fake.writes)
+    await r.reconcile(H1, boxes)
+    new = fake.calls[calls:]
+    assert len(fake.writes) == writes and new.count("getNodeList") == 1
+    assert new.count("getNode") == 1, new  # the host's own node (not in its scope)
+
+    edited = fake.repo.get_node("docker_host1-c1")  # an operator's edits
+    edited["nodeVariableInfo"] = [v for v in edited["nodeVariableInfo"]
+                                  if v["nodeVariableName"] != "DOCKER_IMAGE"]
+    edited["description"] = "team X"
+    fake.repo.modify_node(edited)
+    fake.repo.set_valid("docker_host1-c2", False)
+    fake.repo.facilities["docker_host1_scope"]["members"].discard("docker_host1-c3")
+    fake.repo.delete_nodes(["docker_host1-c4"])
+    calls = len(fake.calls)
+    await r.reconcile(H1, boxes)
+    new = fake.calls[calls:]
+    assert new.count("getNode") == 1 + 3, new  # host, c1, c2, and c3 after its add failed
+    c1 = fake.repo.get_node("docker_host1-c1")
+    assert c1["description"] == "team X"
+    assert "DOCKER_IMAGE" in {v["nodeVariableName"] for v in c1["nodeVariableInfo"]}
+    assert fake.repo.get_node("docker_host1-c2")["valid"] is True
+    assert "docker_host1-c3" in fake.repo.facilities["docker_host1_scope"]["members"]
+    assert "docker_host1-c4" in fake.repo.facilities["docker_host1_scope"]["members"]
+
+
+async def test_the_list_answer_is_read_as_the_manager_writes_it(
+        rest: tuple[FakeRestManager, RestBackend]) -> None:
+    """GetNodeListResponse: modifyDatetime as yyyy/MM/dd HH:mm:ss.SSS, the same string
+    a node's own read gives (RestBeanConvertDatetime on both)."""
+    _fake, backend = rest
+    await Reconciler(backend, CFG).reconcile(H1, [box("a")])
+    stamps = await backend.node_stamps("docker_host1_scope")
+    node = await backend.get_node("docker_host1-a")
+    assert stamps is not None and node is not None
+    assert stamps == {"docker_host1-a": node["modifyDatetime"]}
+    assert re.fullmatch(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3}", stamps["docker_host1-a"])
+    assert await backend.node_stamps("no_such_scope") == {}

@@ -60,6 +60,11 @@ class Backend(Protocol):
 
     async def get_node(self, facility_id: str) -> Node | None: ...
 
+    async def node_stamps(self, scope_id: str) -> dict[str, str] | None:
+        """Each node directly in the scope and its modifyDatetime, in one call (so a
+        full pass reads again only what changed); None when the API cannot say."""
+        ...
+
     async def add_node(self, node: Node) -> None: ...
 
     async def modify_node(self, node: Node) -> None:

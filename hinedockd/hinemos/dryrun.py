@@ -68,6 +68,10 @@ class MemoryBackend:
             self._read(lambda: self.repo.get_node(facility_id)))
         return node
 
+    async def node_stamps(self, scope_id: str) -> dict[str, str] | None:
+        nodes = await self._read(lambda: self.repo.node_list(scope_id))
+        return {n["facilityId"]: str(n.get("modifyDatetime")) for n in nodes}
+
     async def add_node(self, node: Node) -> None:
         self.repo.add_node(node)
         self._wrote("add node", node=node["facilityId"], valid=node.get("valid"),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,10 @@ ROLES = frozenset({"ALL_USERS", "ADMINISTRATORS", "INTERNAL"})
 # Role scopes under OWNER (INTERNAL's is the top-level INTERNAL scope).
 ROLE_SCOPES = ("ADMINISTRATORS", "ALL_USERS")
 PLATFORMS = ("LINUX", "WINDOWS", "SOLARIS", "OTHER")  # OS scopes under OS
+# What getNodeList gives of each node (FacilitySelector.copyToNodeInfo, 6.2 and 7.1).
+NODE_LIST_FIELDS = ("facilityId", "facilityName", "ipAddressVersion", "ipAddressV4",
+                    "ipAddressV6", "platformFamily", "description", "ownerRoleId",
+                    "createDatetime", "modifyDatetime")
 # What the server fills in when a field is not sent (Java defaults); e.g. an empty
 # snmpCommunity becomes "public" (§1.7.7).
 NODE_DEFAULTS: dict[str, Any] = {"snmpCommunity": "public", "snmpPort": 161,
@@ -48,6 +53,7 @@ class MemoryRepository:
     def __init__(self) -> None:
         # facility ID -> facility dict; scopes carry "parent" and "members"
         self.facilities: dict[str, dict[str, Any]] = {}
+        self._last_stamp = 0
         for parent, ids in (("", BUILT_IN), ("OWNER", ROLE_SCOPES), ("OS", PLATFORMS)):
             for sid in ids:
                 self.facilities[sid] = {"facilityId": sid, "facilityName": sid,
@@ -144,6 +150,22 @@ class MemoryRepository:
     def get_node(self, fid: str) -> Node:
         return copy.deepcopy(self._node(fid))
 
+    def _stamp(self, node: Node) -> None:
+        """The manager sets a node's modifyDatetime (ms) at every write: add, modify,
+        and the valid flag (its REST setValid is a modifyNode, RepositoryRestEndpoints
+        .java of 7.1). Never the same twice here."""
+        self._last_stamp = max(int(time.time() * 1000), self._last_stamp + 1)
+        node["modifyDatetime"] = self._last_stamp
+
+    def node_list(self, parent: str) -> list[Node]:
+        """The nodes directly in a scope, as getNodeList(parent, ONE_LEVEL) gives them:
+        FacilitySelector.copyToNodeInfo's fields, modifyDatetime among them."""
+        scope = self.facilities.get(parent)
+        if scope is None or scope["facilityType"] != 0:
+            return []
+        return [{k: self.facilities[n].get(k) for k in NODE_LIST_FIELDS}
+                for n in sorted(scope["members"])]
+
     def add_node(self, node: Node) -> None:
         node = {**NODE_DEFAULTS, **copy.deepcopy(node), "facilityType": 1}
         node.setdefault("valid", True)
@@ -153,6 +175,7 @@ class MemoryRepository:
             if existing.get("ownerRoleId") != node["ownerRoleId"]:
                 raise _fault("InvalidSetting", "owned by another role")  # §1.7.8
             raise _fault("FacilityDuplicate", f"FacilityInfo, primaryKey = {node['facilityId']}")
+        self._stamp(node)
         self.facilities[node["facilityId"]] = node
         for sid in ("REGISTERED", node["ownerRoleId"], node["platformFamily"]):
             self.facilities[sid]["members"].add(node["facilityId"])
@@ -166,10 +189,13 @@ class MemoryRepository:
         if "valid" not in node or node["valid"] is None:
             new["valid"] = True  # 6.2 re-enables a node modified without `valid`
         self._check_node(new)
+        self._stamp(new)
         self.facilities[new["facilityId"]] = new
 
     def set_valid(self, fid: str, valid: bool) -> None:
-        self._node(fid)["valid"] = bool(valid)
+        node = self._node(fid)
+        node["valid"] = bool(valid)
+        self._stamp(node)
 
     def delete_nodes(self, fids: Sequence[str]) -> None:
         for fid in fids:

@@ -10,8 +10,11 @@ diff with the desired state, apply the fewest calls.
   carrying this host's DOCKER_HOST; ID from the template) whose container is gone,
   and only after every read of the pass succeeded.
 
-A full pass reads everything; an incremental pass (after container events) trusts
-what the previous passes read and wrote, and reads only what it has not seen.
+A full pass reads everything, but a node it read before and the manager has not
+written since (same modifyDatetime in one list of the host scope, REST) is taken as
+read; an incremental pass (after container events) trusts what the previous passes
+read and wrote, and reads only what it has not seen. Measured (bench/fleet.py): a
+full pass over 50 hosts of 200 unchanged containers was 10,050 reads, now 50.
 """
 
 from __future__ import annotations
@@ -105,6 +108,9 @@ class Reconciler:
         # Each host's nodes as of its last completed pass; kept when a pass fails (the
         # nodes are still there): what the custom trap push may send to.
         self.existing: dict[str, frozenset[str]] = {}
+        # Each node as last read, with the manager's modifyDatetime in it: as good as a
+        # new read while the manager lists the node with that same time.
+        self._copies: dict[str, Node] = {}
 
     def node_exists(self, facility_id: str) -> bool:
         return any(facility_id in nodes for nodes in self.existing.values())
@@ -213,8 +219,11 @@ class Reconciler:
             node = await self.backend.get_node(fid)
             if node is None:
                 cache.nodes.pop(fid, None)
+                self._copies.pop(fid, None)
             else:
                 cache.nodes[fid] = node
+                if node.get("modifyDatetime") is not None:
+                    self._copies[fid] = node
 
         async def write(spec: NodeSpec) -> None:
             try:
@@ -228,8 +237,32 @@ class Reconciler:
         # Independent nodes, a few calls in flight: 500 containers at 20 ms per call
         # sync in seconds, not minutes. A refused write is that node's alone; the
         # manager away (HinemosUnavailable) or a failed read ends the pass.
-        await _pool(read, todo)
+        await _pool(read, await self._unread(want, todo, cache) if full else todo)
         await _pool(write, list(want.nodes.values()))
+
+    async def _unread(self, want: Desired, todo: list[str], cache: HostCache) -> list[str]:
+        """Of the nodes a full pass reads, those it must: one list of the host scope
+        tells which of its container nodes the manager has written since they were
+        read (those are read again) and which it does not hold (not read: an add finds
+        one that is elsewhere, FacilityDuplicate, and reads it then)."""
+        scope = host_scope(want.host_id)
+        mine = want.members.get(scope, set())
+        if "add" not in self.kinds or not mine.intersection(todo):
+            return todo
+        stamps = await self.backend.node_stamps(scope)
+        if stamps is None:
+            return todo
+        out = []
+        for fid in todo:
+            if fid not in mine:
+                out.append(fid)
+            elif fid in stamps:
+                copy = self._copies.get(fid)
+                if copy is not None and str(copy.get("modifyDatetime")) == stamps[fid]:
+                    cache.nodes[fid] = copy
+                else:
+                    out.append(fid)
+        return out
 
     async def _node(self, spec: NodeSpec, cache: HostCache, fresh: bool) -> None:
         current = cache.nodes.get(spec.facility_id)
@@ -331,6 +364,7 @@ class Reconciler:
         for fid in stale:
             self.progress("node deleted", fid)
             cache.nodes.pop(fid, None)
+            self._copies.pop(fid, None)
             for members in cache.members.values():
                 members.discard(fid)
         log.info("nodes deleted", nodes=stale)

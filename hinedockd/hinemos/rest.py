@@ -148,6 +148,18 @@ class RestBackend:
         node: Node | None = await self._get_or_none(f"node/{facility_id}")
         return node
 
+    async def node_stamps(self, scope_id: str) -> dict[str, str] | None:
+        """getNodeList (`node_withoutNodeConfigInfo`, ONE_LEVEL): each node's basic
+        fields, modifyDatetime among them (FacilitySelector.copyToNodeInfo, 7.1)."""
+        answer = await self._call("GET", "node_withoutNodeConfigInfo", params={
+            "parentFacilityId": scope_id, "level": "ONE_LEVEL"})
+        try:
+            return {str(n["facilityId"]): str(n.get("modifyDatetime"))
+                    for n in answer["nodeInfoList"] or []}
+        except (KeyError, TypeError):
+            raise HinemosError("HinemosUnknown", "getNodeList answer without "
+                               "nodeInfoList") from None
+
     async def add_node(self, node: Node) -> None:
         await self._call("POST", "node", to_rest(node), write=True)
 

@@ -148,10 +148,20 @@ RESPONSE_ONLY = {"createUserId": "hinemos", "createDatetime": "2026/12/02 09:00:
                  "builtInFlg": False, "displaySortOrder": 100, "notReferFlg": False}
 
 
+def _rest_time(ms: object) -> object:
+    """A datetime as REST answers it (RestBeanConvertDatetime): yyyy/MM/dd HH:mm:ss.SSS."""
+    if not isinstance(ms, int):
+        return ms
+    return time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(ms // 1000)) + f".{ms % 1000:03d}"
+
+
 def _rest_node(n: Node) -> Node:
     """NodeInfoResponse: no facilityType (FacilityInfoResponse, in lists, has one)."""
     out = {k: v for k, v in n.items() if k not in ("parent", "members", "facilityType")}
     out["ipAddressVersion"] = "IPV4" if str(n.get("ipAddressVersion")) in ("4", "IPV4") else "IPV6"
+    for k in ("createDatetime", "modifyDatetime"):
+        if k in out:
+            out[k] = _rest_time(out[k])
     return {**RESPONSE_ONLY, **out}
 
 
@@ -163,7 +173,8 @@ FACILITY_RESPONSE = ("facilityId", "facilityName", "facilityType", "description"
 
 
 def _rest_facility(f: Node) -> Node:
-    out = {k: v for k, v in {**RESPONSE_ONLY, **f}.items() if k in FACILITY_RESPONSE}
+    out = {k: _rest_time(v) if k.endswith("Datetime") else v
+           for k, v in {**RESPONSE_ONLY, **f}.items() if k in FACILITY_RESPONSE}
     out["facilityType"] = "TYPE_NODE" if f.get("facilityType") == 1 else "TYPE_SCOPE"
     return out
 
@@ -198,6 +209,7 @@ class FakeRestManager(FakeManager):
             web.post(f"{r}/scope", self._w(self._add_scope)),
             web.get(f"{r}/facility", self._w(self._facility)),
             web.get(f"{r}/node/{{id}}", self._w(self._get_node)),
+            web.get(f"{r}/node_withoutNodeConfigInfo", self._w(self._node_list)),
             web.post(f"{r}/node", self._w(self._add_node)),
             web.put(f"{r}/node/{{id}}", self._w(self._modify_node)),
             web.delete(f"{r}/node", self._w(self._delete_node)),
@@ -263,6 +275,20 @@ class FakeRestManager(FakeManager):
         items = await self.operate("getFacilityList", False,
                                    lambda: self.repo.facility_list(parent))
         return [_rest_facility(i) for i in items]
+
+    async def _node_list(self, request: web.Request) -> Any:
+        """getNodeList (RepositoryRestEndpoints.java, 7.1): with parentFacilityId and
+        level, the nodes under that scope as NodeInfoResponseP2, in GetNodeListResponse.
+        Only ONE_LEVEL is followed here (what the daemon asks); ALL is refused."""
+        parent, level = request.query.get("parentFacilityId"), request.query.get("level")
+        if level not in (None, "ONE_LEVEL", "ALL") or level == "ALL" or parent is None:
+            raise HinemosError("InvalidSetting", f"the fake answers ONE_LEVEL only: {level}")
+        nodes = await self.operate("getNodeList", False, lambda: self.repo.node_list(parent))
+        items = [{**{k: _rest_time(v) if k.endswith("Datetime") else v
+                     for k, v in node.items()},
+                  "ipAddressVersion": "IPV6" if node.get("ipAddressVersion") == 6 else "IPV4"}
+                 for node in nodes]
+        return {"total": len(items), "nodeInfoList": items}
 
     async def _get_node(self, request: web.Request) -> Any:
         node = await self.operate("getNode", False,
