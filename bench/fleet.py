@@ -142,6 +142,12 @@ def run_size(hosts: int, containers: int, measure: float, full_sync: int) -> dic
         trap_after = get_json(trap_url + "_stats")
     finally:
         stop(daemon, engines, manager, trap)
+    written = {op: n - m0["writes_by_operation"].get(op, 0)
+               for op, n in m1["writes_by_operation"].items()}
+    if any(written.values()):
+        print(f"manager writes during the window: {written}", flush=True)
+    if m1.get("refusals"):
+        print(f"manager refused: {m1['refusals']}", flush=True)
     rounds = [(last - first, n) for date, (first, last, n) in trap_after["rounds"].items()
               if date not in trap_before["rounds"] and n > 0]
     proc = status["process"]

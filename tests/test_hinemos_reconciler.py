@@ -411,3 +411,28 @@ async def test_the_list_answer_is_read_as_the_manager_writes_it(
     assert stamps == {"docker_host1-a": node["modifyDatetime"]}
     assert re.fullmatch(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3}", stamps["docker_host1-a"])
     assert await backend.node_stamps("no_such_scope") == {}
+
+
+async def test_scopes_all_hosts_share_are_read_once_for_their_full_passes(
+        rest: tuple[FakeRestManager, RestBackend]) -> None:
+    """docker_container holds every host's containers: each host's full pass reading it
+    whole grows with hosts × containers. Read once for all within half the full-pass
+    period, kept current by every host's writes; an operator's change is put right
+    once it is read again."""
+    fake, backend = rest
+    r = Reconciler(backend, CFG)
+    one, two = [box("a"), box("b")], [box("c", cid="c" * 64)]
+    await r.reconcile(H1, one)
+    await r.reconcile(H2, two)  # assigns c to the docker_container set H1's pass read
+    calls, writes = len(fake.calls), len(fake.writes)
+    await r.reconcile(H1, one)
+    await r.reconcile(H2, two)
+    assert len(fake.writes) == writes  # nothing unchanged written, the set kept current
+    lists = fake.calls[calls:].count("getFacilityList")
+    assert lists == 2, fake.calls[calls:]  # each host's own scope, nothing shared
+    fake.repo.facilities["docker_container"]["members"].discard("docker_host1-a")
+    await r.reconcile(H1, one)
+    assert "docker_host1-a" not in fake.repo.facilities["docker_container"]["members"]
+    r._shared_seconds = 0  # half the full-pass period has gone by
+    await r.reconcile(H1, one)
+    assert "docker_host1-a" in fake.repo.facilities["docker_container"]["members"]

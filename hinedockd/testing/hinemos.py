@@ -11,6 +11,7 @@ import base64
 import random
 import secrets
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -40,6 +41,7 @@ class FakeManager(FakeServer):
         self.calls: list[str] = []  # operation names, in order
         self.writes: list[str] = []
         self.refused_writes: list[str] = []  # writes the repository answered with a fault
+        self.refusals: dict[str, int] = {}  # their faults, "op: kind: message" -> how many
         self.down = False
         # What a benchmark reads (`GET /_fake/stats`): when each call came (monotonic),
         # and the bytes of requests and answers.
@@ -74,7 +76,9 @@ class FakeManager(FakeServer):
         kinds = [f.get("facilityType") for f in self.repo.facilities.values()]
         return web.json_response({
             "calls": len(self.calls), "writes": len(self.writes),
+            "writes_by_operation": dict(Counter(self.writes)),
             "refused_writes": len(self.refused_writes),
+            "refusals": dict(sorted(self.refusals.items(), key=lambda kv: -kv[1])[:10]),
             "peak_calls_per_second": max(per_second.values(), default=0),
             "first_call": self.call_times[0] if self.call_times else None,
             "last_call": self.call_times[-1] if self.call_times else None,
@@ -100,9 +104,11 @@ class FakeManager(FakeServer):
             raise HinemosError("HinemosUnknown", "injected fault")
         try:
             result = op()
-        except HinemosError:
+        except HinemosError as e:
             if write:
                 self.refused_writes.append(name)
+                why = f"{name}: {e.kind}: {e.message}"[:200]
+                self.refusals[why] = self.refusals.get(why, 0) + 1
             raise
         if write:
             self.writes.append(name)
