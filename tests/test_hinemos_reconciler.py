@@ -4,6 +4,7 @@ an operator's own edits, and a manager that goes away."""
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import dataclasses
 import json
@@ -436,3 +437,21 @@ async def test_scopes_all_hosts_share_are_read_once_for_their_full_passes(
     r._shared_seconds = 0  # half the full-pass period has gone by
     await r.reconcile(H1, one)
     assert "docker_host1-a" in fake.repo.facilities["docker_container"]["members"]
+
+
+async def test_hosts_passing_at_once_share_one_read_and_write_nothing_twice(
+        rest: tuple[FakeRestManager, RestBackend]) -> None:
+    """Five hosts' first passes at once (a daemon's start): one read of each shared
+    scope, every host's assignments kept in it; the next round writes nothing."""
+    fake, backend = rest
+    r = Reconciler(backend, CFG)
+    hosts = [HostConfig(facility_id=f"h{i}", url=f"tcp://10.0.0.{i}:2375",
+                        address=f"10.0.0.{i}") for i in range(1, 6)]
+    boxes = {h.facility_id: [box(f"c{h.facility_id}{j}", cid=(f"{h.facility_id}{j}" * 64)[:64])
+                             for j in range(5)] for h in hosts}
+    await asyncio.gather(*(r.reconcile(h, boxes[h.facility_id]) for h in hosts))
+    writes = len(fake.writes)
+    await asyncio.gather(*(r.reconcile(h, boxes[h.facility_id]) for h in hosts))
+    assert fake.writes[writes:] == []
+    members = fake.repo.facilities["docker_container"]["members"]
+    assert len(members) == 25 and len(fake.repo.facilities["docker_host"]["members"]) == 5

@@ -70,6 +70,18 @@ class HostCache:
     missing_scopes: set[str] = field(default_factory=set)
 
 
+@dataclass
+class _Shared:
+    """A scope all hosts share: its members as last read (one set, which every host's
+    cache holds), when, and what was assigned while a read was on its way (its answer
+    may predate those)."""
+
+    members: set[str] = field(default_factory=set)
+    read_at: float = -math.inf
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    assigned_meanwhile: set[str] | None = None
+
+
 async def _all(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
     """Run together; the first failure cancels the others and is raised as itself."""
     try:
@@ -116,7 +128,7 @@ class Reconciler:
         # The members of scopes all hosts share (docker_container, docker_host, label
         # scopes), read once for all hosts' full passes within `_shared_seconds`, and
         # kept current by every host's assignments and deletions (one set for all).
-        self._shared: dict[str, tuple[float, set[str]]] = {}
+        self._shared: dict[str, _Shared] = {}
         self._shared_seconds = cfg.full_sync_seconds / 2
 
     def node_exists(self, facility_id: str) -> bool:
@@ -227,17 +239,21 @@ class Reconciler:
         each read docker_container's 10,000 members, 95 MB a minute)."""
         if scope == host_scope(want.host_id):
             return await self.backend.members(scope)
-        now = time.monotonic()
-        read_at, members = self._shared.get(scope, (-math.inf, set()))
-        if now - read_at >= self._shared_seconds:
-            found = await self.backend.members(scope)
-            if found is None:
-                self._shared.pop(scope, None)
-                return None
-            members.clear()
-            members.update(found)  # the same set: the hosts' caches hold it
-            self._shared[scope] = (now, members)
-        return members
+        entry = self._shared.setdefault(scope, _Shared())
+        async with entry.lock:  # hosts' passes at once: one read, the others wait for it
+            if time.monotonic() - entry.read_at >= self._shared_seconds:
+                entry.assigned_meanwhile = set()
+                try:
+                    found = await self.backend.members(scope)
+                finally:
+                    late, entry.assigned_meanwhile = entry.assigned_meanwhile, None
+                if found is None:
+                    self._shared.pop(scope, None)
+                    return None
+                entry.members.clear()  # the same set: the hosts' caches hold it
+                entry.members.update(found | late)
+                entry.read_at = time.monotonic()
+        return entry.members
 
     async def _nodes(self, want: Desired, cache: HostCache, full: bool,
                      result: PassResult) -> None:
@@ -350,6 +366,9 @@ class Reconciler:
                     self._failed(result, f"assign to {scope}", e)
                     continue
                 have.update(missing)
+                shared = self._shared.get(scope)
+                if shared is not None and shared.assigned_meanwhile is not None:
+                    shared.assigned_meanwhile.update(missing)
                 for fid in missing:
                     self.progress(f"assigned to {scope}", fid)
                 log.info("nodes assigned", scope=scope, nodes=missing)
