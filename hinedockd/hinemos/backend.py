@@ -65,7 +65,10 @@ class Backend(Protocol):
         full pass reads again only what changed); None when the API cannot say."""
         ...
 
-    async def add_node(self, node: Node) -> None: ...
+    async def add_node(self, node: Node) -> Node | None:
+        """The node as the manager holds it once added, if it answers with it (REST:
+        addNode reads it back, RepositoryControllerBean.java of 7.1)."""
+        ...
 
     async def modify_node(self, node: Node) -> None:
         """`node` is a whole object (read, then changed): modifyNode overwrites all."""

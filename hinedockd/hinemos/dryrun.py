@@ -72,11 +72,12 @@ class MemoryBackend:
         nodes = await self._read(lambda: self.repo.node_list(scope_id))
         return {n["facilityId"]: str(n.get("modifyDatetime")) for n in nodes}
 
-    async def add_node(self, node: Node) -> None:
+    async def add_node(self, node: Node) -> Node | None:
         self.repo.add_node(node)
         self._wrote("add node", node=node["facilityId"], valid=node.get("valid"),
                     variables={v["nodeVariableName"]: v["nodeVariableValue"]
                                for v in node.get("nodeVariableInfo") or []})
+        return self.repo.get_node(node["facilityId"])
 
     async def modify_node(self, node: Node) -> None:
         self.repo.modify_node(node)

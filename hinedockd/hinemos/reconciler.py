@@ -313,7 +313,7 @@ class Reconciler:
         if current is None:
             node = node_fields(spec)
             try:
-                await self.backend.add_node(node)
+                answer = await self.backend.add_node(node)
             except HinemosError as e:
                 if e.kind != "FacilityDuplicate":
                     raise
@@ -323,6 +323,8 @@ class Reconciler:
                     raise
                 cache.nodes[spec.facility_id] = current
                 return await self._node(spec, cache, True)
+            if answer is not None and answer.get("modifyDatetime") is not None:
+                node = self._copies[spec.facility_id] = answer  # as if read: no read again
             cache.nodes[spec.facility_id] = node
             self.progress("node added", spec.facility_id)
             log.info("node added", node=spec.facility_id, valid=spec.valid)

@@ -160,8 +160,9 @@ class RestBackend:
             raise HinemosError("HinemosUnknown", "getNodeList answer without "
                                "nodeInfoList") from None
 
-    async def add_node(self, node: Node) -> None:
-        await self._call("POST", "node", to_rest(node), write=True)
+    async def add_node(self, node: Node) -> Node | None:
+        answer = await self._call("POST", "node", to_rest(node), write=True)
+        return answer if isinstance(answer, dict) and "facilityId" in answer else None
 
     async def modify_node(self, node: Node) -> None:
         body = {k: v for k, v in to_rest(node).items() if k not in READ_ONLY}

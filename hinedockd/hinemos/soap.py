@@ -143,8 +143,9 @@ class SoapBackend:
         """Not asked over SOAP yet: a full pass reads each node (paced)."""
         return None
 
-    async def add_node(self, node: Node) -> None:
+    async def add_node(self, node: Node) -> Node | None:
         await self._call("addNode", self._type("nodeInfo", node), write=True)
+        return None
 
     async def modify_node(self, node: Node) -> None:
         await self._call("modifyNode", self._type("nodeInfo", node), write=True)

@@ -302,8 +302,11 @@ class FakeRestManager(FakeManager):
         return _rest_node(node)
 
     async def _add_node(self, request: web.Request) -> Any:
+        """addNode answers the node as stored, read back (getNode after the commit,
+        RepositoryControllerBean.addNode of 7.1), modifyDatetime included."""
         node = _from_rest(await request.json(), ADD_NODE_FIELDS, self.ignored_fields)
         await self.operate("addNode", True, lambda: self.repo.add_node(node))
+        return _rest_node(self.repo.get_node(node["facilityId"]))
 
     async def _modify_node(self, request: web.Request) -> Any:
         body = _from_rest(await request.json(), MODIFY_NODE_FIELDS, self.ignored_fields)
