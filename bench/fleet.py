@@ -6,7 +6,8 @@ Method: the fake engines (hinedockd.testing, one aiohttp server per host, sample
 as the recorded engine's) run together in one process; the fake REST manager and the
 fake custom trap receiver each in a process of their own; the daemon in its own. From
 the daemon's start: the time until the manager holds every node (host and container)
-and the most manager calls in any one second. Then, after the first poll round, over
+and the most manager calls in any one second. Then, 75 s later (a poll round and a
+full pass since), over
 `--measure` seconds: the daemon's CPU (utime+stime from /proc) as % of one core, its
 RSS, open descriptors and tasks (its own `status`), the manager's calls, writes and
 bytes (the full passes of that time: `--full-sync` shortens their period so that the
@@ -127,9 +128,16 @@ def run_size(hosts: int, containers: int, measure: float, full_sync: int) -> dic
             if time.monotonic() - started > 1800:
                 raise SystemExit(f"{m['nodes']} of {want} nodes after 30 min")
             time.sleep(1)
-        in_sync = time.monotonic() - started
-        startup = get_json(stats_url)
-        time.sleep(max(0.0, 75 - in_sync))  # the first poll round is over
+        # In sync: every node there and no write for 5 s (the assignments follow the
+        # adds); the time is that of the last write.
+        while True:
+            before = get_json(stats_url)
+            time.sleep(5)
+            startup = get_json(stats_url)
+            if startup["writes"] == before["writes"]:
+                break
+        in_sync = time.monotonic() - 5 - started
+        time.sleep(75)  # a poll round and a full pass after it
         prober = Prober(sock, "fleet0", containers)
         prober.start()
         trap_before = get_json(trap_url + "_stats")
