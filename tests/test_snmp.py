@@ -140,7 +140,12 @@ def test_with_host_figures(daemon: Daemon, engine_cli: str) -> None:
     # it every figure is a share of the whole host (halved on 2 cores), and the host's
     # line is what is left of the host's own figure.
     ncpu = int(engine_get(engine_cli, "/info")["NCPU"])  # the engine's host's
-    assert alone["cpu_usage:hdt_snmp_busy"] >= 90
+    # A busy loop reads a whole core, as much of one as it gets: on today's emulated host
+    # it got 80 % of a vCPU in CI. The engine's own figure, read at once, is the truth.
+    engine_says = float(docker("stats", "--no-stream", "--format", "{{.CPUPerc}}", cid,
+                               cli=engine_cli).rstrip("%"))
+    assert alone["cpu_usage:hdt_snmp_busy"] == pytest.approx(engine_says, abs=15)
+    assert alone["cpu_usage:hdt_snmp_busy"] >= 50
     assert pairs["cpu_usage:hdt_snmp_busy"] == pytest.approx(
         alone["cpu_usage:hdt_snmp_busy"] / ncpu, rel=0.3)
     assert containers + pairs["cpu_usage:host"] <= 100.5
