@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import socket
 import statistics
 import subprocess
@@ -105,6 +106,29 @@ def wait_streams(sock: str, n: int, within: float = 60) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"daemon did not open {n} streams")
         time.sleep(0.5)
+
+
+def serve_fake(what: str, *args: str, lines: int = 1
+               ) -> tuple[subprocess.Popen[bytes], list[str]]:
+    """A fake of hinedockd.testing in its own process; the URLs it prints (`lines`)."""
+    proc = subprocess.Popen([sys.executable, "-m", "hinedockd.testing", what, *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    urls = []
+    for _ in range(lines):
+        words = proc.stdout.readline().decode().split()
+        urls.append(next(w for w in words if w.startswith(("tcp://", "http://"))))
+    return proc, urls
+
+
+def stop_all(*procs: subprocess.Popen[bytes], within: float = 20) -> None:
+    """SIGTERM each, and SIGKILL what has not ended `within` seconds later."""
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(within)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def table(rows: list[dict[str, Any]]) -> str:

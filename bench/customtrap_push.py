@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import resource
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,9 @@ from bench.common import (
     api,
     cpu_seconds,
     free_port,
+    serve_fake,
     start_daemon,
+    stop_all,
     table,
     wait_streams,
     wheel_venv,
@@ -46,21 +47,12 @@ from bench.common import (
 
 def serve(what: str, *args: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "hinedockd.testing", what, "--port",
-                             str(port), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    assert proc.stdout is not None
-    proc.stdout.readline()  # "... at URL"
+    proc, _ = serve_fake(what, "--port", str(port), *args)
     return proc, port
 
 
 def stop(*procs: subprocess.Popen[bytes]) -> None:
-    for p in procs:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    stop_all(*procs, within=15)
 
 
 def host_table(port: int) -> str:

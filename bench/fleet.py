@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -38,35 +37,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import orjson
 
-from bench.common import api, cpu_seconds, free_port, start_daemon, table
+from bench.common import (
+    api,
+    cpu_seconds,
+    free_port,
+    serve_fake,
+    start_daemon,
+    stop_all,
+    table,
+)
 
 BIN = Path(sys.executable).parent
-
-
-def serve(what: str, *args: str, lines: int = 1) -> tuple[subprocess.Popen[bytes], list[str]]:
-    """A fake in its own process; the URLs it prints (`lines` of them)."""
-    proc = subprocess.Popen([sys.executable, "-m", "hinedockd.testing", what, *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert proc.stdout is not None
-    urls = []
-    for _ in range(lines):
-        words = proc.stdout.readline().decode().split()
-        urls.append(next(w for w in words if w.startswith(("tcp://", "http://"))))
-    return proc, urls
 
 
 def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=30) as r:
         return orjson.loads(r.read())
-
-
-def stop(*procs: subprocess.Popen[bytes]) -> None:
-    for p in procs:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(20)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
 
 def config(urls: list[str], manager: str, trap: str, password: Path, full_sync: int) -> str:
@@ -113,10 +99,10 @@ def run_size(hosts: int, containers: int, measure: float, full_sync: int) -> dic
     password = tmp / "password"
     password.write_text("hinemos\n")
     password.chmod(0o600)
-    engines, urls = serve("fake-engine", "--port", "0", "--hosts", str(hosts),
+    engines, urls = serve_fake("fake-engine", "--port", "0", "--hosts", str(hosts),
                           "--containers", str(containers), lines=hosts)
-    manager, (manager_url,) = serve("fake-rest-manager", "--port", str(free_port()))
-    trap, (trap_url,) = serve("fake-customtrap", "--port", str(free_port()))
+    manager, (manager_url,) = serve_fake("fake-rest-manager", "--port", str(free_port()))
+    trap, (trap_url,) = serve_fake("fake-customtrap", "--port", str(free_port()))
     stats_url = manager_url.split("/HinemosWeb")[0] + "/_fake/stats"
     daemon, sock = start_daemon(config(urls, manager_url, trap_url, password, full_sync))
     started = time.monotonic()
@@ -149,7 +135,7 @@ def run_size(hosts: int, containers: int, measure: float, full_sync: int) -> dic
         status = api(sock, "/v1/status")
         trap_after = get_json(trap_url + "_stats")
     finally:
-        stop(daemon, engines, manager, trap)
+        stop_all(daemon, engines, manager, trap)
     written = {op: n - m0["writes_by_operation"].get(op, 0)
                for op, n in m1["writes_by_operation"].items()}
     if any(written.values()):
