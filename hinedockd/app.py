@@ -23,6 +23,7 @@ from hinedockd.api import LocalApi
 from hinedockd.backoff import Backoff
 from hinedockd.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 from hinedockd.docker.engine import raise_fd_limit, ssl_context
+from hinedockd.docker.fleet import Fleet
 from hinedockd.docker.host import Host
 from hinedockd.docker.view import HostView
 from hinedockd.hinemos.backend import Backend, HinemosError, HinemosUnavailable
@@ -102,7 +103,9 @@ async def serve(cfg: Config) -> int:
 
     # The parts.
     saved = {h.facility_id: persist.load(state_dir, h.facility_id) for h in cfg.hosts}
-    hosts = [Host(h, cfg.daemon, saved=saved[h.facility_id]) for h in cfg.hosts]
+    fleet = Fleet(len(cfg.hosts))  # what the hosts share: staggered rounds, caps
+    hosts = [Host(h, cfg.daemon, saved=saved[h.facility_id], fleet=fleet, place=i)
+             for i, h in enumerate(cfg.hosts)]
     hub = SyslogHub(cfg, hosts)
     logs = ContainerLogs(cfg, hub, hosts, {
         h.facility_id: load_positions(persist.logs_file(state_dir, h.facility_id))

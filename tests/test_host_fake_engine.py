@@ -95,6 +95,23 @@ async def test_cut_events_stream_resumes_without_losing_or_repeating(fake: FakeE
     await stop(task)
 
 
+async def test_a_quiet_engine_that_restarts_loses_none_of_its_events(fake: FakeEngine) -> None:
+    """No event between the connect and the engine's restart: the reconnect still asks
+    for what came since the connect (the engine's clock at /info), not for nothing."""
+    a = fake.add("a")
+    w, task = await watch(fake)
+    events = Events()
+    w.subscribe(events)
+    await fake.unlisten(hang_up=True)
+    fake.cut_streams()
+    fake.set_state(a, "exited", "die")
+    fake.set_state(a, "running", "start")
+    await fake.listen()
+    await eventually(lambda: [ev.action for ev in events.seen] == ["die", "start"])
+    assert w.cursor.ns == events.seen[-1].time_nano
+    await stop(task)
+
+
 async def test_relist_after_reconnect_catches_what_replay_cannot(fake: FakeEngine) -> None:
     a = fake.add("a")
     w, task = await watch(fake)

@@ -21,10 +21,15 @@ from hinedockd.docker.dialect import version_tuple
 from hinedockd.docker.jsonstream import BodyProtocol, JsonLinesProtocol, StreamError
 
 QUERY_TIMEOUT = aiohttp.ClientTimeout(total=ENGINE_QUERY_SECONDS, connect=5)
-# Pooled connections outlive the gap between two poll rounds, so a round reuses them
-# rather than connecting (a TLS handshake each, on a remote engine) `poll_concurrency`
-# times a round.
+# Over TLS, pooled connections outlive the gap between two poll rounds, so a round
+# reuses them rather than connecting (a handshake each) `poll_concurrency` times a
+# round. Without TLS the rounds' one-shots do not use the pool (`get_once`) and a
+# connect costs next to nothing: an idle pooled connection closes after
+# IDLE_SECONDS (the 5 s pings keep one), so that a host holds its events stream and
+# that one between bursts, not the eight its connect's inspects opened (a fleet of 50
+# held about ten descriptors a host: bench/README.md §14).
 KEEPALIVE_SLACK_SECONDS = 15.0
+IDLE_SECONDS = 10.0
 OPEN_TIMEOUT = 10.0  # connect and get the answer's headers
 # The most of one answer the daemon reads before giving up on it: a hostile or broken
 # engine's 1 GB container list took 2.16 GB of the daemon's memory (issue 29). Lists and
@@ -144,7 +149,8 @@ class Engine:
         self.host = host
         self._ssl = ssl_context(host)
         connector: aiohttp.BaseConnector
-        keep = host.poll_interval_seconds + KEEPALIVE_SLACK_SECONDS
+        keep = (host.poll_interval_seconds + KEEPALIVE_SLACK_SECONDS if self._ssl is not None
+                else IDLE_SECONDS)
         if host.url.startswith("unix://"):
             connector = aiohttp.UnixConnector(host.url[len("unix://"):], keepalive_timeout=keep)
         else:

@@ -59,6 +59,16 @@ class Cursor:
         self.dirty = True
         return True
 
+    def begin(self, engine_ns: int) -> None:
+        """A stream opened with nothing seen yet, the engine's clock `engine_ns` just
+        after: the cursor starts there, so that a reconnect (or a restart, once saved)
+        asks for what came since instead of nothing. Without it a quiet engine that
+        restarted lost the events of its restart: 20 fake engines restarted with ten
+        containers each, and none of their 420 events reached syslog (tests/test_fleet.py)."""
+        if engine_ns > 0 and not self.ns and not self._first:
+            self.ns = self._first = engine_ns
+            self.dirty = True
+
     def since(self) -> dict[str, str]:
         """The `/events` query that resumes LATE_NS before the newest event seen (the
         engine's seconds.nanos); the repeats are dropped by `admit`."""

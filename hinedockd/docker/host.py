@@ -27,6 +27,7 @@ from hinedockd.docker.dialect import Dialect, dialect_from_version
 from hinedockd.docker.disk import DiskUsageCache
 from hinedockd.docker.engine import LIST_MAX_BYTES, Engine, EngineError
 from hinedockd.docker.events import Cursor, EventStream
+from hinedockd.docker.fleet import Fleet, round_offset
 from hinedockd.docker.inventory import Inventory, Listing, parse_list
 from hinedockd.docker.lifecycle import (
     Alert,
@@ -68,8 +69,12 @@ def _engine_time_ns(text: Any) -> int:
 
 class Host:
     def __init__(self, host: HostConfig, daemon: DaemonConfig,
-                 engine: Engine | None = None, saved: HostState | None = None) -> None:
+                 engine: Engine | None = None, saved: HostState | None = None,
+                 fleet: Fleet | None = None, place: int = 0) -> None:
+        """`fleet`: the limits this host shares with the daemon's others, `place` its
+        0-based place among them (docker/fleet.py)."""
         self._host, self.daemon = host, daemon
+        self._fleet = fleet or Fleet()
         self._engine = engine or Engine(host)
         self.log = log.bind(host=host.facility_id)
         self._status = HostStatus()
@@ -89,8 +94,10 @@ class Host:
             self.streams = StatsStreams(self._engine, self.samples,
                                         daemon.stats_silence_seconds, self.log)
         else:
-            self.poller = StatsPoller(self._engine, self.samples, host.poll_interval_seconds,
-                                      host.poll_concurrency, self._live_ids, self.log)
+            self.poller = StatsPoller(
+                self._engine, self.samples, host.poll_interval_seconds, host.poll_concurrency,
+                self._live_ids, self.log,
+                offset=round_offset(place, self._fleet.hosts, host.poll_interval_seconds))
         self.sample_rate = SampleRate()
         self.events = EventStream(self._engine, self.cursor, self._status, self._on_event,
                                   self._on_connect, self.log)
@@ -205,6 +212,7 @@ class Host:
         info = await self._engine.get_json("info")
         if isinstance(info, Mapping):
             self._listed_ns = _engine_time_ns(info.get("SystemTime"))
+            self.cursor.begin(self._listed_ns)
             self._status.mem_total = int(info.get("MemTotal") or 0)
             self._status.ncpu = int(info.get("NCPU") or 0)
             self._status.server_version = str(info.get("ServerVersion", ""))
@@ -218,10 +226,11 @@ class Host:
 
     async def relist(self) -> None:
         """Full re-list: the engine replays at most 256 events, so after any gap the
-        list is the truth."""
-        items = await self._engine.get_json("containers/json", {"all": "1"},
-                                           limit=LIST_MAX_BYTES)
-        listing = parse_list(items)
+        list is the truth. A fleet's hosts list in turns (docker/fleet.py)."""
+        async with self._fleet.lists:
+            items = await self._engine.get_json("containers/json", {"all": "1"},
+                                               limit=LIST_MAX_BYTES)
+            listing = parse_list(items)
         self._log_unreadable(listing)
         # A container readable again (or gone) is logged afresh if it turns unreadable
         # later; the set holds only what the list still cannot read.
@@ -324,7 +333,7 @@ class Host:
     async def _inspect(self, cid: str) -> None:
         """What the list does not say (restart count, OOM kill, exit code, start
         time; Podman's health): the engine's inspect, into the lifecycle."""
-        async with self._inspecting:
+        async with self._inspecting, self._fleet.inspects:
             try:
                 doc = await self._engine.get_json(f"containers/{cid}/json")
                 facts = inspected_from_json(doc)

@@ -223,9 +223,12 @@ class StatsPoller:
     asked for (`Series.delta` takes the nearest sample)."""
 
     def __init__(self, engine: Engine, samples: Samples, interval: float, concurrency: int,
-                 live: Callable[[], Iterable[str]], log: Log) -> None:
+                 live: Callable[[], Iterable[str]], log: Log, offset: float = 0.0) -> None:
+        """`offset`: this host's rounds start this much earlier than a lone host's, so
+        that a fleet's rounds do not fall on one second (docker/fleet.py)."""
         self.engine, self.samples, self.log = engine, samples, log
         self.interval, self.concurrency, self._live = interval, concurrency, live
+        self.offset = offset
         self._gate = asyncio.Semaphore(concurrency)
         self._first: asyncio.Queue[str] = asyncio.Queue()
 
@@ -253,7 +256,8 @@ class StatsPoller:
         lead, last = ROUND_LEAD_SECONDS, float("-inf")
         while True:
             # Never two rounds within half an interval, when the lead shrinks.
-            at = next_round(max(time.time(), last + self.interval / 2), self.interval, lead)
+            at = next_round(max(time.time(), last + self.interval / 2), self.interval,
+                            min(lead + self.offset, self.interval / 2))
             await asyncio.sleep(max(0.0, at - time.time()))
             last = time.time()
             await asyncio.gather(*(self._one(cid) for cid in self._live()))

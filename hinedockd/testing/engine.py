@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -96,9 +97,31 @@ class FakeContainer:
         return bytes([stream, 0, 0, 0]) + len(body).to_bytes(4, "big") + body
 
 
+class InFlight:
+    """Requests being answered, by kind (`list`: a full container list; `inspect`), and
+    the most there ever were at once: shared by a fleet of fake engines, it tells what
+    the daemon asked of all of them together."""
+
+    def __init__(self) -> None:
+        self.now: dict[str, int] = {}
+        self.most: dict[str, int] = {}
+
+    def enter(self, kind: str) -> None:
+        self.now[kind] = self.now.get(kind, 0) + 1
+        self.most[kind] = max(self.most.get(kind, 0), self.now[kind])
+
+    def leave(self, kind: str) -> None:
+        self.now[kind] -= 1
+
+
 class FakeEngine(FakeServer):
-    def __init__(self, sample_interval: float = 1.0) -> None:
+    def __init__(self, sample_interval: float = 1.0, in_flight: InFlight | None = None,
+                 answer_seconds: float = 0.0) -> None:
+        """`in_flight`: counts this engine's lists and inspects (shared by a fleet);
+        `answer_seconds`: each of them takes this long, as a busy engine's would."""
         super().__init__()
+        self.in_flight = in_flight or InFlight()
+        self.answer_seconds = answer_seconds
         self.containers: dict[str, FakeContainer] = {}
         self.history: list[dict[str, Any]] = []
         self.sample_interval = sample_interval
@@ -255,20 +278,37 @@ class FakeEngine(FakeServer):
         return await handler(request)  # type: ignore[no-any-return]
 
     async def _info(self, request: web.Request) -> web.Response:
-        return web.json_response({"MemTotal": 8 << 30, "NCPU": 2, "ServerVersion": "fake"})
+        # SystemTime: the engine's clock, RFC 3339 with nanoseconds (Docker 20.10-28,
+        # Podman 4.3 and 5 all give it).
+        now = time.time_ns()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9))
+        return web.json_response({"MemTotal": 8 << 30, "NCPU": 2, "ServerVersion": "fake",
+                                  "SystemTime": f"{stamp}.{now % 10**9:09d}Z"})
 
     async def _list(self, request: web.Request) -> web.StreamResponse:
         items = [c.list_item() for c in self.containers.values()]
         filters = orjson.loads(request.query.get("filters", "{}"))
         if filters.get("id"):
             items = [i for i in items if any(i["Id"].startswith(x) for x in filters["id"])]
-        return await self._answer(request, "list", items)
+            return await self._answer(request, "list", items)
+        async with self._counted("list"):
+            return await self._answer(request, "list", items)
 
     async def _inspect(self, request: web.Request) -> web.StreamResponse:
         c = self.containers.get(request.match_info["id"])
         if c is None:
             return web.json_response({"message": "No such container"}, status=404)
-        return await self._answer(request, "inspect", c.inspect())
+        async with self._counted("inspect"):
+            return await self._answer(request, "inspect", c.inspect())
+
+    @contextlib.asynccontextmanager
+    async def _counted(self, kind: str) -> AsyncIterator[None]:
+        self.in_flight.enter(kind)
+        try:
+            await asyncio.sleep(self.answer_seconds)
+            yield
+        finally:
+            self.in_flight.leave(kind)
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(f"events since={request.query.get('since')}")

@@ -68,10 +68,12 @@ class FakeManager(FakeServer):
         return response
 
     async def _stats(self, request: web.Request) -> web.Response:
-        """Calls and writes so far, the most calls in any one second, bytes each way,
+        """Calls and writes so far, the most calls in any one second (of those after
+        `?after=` a time of the system's monotonic clock, if given), bytes each way,
         and the facilities by kind."""
+        after = float(request.query.get("after", "-inf"))
         per_second: dict[int, int] = {}
-        for t in self.call_times:
+        for t in (t for t in self.call_times if t > after):
             per_second[int(t)] = per_second.get(int(t), 0) + 1
         kinds = [f.get("facilityType") for f in self.repo.facilities.values()]
         return web.json_response({
