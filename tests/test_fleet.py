@@ -202,3 +202,92 @@ async def test_twenty_of_fifty_engines_restarting_at_once(
     assert engines[0].in_flight.most["inspect"] <= 32
     assert stats["peak_calls_per_second"] <= 2 * PACE
 
+
+# ---- two daemons sharing one manager --------------------------------------------------
+
+def two_daemon_config(d: Path, engines: dict[str, FakeEngine], manager: str) -> Daemon:
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "password").write_text("hinemos\n")
+    hosts = "".join(f"""
+[[hosts]]
+facility_id = "{fid}"
+url = "{e.url}"
+address = "10.1.{i}.1"
+""" for i, (fid, e) in enumerate(engines.items()))
+    (d / "config.toml").write_text(f"""[daemon]
+socket = "{d}/hinedockd.sock"
+state_dir = "{d}/state"
+log_format = "console"
+[hinemos]
+api = "rest"
+url = "{manager}/HinemosWeb/api"
+password_file = "{d}/password"
+full_sync_seconds = 10
+{hosts}""")
+    return Daemon(f"{d}/hinedockd.sock", d / "config.toml", d / "daemon.log")
+
+
+def holdings(repo: Any, hosts: list[str]) -> dict[str, Any]:
+    """What the repository holds of these hosts' nodes: each node whole (its
+    modifyDatetime with it) and the scopes it is a member of."""
+    mine = [f for f in repo.nodes() if f.split("-")[0] in hosts]
+    return {fid: (dict(repo.facilities[fid]),
+                  sorted(s for s, f in repo.facilities.items() if fid in f.get("members", ())))
+            for fid in mine}
+
+
+@pytest.mark.slow
+async def test_two_daemons_with_disjoint_hosts_leave_each_others_nodes_alone(
+        tmp_path: Path) -> None:
+    """Daemon A watches a0, a1, daemon B b0, b1; all their containers share a label
+    scope and docker_container. Through full passes, a restart of each and a change
+    on A's side, neither deletes, rewrites or re-scopes the other's nodes."""
+    from hinedockd.testing.hinemos import FakeRestManager
+
+    sides: dict[str, dict[str, FakeEngine]] = {"a": {}, "b": {}}
+    for side, fleet_ in sides.items():
+        for h in range(2):
+            e = fleet_[f"{side}{h}"] = FakeEngine()
+            for j in range(3):
+                e.add(f"c{j}", labels={"hinemosAssignScopeId": "web"})
+            await e.start()
+    async with FakeRestManager() as fake:
+        fake.repo.add_scope("", {"facilityId": "web", "facilityName": "web",  # the operator's
+                                 "facilityType": 0, "ownerRoleId": "ALL_USERS"})
+        daemons = {side: two_daemon_config(tmp_path / side, engines, fake.base_url())
+                   for side, engines in sides.items()}
+        everything = 2 * 2 * 4  # 2 daemons x 2 hosts x (the host's node and 3 containers)
+        try:
+            for d in daemons.values():
+                await asyncio.to_thread(d.start)
+            await eventually(lambda: len(fake.repo.nodes()) == everything, within=60)
+            await asyncio.sleep(12)  # a full pass each
+            b_before = holdings(fake.repo, list(sides["b"]))
+            assert len(b_before) == 8 and all("web" in scopes and "docker_container" in scopes
+                                              for fid, (_, scopes) in b_before.items()
+                                              if fid.count("-"))
+            a_before = holdings(fake.repo, list(sides["a"]))
+            # A restarts; meanwhile one of its containers goes and another comes.
+            await asyncio.to_thread(daemons["a"].stop)
+            a0 = sides["a"]["a0"]
+            gone = next(iter(a0.containers.values()))
+            a0.set_state(gone, "exited", "die")
+            a0.remove(gone)
+            a0.add("c9", labels={"hinemosAssignScopeId": "web"})
+            await asyncio.to_thread(daemons["a"].start)
+            await eventually(lambda: "a0-c9" in fake.repo.facilities
+                             and "a0-c0" not in fake.repo.facilities, within=30)
+            # B restarts too, and both make full passes over each other's scopes.
+            await asyncio.to_thread(daemons["b"].stop)
+            await asyncio.to_thread(daemons["b"].start)
+            await asyncio.sleep(25)
+            assert holdings(fake.repo, list(sides["b"])) == b_before
+            a_after = holdings(fake.repo, list(sides["a"]))
+            assert {k: v for k, v in a_after.items() if k not in ("a0", "a0-c9")} == {
+                k: v for k, v in a_before.items() if k not in ("a0", "a0-c0")}
+        finally:
+            for d in daemons.values():
+                d.stop()
+            for engines in sides.values():
+                for e in engines.values():
+                    await e.stop()
