@@ -214,12 +214,11 @@ async def test_a_wall_clock_behind_the_loop_never_gives_a_round_twice(
     sender = CustomTrapSender(HinemosConfig(), trap, [], lambda _: True)
     moments: list[float] = []
 
-    def round_at(now: float, moment: float | None = None) -> list[pusher.Body]:
-        assert moment is not None
+    async def round_at(now: float, moment: float) -> list[pusher.Body]:
         moments.append(moment)
         return []
 
-    monkeypatch.setattr(sender, "round", round_at)
+    monkeypatch.setattr(sender, "round_in_turns", round_at)
     task = asyncio.create_task(sender._rounds())
     await eventually(lambda: len(moments) >= 3, within=6)
     task.cancel()
