@@ -14,7 +14,10 @@ bytes (the full passes of that time: `--full-sync` shortens their period so that
 window holds them), the custom trap rounds (first to last body of one DATE, and the
 bodies), and, one call a second from a thread all along, the answer time of a report
 command over one host's M containers (`MonitorDockerContainerResourceCpu.py -i
-HOST`, the installed script, wall time of the process): median and worst.
+HOST`, the installed script, wall time of the process): median and worst. Then a
+storm: 2 in 5 of the engines restart at once (each container restarts, the engine
+refuses connections for 3 s); the seconds until every host is connected again, the
+report command's answers from the storm until 30 s after, and the manager's calls.
 
     .venv/bin/python bench/fleet.py [--sizes 10x100,50x200] [--measure 120]
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -81,14 +85,15 @@ class Prober(threading.Thread):
         self.argv = [str(BIN / "MonitorDockerContainerResourceCpu.py"), "-i", host]
         self.env = {**os.environ, "HINEDOCK_SOCKET": sock}
         self.expect, self.wrong = expect, 0
-        self.times: list[float] = []
+        self.times: list[tuple[float, float]] = []  # (monotonic at the start, ms)
         self.running = True
 
     def run(self) -> None:
         while self.running:
             t0 = time.perf_counter()
+            at = time.monotonic()
             r = subprocess.run(self.argv, env=self.env, capture_output=True)
-            self.times.append((time.perf_counter() - t0) * 1000)
+            self.times.append((at, (time.perf_counter() - t0) * 1000))
             if r.returncode != 0 or len(r.stdout.splitlines()) != self.expect:
                 self.wrong += 1
             time.sleep(max(0.0, 1.0 - (time.perf_counter() - t0)))
@@ -99,8 +104,10 @@ def run_size(hosts: int, containers: int, measure: float, full_sync: int) -> dic
     password = tmp / "password"
     password.write_text("hinemos\n")
     password.chmod(0o600)
+    storm = hosts * 2 // 5  # 20 of 50
     engines, urls = serve_fake("fake-engine", "--port", "0", "--hosts", str(hosts),
-                          "--containers", str(containers), lines=hosts)
+                               "--containers", str(containers), "--storm", str(storm),
+                               lines=hosts)
     manager, (manager_url,) = serve_fake("fake-rest-manager", "--port", str(free_port()))
     trap, (trap_url,) = serve_fake("fake-customtrap", "--port", str(free_port()))
     stats_url = manager_url.split("/HinemosWeb")[0] + "/_fake/stats"
@@ -124,16 +131,18 @@ def run_size(hosts: int, containers: int, measure: float, full_sync: int) -> dic
                 break
         in_sync = time.monotonic() - 5 - started
         time.sleep(75)  # a poll round and a full pass after it
-        prober = Prober(sock, "fleet0", containers)
+        prober = Prober(sock, f"fleet{hosts - 1}", containers)  # never restarted
         prober.start()
         trap_before = get_json(trap_url + "_stats")
         c0, m0, t0 = cpu_seconds(daemon.pid), get_json(stats_url), time.monotonic()
         time.sleep(measure)
         c1, m1, t1 = cpu_seconds(daemon.pid), get_json(stats_url), time.monotonic()
-        prober.running = False
-        prober.join()
         status = api(sock, "/v1/status")
         trap_after = get_json(trap_url + "_stats")
+        storm_at, storm_s = storm_round(engines, sock, hosts)
+        storm_calls = get_json(f"{stats_url}?after={storm_at}")
+        prober.running = False
+        prober.join()
     finally:
         stop_all(daemon, engines, manager, trap)
     written = {op: n - m0["writes_by_operation"].get(op, 0)
@@ -154,15 +163,38 @@ def run_size(hosts: int, containers: int, measure: float, full_sync: int) -> dic
         "RSS MB": f"{proc['rss_bytes'] / 2**20:.0f}",
         "fds": proc["open_fds"],
         "tasks": proc["tasks"],
-        "report cmd ms median / worst": (f"{statistics.median(prober.times):.0f} / "
-                                         f"{max(prober.times):.0f}"),
+        "report cmd ms median / worst": spread([ms for at, ms in prober.times if at < t1]),
         "wrong answers": prober.wrong,
         "manager calls/min": f"{(m1['calls'] - m0['calls']) / minutes:.0f}",
         "manager writes": m1["writes"] - m0["writes"],
         "manager KB/min in/out": (f"{(m1['bytes_in'] - m0['bytes_in']) / 1024 / minutes:.0f}/"
                                   f"{(m1['bytes_out'] - m0['bytes_out']) / 1024 / minutes:.0f}"),
         "trap rounds s (bodies)": ", ".join(f"{s:.1f} ({n})" for s, n in rounds) or "-",
+        "storm: back s": f"{storm_s:.0f}",
+        "storm: report ms median / worst": spread([ms for at, ms in prober.times
+                                                   if at >= storm_at]),
+        "storm: manager calls (peak/s)": (f"{storm_calls['calls'] - m1['calls']} "
+                                          f"({storm_calls['peak_calls_per_second']})"),
     }
+
+
+def spread(ms: list[float]) -> str:
+    return f"{statistics.median(ms):.0f} / {max(ms):.0f}" if ms else "-"
+
+
+def storm_round(engines: subprocess.Popen[bytes], sock: str, hosts: int) -> tuple[float, float]:
+    """Restart 2 in 5 of the engines at once (SIGUSR1 to the fakes: each hangs up, its
+    containers restart, it listens again 3 s later); when the storm began (monotonic)
+    and the seconds until the daemon had every host connected again. Returns 30 s
+    after that (what follows the reconnects: inspects, first samples, passes)."""
+    at = time.monotonic()
+    engines.send_signal(signal.SIGUSR1)
+    time.sleep(2)  # the hang-ups noticed
+    while sum(h["connected"] for h in api(sock, "/v1/status")["hosts"]) < hosts:
+        time.sleep(0.2)
+    back = time.monotonic() - at
+    time.sleep(30)
+    return at, back
 
 
 def main() -> None:

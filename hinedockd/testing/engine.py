@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import copy
 import hashlib
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from hinedockd.testing.server import FakeServer
 API = "v1.41"
 V = "/{api:v[0-9]+[.][0-9]+}"  # any version prefix: the gate below judges it, as an engine
 REPLAY_LIMIT = 256  # the engine keeps this many events for `since=`
+STORM_DOWN_SECONDS = 3.0  # how long a restarted engine refuses connections
 
 
 def recorded_sample() -> dict[str, Any]:
@@ -216,6 +218,19 @@ class FakeEngine(FakeServer):
         for q in self._event_queues:
             q.put_nowait(line)
         return ev
+
+    async def restart(self, down_seconds: float) -> None:
+        """As an engine restarted (a host rebooted in a maintenance window): it hangs
+        up and refuses connections for `down_seconds`, every container stops and starts
+        again meanwhile (its events kept for `since=`), then it listens again."""
+        await self.unlisten(hang_up=True)
+        self.cut_streams()
+        for c in list(self.containers.values()):
+            if c.state == "running":
+                self.set_state(c, "exited", "die")
+                self.set_state(c, "running", "start")
+        await asyncio.sleep(down_seconds)
+        await self.listen()
 
     def cut_streams(self) -> None:
         """Drop every open stream, as a dying engine or a broken network would."""
@@ -471,20 +486,33 @@ async def _steady(rate: float, step_fn: Callable[[int], None]) -> None:
 
 async def _serve_fake_engine(port: int, containers: int, interval: float,
                              events_per_second: float, churn_per_second: float,
-                             hosts: int = 1) -> None:
+                             hosts: int = 1, storm_size: int = 0) -> None:
     """`hosts` engines (a fleet: the others on the ports after `port`, or any free
-    ones with port 0), each with `containers`; the first one drives the loops."""
+    ones with port 0), each with `containers`; the first one drives the loops. On
+    SIGUSR1, the first `storm` of them restart at once (`restart`)."""
+    fleet = []
     for h in range(1, hosts):
         other = FakeEngine(sample_interval=interval)
         for i in range(containers):
             other.add(f"bench{h}_{i}")
         url = await other.start(port=port + h if port else 0)
+        fleet.append(other)
         print(f"fake engine at {url} with {containers} containers", flush=True)
     engine = FakeEngine(sample_interval=interval)
     for i in range(containers):
         engine.add(f"bench_{i}")
     url = await engine.start(port=port)
     print(f"fake engine at {url} with {containers} containers", flush=True)
+    fleet.append(engine)
+    storming: set[asyncio.Task[None]] = set()
+
+    def storm() -> None:
+        for e in fleet[:storm_size]:
+            task = asyncio.create_task(e.restart(STORM_DOWN_SECONDS))
+            storming.add(task)
+            task.add_done_callback(storming.discard)
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, storm)
     boxes = list(engine.containers.values())
     loops = []
     if events_per_second > 0:
@@ -524,6 +552,8 @@ def main(argv: list[str] | None = None) -> None:
     fe.add_argument("--churn-per-second", type=float, default=0.0,
                     help="creates and destroys per second (alternating)")
     fe.add_argument("--hosts", type=int, default=1, help="engines, each with --containers")
+    fe.add_argument("--storm", type=int, default=0,
+                    help="on SIGUSR1, this many of the engines restart at once")
     rm = sub.add_parser("fake-rest-manager", help="the Hinemos 7.x REST API (GET /_fake/stats)")
     rm.add_argument("--port", type=int, default=8080)
     ct = sub.add_parser("fake-customtrap", help="the manager's custom trap receiver")
@@ -537,7 +567,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_serve_fake_rest_manager(args.port))
         return
     asyncio.run(_serve_fake_engine(args.port, args.containers, args.interval,
-                                   args.events_per_second, args.churn_per_second, args.hosts))
+                                   args.events_per_second, args.churn_per_second, args.hosts,
+                                   args.storm))
 
 
 async def _serve_fake_customtrap(port: int) -> None:
