@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from hinedockd.config import HinemosConfig, HostConfig
-from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable
+from hinedockd.hinemos.backend import Backend, HinemosError, HinemosUnavailable
 from hinedockd.hinemos.claims import Claims
 from hinedockd.hinemos.desired import desired, safe_facility_id
 from hinedockd.hinemos.dryrun import MemoryBackend
@@ -177,6 +177,26 @@ async def rest() -> AsyncIterator[tuple[FakeRestManager, RestBackend]]:
     fake = FakeRestManager()
     base = await fake.start()
     backend = RestBackend(HinemosConfig(api="rest", url=f"{base}/HinemosWeb/api"), "hinemos")
+    await backend.start()
+    yield fake, backend
+    await backend.close()
+    await fake.stop()
+
+
+@pytest.fixture(params=["rest", "soap"])
+async def remote(request: pytest.FixtureRequest
+                 ) -> AsyncIterator[tuple[FakeRestManager | FakeSoapManager, Backend]]:
+    """Either API's fake manager and the daemon's backend for it."""
+    fake: FakeRestManager | FakeSoapManager
+    backend: Backend
+    if request.param == "rest":
+        fake = FakeRestManager()
+        base = await fake.start()
+        backend = RestBackend(HinemosConfig(api="rest", url=f"{base}/HinemosWeb/api"), "hinemos")
+    else:
+        fake = FakeSoapManager()
+        base = await fake.start()
+        backend = SoapBackend(HinemosConfig(api="soap", url=f"{base}/HinemosWS"), "hinemos")
     await backend.start()
     yield fake, backend
     await backend.close()
@@ -374,11 +394,12 @@ async def test_both_apis_keep_to_the_call_pace(api: str) -> None:
 
 
 async def test_a_full_pass_reads_again_only_what_the_manager_wrote_since(
-        rest: tuple[FakeRestManager, RestBackend]) -> None:
-    """One list of the host scope (getNodeList, each node's modifyDatetime) instead of a
-    read per node; an operator's edit, a node taken out of the scope and a node deleted
-    by hand are each found and put right by the next full pass."""
-    fake, backend = rest
+        remote: tuple[FakeRestManager | FakeSoapManager, Backend]) -> None:
+    """One list of the host scope (getNodeList, each node's modifyDatetime: 7.1's REST
+    and 6.2's SOAP alike) instead of a read per node; an operator's edit, a node taken
+    out of the scope and a node deleted by hand are each found and put right by the
+    next full pass."""
+    fake, backend = remote
     r = Reconciler(backend, CFG)
     boxes = [box(f"c{i}") for i in range(6)]
     await r.reconcile(H1, boxes)  # adds, then a pass that reads what it wrote
@@ -421,6 +442,23 @@ async def test_the_list_answer_is_read_as_the_manager_writes_it(
     assert stamps == {"docker_host1-a": node["modifyDatetime"]}
     assert re.fullmatch(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3}", stamps["docker_host1-a"])
     assert await backend.node_stamps("no_such_scope") == {}
+
+
+async def test_the_soap_list_answer_stamps_as_a_node_read_does() -> None:
+    """getNodeList over SOAP (6.2): modifyDatetime a long, as getNode gives it."""
+    async with FakeSoapManager() as fake:
+        backend = SoapBackend(HinemosConfig(api="soap", url=f"{fake.base_url()}/HinemosWS"),
+                              "hinemos")
+        await backend.start()
+        try:
+            await Reconciler(backend, CFG).reconcile(H1, [box("a")])
+            stamps = await backend.node_stamps("docker_host1_scope")
+            node = await backend.get_node("docker_host1-a")
+            assert stamps is not None and node is not None
+            assert stamps == {"docker_host1-a": str(node["modifyDatetime"])}
+            assert stamps["docker_host1-a"].isdigit()
+        finally:
+            await backend.close()
 
 
 async def test_scopes_all_hosts_share_are_read_once_for_their_full_passes(

@@ -29,6 +29,7 @@ from hinedockd.hinemos.nodes import Node
 from hinedockd.hinemos.pacer import Pacer
 
 NS = "http://repository.ws.clustercontrol.com"
+ONE_LEVEL = 1  # RepositoryControllerBean.ONE_LEVEL (6.2): direct members only
 
 
 def fault_kind(fault: zeep.exceptions.Fault) -> str:
@@ -140,8 +141,16 @@ class SoapBackend:
         return node
 
     async def node_stamps(self, scope_id: str) -> dict[str, str] | None:
-        """Not asked over SOAP yet: a full pass reads each node (paced)."""
-        return None
+        """getNodeList(scope, ONE_LEVEL = 1): each node's basic fields, modifyDatetime
+        among them (RepositoryEndpoint.getNodeList -> FacilitySelector.copyToNodeInfo,
+        6.2; its setValid is a modifyNode, so a flag flipped by hand moves the stamp
+        too). A node listed without a stamp ("None") never matches a copy, so it is
+        read; every node is read when the answer is not a list of nodes."""
+        answer = _plain(await self._call("getNodeList", scope_id, ONE_LEVEL))
+        if not isinstance(answer, list):
+            return None
+        return {str(n["facilityId"]): str(n.get("modifyDatetime")) for n in answer
+                if isinstance(n, dict) and n.get("facilityId") is not None}
 
     async def add_node(self, node: Node) -> Node | None:
         await self._call("addNode", self._type("nodeInfo", node), write=True)

@@ -367,6 +367,7 @@ OPERATIONS: dict[str, tuple[list[tuple[str, str]], str | None, bool]] = {
     "addScope": ([("arg0", "xs:string"), ("arg1", "tns:scopeInfo")], None, True),
     "getFacilityList": ([("arg0", "xs:string")], "tns:facilityInfo*", False),
     "getNode": ([("arg0", "xs:string")], "tns:nodeInfo", False),
+    "getNodeList": ([("arg0", "xs:string"), ("arg1", "xs:int")], "tns:nodeInfo*", False),
     "addNode": ([("arg0", "tns:nodeInfo")], None, True),
     "modifyNode": ([("arg0", "tns:nodeInfo")], None, True),
     "setValid": ([("arg0", "xs:string"), ("arg1", "xs:boolean")], None, True),
@@ -548,6 +549,13 @@ class FakeSoapManager(FakeManager):
                            for f in repo.facility_list(text["arg0"]))
         elif op == "getNode":
             return _to_xml("return", repo.get_node(text["arg0"]), FACILITY_FIELDS + NODE_FIELDS)
+        elif op == "getNodeList":
+            # RepositoryEndpoint.getNodeList (6.2): copyToNodeInfo's fields of each node
+            # under the scope; the fake knows ONE_LEVEL (1) only, what the daemon asks.
+            if text["arg1"] != "1":
+                raise HinemosError("HinemosUnknown", f"the fake has no level {text['arg1']}")
+            return "".join(_to_xml("return", n, FACILITY_FIELDS + NODE_FIELDS)
+                           for n in repo.node_list(text["arg0"]))
         elif op == "addNode":
             repo.add_node(_from_xml(args["arg0"]))
         elif op == "modifyNode":
