@@ -6,6 +6,7 @@ a manager away that loses no state item, a 400 counted."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import time
@@ -41,7 +42,9 @@ from hinedockd.hinemos.pusher import (
     NODE_GRACE_SECONDS,
     CustomTrapSender,
     LatestRound,
+    Packed,
     StringQueue,
+    pack,
 )
 from hinedockd.hinemos.reconciler import Reconciler
 from hinedockd.hinemos.sync import HostSync
@@ -150,17 +153,28 @@ def test_string_items_wait_for_their_node_and_keep_their_order() -> None:
 
 
 def test_a_new_round_replaces_what_was_not_sent_and_leaves_out_the_gone() -> None:
+    def packed(n: int) -> Packed:
+        return pack("node", [item(n)])
+
     r = LatestRound()
-    r.replace([("a", [item(1)]), ("b", [item(2)]), ("gone", [item(3)])])
+    r.replace([("a", packed(1)), ("b", packed(2)), ("gone", packed(3))])
     first = r.take()
     assert first is not None and first[0] == "a"
     r.put_back(*first)  # not sent: first again
-    r.replace([("b", [item(5)]), ("a", [item(4)])])  # "gone" is in no new round
+    r.replace([("b", packed(5)), ("a", packed(4))])  # "gone" is in no new round
     assert r.superseded == 3
-    assert [r.take(), r.take(), r.take()] == [("b", [item(5)]), ("a", [item(4)]), None]
-    r.replace([("a", [item(6)])])
-    r.put_back("a", [item(1)])  # an older body never overwrites the newer
-    assert r.take() == ("a", [item(6)])
+    assert [r.take(), r.take(), r.take()] == [("b", packed(5)), ("a", packed(4)), None]
+    r.replace([("a", packed(6))])
+    r.put_back("a", packed(1))  # an older body never overwrites the newer
+    assert r.take() == ("a", packed(6))
+
+
+def test_a_packed_body_is_the_body_and_out_of_the_collectors_sight() -> None:
+    items = [item(1), item(2)]
+    p = pack("n1", items)
+    assert p == (body("n1", items), 2)
+    gc.collect()
+    assert not gc.is_tracked(p)  # a tuple of bytes and an int: untracked once looked at
 
 
 HOST = """

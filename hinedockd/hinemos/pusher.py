@@ -48,6 +48,7 @@ from hinedockd.hinemos.customtrap import (
     trap_date,
 )
 from hinedockd.hinemos.desired import container_facility_id
+from hinedockd.hinemos.pacer import Pacer
 from hinedockd.messages.framing import event_text, sanitize
 from hinedockd.metrics.figures import Measured, container_figures
 from hinedockd.model import STATS_STATES, Container, ContainerState, EngineEvent, state_counts
@@ -57,15 +58,39 @@ from hinedockd.snmp import SnmpSource
 log = structlog.get_logger("hinedockd.customtrap")
 BATCH = 100  # string items of one node in one body
 NODE_GRACE_SECONDS = 30.0  # a string item waits this long for its node to be made
-# Bodies of a round leave at least this many a second, and over at most half the
-# interval: 1,000 nodes at 60 s take 20 s, 10 nodes 0.2 s (the manager's receiver
-# gets an even stream, not 1,000 requests at the second's edge).
+# Bodies of a round leave at least this many a second, and spread over at most this
+# share of the interval: 1,000 nodes at 60 s take 20 s, 10 nodes 0.2 s (the manager's
+# receiver gets an even stream, not 1,000 requests at the second's edge). A round is to
+# be sent within half its interval: spread over half, 10,050 bodies took 30.0-30.4 s
+# to the last one's arrival (bench/fleet.py), hence a little less than half.
 MIN_RATE = 50.0
-SPREAD_SHARE = 0.5
+SPREAD_SHARE = 0.45
 TOP_CONCURRENCY = 8  # process counts: /top calls in flight per round
 
 NodeExists = Callable[[str], bool]
 Body = tuple[str, list[TrapItem]]
+
+
+# A body as it is posted (its JSON) and how many items it carries. Why not the items:
+# a round of 10,000 nodes is 150,000 TrapItems that wait up to half a minute to be
+# sent, long enough to reach the collector's oldest generation and lengthen every full
+# collection (collector.py). A plain tuple of bytes and an int is not looked at by the
+# collector after its first pass (a NamedTuple would be).
+Packed = tuple[bytes, int]
+
+
+def pack(facility_id: str, items: list[TrapItem]) -> Packed:
+    return body(facility_id, items), len(items)
+
+
+async def pack_in_turns(bodies: Iterable[Body], turn: int = 500) -> list[tuple[str, Packed]]:
+    """`pack` each body, `turn` at a time with the loop's other work between."""
+    out = []
+    for i, (fid, items) in enumerate(bodies, 1):
+        out.append((fid, pack(fid, items)))
+        if i % turn == 0:
+            await asyncio.sleep(0)
+    return out
 
 
 @dataclass(frozen=True)
@@ -145,23 +170,23 @@ class LatestRound:
     dropped with it."""
 
     def __init__(self) -> None:
-        self.pending: OrderedDict[str, list[TrapItem]] = OrderedDict()
+        self.pending: OrderedDict[str, Packed] = OrderedDict()
         self.superseded = 0
 
     def __len__(self) -> int:
         return len(self.pending)
 
-    def replace(self, bodies: Iterable[Body]) -> None:
+    def replace(self, bodies: Iterable[tuple[str, Packed]]) -> None:
         self.superseded += len(self.pending)
         self.pending = OrderedDict(bodies)
 
-    def take(self) -> Body | None:
+    def take(self) -> tuple[str, Packed] | None:
         return self.pending.popitem(last=False) if self.pending else None
 
-    def put_back(self, facility_id: str, items: list[TrapItem]) -> None:
+    def put_back(self, facility_id: str, packed: Packed) -> None:
         """Not sent: first again, unless a newer round has it already."""
         if facility_id not in self.pending:
-            self.pending[facility_id] = items
+            self.pending[facility_id] = packed
             self.pending.move_to_end(facility_id, last=False)
 
 
@@ -176,10 +201,10 @@ class TrapPoster:
         self.bodies_sent = self.items_sent = self.rejected = self.failed = 0
         self.last_error, self.last_ok = "", 0.0
 
-    async def post(self, facility_id: str, items: list[TrapItem]) -> str:
+    async def post(self, facility_id: str, packed: Packed) -> str:
         assert self.session is not None, "the sender opens the session"
         try:
-            async with self.session.post(self.url, data=body(facility_id, items),
+            async with self.session.post(self.url, data=packed[0],
                                          headers={"Content-Type": "application/json"}) as r:
                 text = await r.text(errors="replace")
                 status = r.status
@@ -193,7 +218,7 @@ class TrapPoster:
             return "failed"
         if status == 200:
             self.bodies_sent += 1
-            self.items_sent += len(items)
+            self.items_sent += packed[1]
             self.last_ok = time.time()
             return "sent"
         if status == 400:
@@ -215,20 +240,6 @@ class TrapPoster:
         if text != self.last_error:
             log.info("custom trap not sent", url=self.url, error=text)
         self.last_error = text
-
-
-class _Pacer:
-    """Turns at least `gap` seconds apart."""
-
-    def __init__(self, gap: float) -> None:
-        self.gap, self.next_at = gap, time.monotonic()
-
-    async def turn(self) -> None:
-        now = time.monotonic()
-        at = max(now, self.next_at)
-        self.next_at = at + self.gap
-        if at > now:
-            await asyncio.sleep(at - now)
 
 
 def trap_ssl_context(trap: CustomTrapConfig) -> ssl.SSLContext | None:
@@ -307,7 +318,7 @@ class CustomTrapSender(HostObserver):
             if self.processes:
                 bodies = merge(bodies, await self.process_round(moment))
             self.rounds += 1
-            self.latest.replace(bodies)
+            self.latest.replace(await pack_in_turns(bodies))
             self._round_wake.set()
 
     def round(self, now: float, moment: float | None = None) -> list[Body]:
@@ -411,12 +422,12 @@ class CustomTrapSender(HostObserver):
         """What waits, paced (MIN_RATE, SPREAD_SHARE), `concurrency` at once; False when
         a body did not get there (it waits again, with the rest)."""
         n = max(1, len(self.latest))
-        pacer = _Pacer(min(self.trap.interval_seconds * SPREAD_SHARE / n, 1 / MIN_RATE))
+        pacer = Pacer(max(n / (self.trap.interval_seconds * SPREAD_SHARE), MIN_RATE))
         down = asyncio.Event()
 
         async def worker() -> None:
             while not down.is_set() and (entry := self.latest.take()) is not None:
-                await pacer.turn()
+                await pacer.wait()
                 if await self.poster.post(*entry) == "failed":
                     self.latest.put_back(*entry)
                     down.set()
@@ -439,7 +450,8 @@ class CustomTrapSender(HostObserver):
             self._string_wake.clear()
             while (batch := self.strings.batch(self.exists, time.time())) is not None:
                 facility_id, waiting = batch
-                if await self.poster.post(facility_id, [w.item for w in waiting]) == "failed":
+                packed = pack(facility_id, [w.item for w in waiting])
+                if await self.poster.post(facility_id, packed) == "failed":
                     await asyncio.sleep(backoff.next())
                     continue
                 backoff.reset()
