@@ -21,6 +21,7 @@ import structlog
 from hinedockd import __version__, persist
 from hinedockd.api import LocalApi
 from hinedockd.backoff import Backoff
+from hinedockd.collector import keep_frozen
 from hinedockd.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 from hinedockd.docker.engine import raise_fd_limit, ssl_context
 from hinedockd.docker.fleet import Fleet
@@ -161,6 +162,7 @@ async def serve(cfg: Config) -> int:
         supervisor.start(f"snmp:{facility_id}", source.run())
     supervisor.start("persist", persister.run())
     supervisor.start("watchdog", watchdog(hosts))
+    supervisor.start("gc", keep_frozen())  # full collections held the loop 70-190 ms
     supervisor.start("syslog", hub.run())
     supervisor.start("logs", logs.run())
     if pusher is not None:
