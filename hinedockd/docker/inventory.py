@@ -78,7 +78,9 @@ class Inventory:
         old = self.containers.get(cid)
         if new is None:
             self.containers.pop(cid, None)
-        else:
+        elif old != new:
+            # An unchanged container keeps its object: a re-list every minute of 10,000
+            # replaced 150,000 objects, which the garbage collector then walked.
             self.containers[cid] = new
         if old != new:
             self._on_change(cid, old, new)
