@@ -1,4 +1,4 @@
-"""Shared test helpers. Fakes live in hinedockd/testing.py (one place)."""
+"""Shared test helpers. Fakes live in the hinedockd.testing package (one place)."""
 
 from __future__ import annotations
 
