@@ -82,8 +82,8 @@ async def test_cut_events_stream_resumes_without_losing_or_repeating(fake: FakeE
     fake.set_state(a, "paused", "pause")
     fake.set_state(b, "exited", "die")
     c = fake.add("c")
-    await eventually(lambda: len(seen) >= 6)
-    await asyncio.sleep(0.5)
+    # Reconnected and listed: the replay, held until the list was applied, is all in.
+    await eventually(lambda: w.status.reconnects >= 1 and w.status.connected and len(seen) >= 6)
     keys = [ev.key for ev in seen]
     assert len(keys) == len(set(keys)) == 6, "an event was lost or repeated"
     assert [ev.action for ev in seen[2:]] == ["pause", "die", "create", "start"]
