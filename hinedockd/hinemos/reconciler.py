@@ -153,8 +153,10 @@ class Reconciler:
         try:
             await self._scopes(want, cache)
             await self._members(want, cache, full, result)
+            # Claimed before this pass: maybe added by a pass cut before the assignment.
+            cut = self.claims.of(want.host_id)
             await self._claim(want, cache)
-            await self._nodes(want, cache, full, result)
+            await self._nodes(want, cache, full, result, cut)
             await self._assign(want, cache, result)
             await self._delete(want, cache, result)
             await self._release(want, cache)
@@ -257,7 +259,7 @@ class Reconciler:
         return entry.members
 
     async def _nodes(self, want: Desired, cache: HostCache, full: bool,
-                     result: PassResult) -> None:
+                     result: PassResult, cut: set[str]) -> None:
         async def read(fid: str) -> None:
             node = await self.backend.get_node(fid)
             if node is None:
@@ -280,14 +282,19 @@ class Reconciler:
         # Independent nodes, a few calls in flight: 500 containers at 20 ms per call
         # sync in seconds, not minutes. A refused write is that node's alone; the
         # manager away (HinemosUnavailable) or a failed read ends the pass.
-        await _pool(read, await self._unread(want, todo, cache) if full else todo)
+        await _pool(read, await self._unread(want, todo, cache, cut) if full else todo)
         await _pool(write, list(want.nodes.values()))
 
-    async def _unread(self, want: Desired, todo: list[str], cache: HostCache) -> list[str]:
+    async def _unread(self, want: Desired, todo: list[str], cache: HostCache,
+                      cut: set[str]) -> list[str]:
         """Of the nodes a full pass reads, those it must: one list of the host scope
         tells which of its container nodes the manager has written since they were
-        read (those are read again) and which it does not hold (not read: an add finds
-        one that is elsewhere, FacilityDuplicate, and reads it then)."""
+        read (those are read again) and which it does not hold there. Of those, a node
+        claimed before this pass (`cut`: its add may have happened in a pass cut before
+        the assignment) is read; another is not (an add finds one that is elsewhere,
+        FacilityDuplicate, and reads it then). Without the claims, a daemon killed in
+        the middle of its start-up pass sent 91 adds the manager refused as duplicates
+        after its restart (tests/test_faults.py)."""
         scope = host_scope(want.host_id)
         mine = want.members.get(scope, set())
         if "add" not in self.kinds or not mine.intersection(todo):
@@ -297,7 +304,7 @@ class Reconciler:
             return todo
         out = []
         for fid in todo:
-            if fid not in mine:
+            if fid not in mine or (fid not in stamps and fid in cut):
                 out.append(fid)
             elif fid in stamps:
                 copy = self._copies.get(fid)
