@@ -172,12 +172,26 @@ async def test_operator_changes_survive(memory: MemoryBackend) -> None:
     assert "docker_host1-handmade" in repo.facilities  # not ours: not in docker_host1_scope
 
 
+async def serve(api: str) -> tuple[FakeRestManager | FakeSoapManager, Backend]:
+    """The API's fake manager, started, and the daemon's backend for it, started."""
+    fake: FakeRestManager | FakeSoapManager
+    backend: Backend
+    if api == "rest":
+        fake = FakeRestManager()
+        base = await fake.start()
+        backend = RestBackend(HinemosConfig(api="rest", url=f"{base}/HinemosWeb/api"), "hinemos")
+    else:
+        fake = FakeSoapManager()
+        base = await fake.start()
+        backend = SoapBackend(HinemosConfig(api="soap", url=f"{base}/HinemosWS"), "hinemos")
+    await backend.start()
+    return fake, backend
+
+
 @pytest.fixture
 async def rest() -> AsyncIterator[tuple[FakeRestManager, RestBackend]]:
-    fake = FakeRestManager()
-    base = await fake.start()
-    backend = RestBackend(HinemosConfig(api="rest", url=f"{base}/HinemosWeb/api"), "hinemos")
-    await backend.start()
+    fake, backend = await serve("rest")
+    assert isinstance(fake, FakeRestManager) and isinstance(backend, RestBackend)
     yield fake, backend
     await backend.close()
     await fake.stop()
@@ -187,17 +201,7 @@ async def rest() -> AsyncIterator[tuple[FakeRestManager, RestBackend]]:
 async def remote(request: pytest.FixtureRequest
                  ) -> AsyncIterator[tuple[FakeRestManager | FakeSoapManager, Backend]]:
     """Either API's fake manager and the daemon's backend for it."""
-    fake: FakeRestManager | FakeSoapManager
-    backend: Backend
-    if request.param == "rest":
-        fake = FakeRestManager()
-        base = await fake.start()
-        backend = RestBackend(HinemosConfig(api="rest", url=f"{base}/HinemosWeb/api"), "hinemos")
-    else:
-        fake = FakeSoapManager()
-        base = await fake.start()
-        backend = SoapBackend(HinemosConfig(api="soap", url=f"{base}/HinemosWS"), "hinemos")
-    await backend.start()
+    fake, backend = await serve(request.param)
     yield fake, backend
     await backend.close()
     await fake.stop()
@@ -446,19 +450,17 @@ async def test_the_list_answer_is_read_as_the_manager_writes_it(
 
 async def test_the_soap_list_answer_stamps_as_a_node_read_does() -> None:
     """getNodeList over SOAP (6.2): modifyDatetime a long, as getNode gives it."""
-    async with FakeSoapManager() as fake:
-        backend = SoapBackend(HinemosConfig(api="soap", url=f"{fake.base_url()}/HinemosWS"),
-                              "hinemos")
-        await backend.start()
-        try:
-            await Reconciler(backend, CFG).reconcile(H1, [box("a")])
-            stamps = await backend.node_stamps("docker_host1_scope")
-            node = await backend.get_node("docker_host1-a")
-            assert stamps is not None and node is not None
-            assert stamps == {"docker_host1-a": str(node["modifyDatetime"])}
-            assert stamps["docker_host1-a"].isdigit()
-        finally:
-            await backend.close()
+    fake, backend = await serve("soap")
+    try:
+        await Reconciler(backend, CFG).reconcile(H1, [box("a")])
+        stamps = await backend.node_stamps("docker_host1_scope")
+        node = await backend.get_node("docker_host1-a")
+        assert stamps is not None and node is not None
+        assert stamps == {"docker_host1-a": str(node["modifyDatetime"])}
+        assert stamps["docker_host1-a"].isdigit()
+    finally:
+        await backend.close()
+        await fake.stop()
 
 
 async def test_scopes_all_hosts_share_are_read_once_for_their_full_passes(
