@@ -89,6 +89,31 @@ def start_manager() -> tuple[subprocess.Popen[str], str]:
     return manager, next(w for w in manager.stdout.readline().split() if w.startswith("http://"))
 
 
+def fleet_daemon(d: Path, engines: dict[str, FakeEngine], api_url: str,
+                 hinemos: str = "") -> Daemon:
+    """A daemon (not started) for these engines, each a host named by its key, with
+    the REST manager at `api_url`; `hinemos`: more of its [hinemos] table."""
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "password").write_text("hinemos\n")
+    hosts = "".join(f"""
+[[hosts]]
+facility_id = "{fid}"
+url = "{e.url}"
+address = "10.0.{i}.1"
+""" for i, (fid, e) in enumerate(engines.items()))
+    (d / "config.toml").write_text(f"""[daemon]
+socket = "{d}/hinedockd.sock"
+state_dir = "{d}/state"
+log_format = "console"
+[hinemos]
+api = "rest"
+url = "{api_url}"
+password_file = "{d}/password"
+{hinemos}
+{hosts}""")
+    return Daemon(f"{d}/hinedockd.sock", d / "config.toml", d / "daemon.log")
+
+
 @pytest.fixture
 async def fleet(tmp_path: Path) -> AsyncIterator[tuple[list[FakeEngine], Daemon, str]]:
     counted = InFlight()  # engines just restarted answer slowly: 0.2 s a list or inspect
@@ -98,25 +123,8 @@ async def fleet(tmp_path: Path) -> AsyncIterator[tuple[list[FakeEngine], Daemon,
             e.add(f"c{i}_{j}")
         await e.start()
     manager, base = await asyncio.to_thread(start_manager)
-    (tmp_path / "password").write_text("hinemos\n")
-    hosts = "".join(f"""
-[[hosts]]
-facility_id = "fleet{i}"
-url = "{e.url}"
-address = "10.0.{i}.1"
-""" for i, e in enumerate(engines))
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(f"""[daemon]
-socket = "{tmp_path}/hinedockd.sock"
-state_dir = "{tmp_path}/state"
-log_format = "console"
-[hinemos]
-api = "rest"
-url = "{base}"
-password_file = "{tmp_path}/password"
-max_calls_per_second = {PACE}
-{hosts}""")
-    daemon = Daemon(f"{tmp_path}/hinedockd.sock", cfg, tmp_path / "daemon.log")
+    daemon = fleet_daemon(tmp_path, {f"fleet{i}": e for i, e in enumerate(engines)}, base,
+                          f"max_calls_per_second = {PACE}")
     manager_url = base.removesuffix("/HinemosWeb/api")
     try:
         await asyncio.to_thread(daemon.start, False)
@@ -198,28 +206,6 @@ async def test_twenty_of_fifty_engines_restarting_at_once(
 
 # ---- two daemons sharing one manager --------------------------------------------------
 
-def two_daemon_config(d: Path, engines: dict[str, FakeEngine], manager: str) -> Daemon:
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "password").write_text("hinemos\n")
-    hosts = "".join(f"""
-[[hosts]]
-facility_id = "{fid}"
-url = "{e.url}"
-address = "10.1.{i}.1"
-""" for i, (fid, e) in enumerate(engines.items()))
-    (d / "config.toml").write_text(f"""[daemon]
-socket = "{d}/hinedockd.sock"
-state_dir = "{d}/state"
-log_format = "console"
-[hinemos]
-api = "rest"
-url = "{manager}/HinemosWeb/api"
-password_file = "{d}/password"
-full_sync_seconds = 10
-{hosts}""")
-    return Daemon(f"{d}/hinedockd.sock", d / "config.toml", d / "daemon.log")
-
-
 def holdings(repo: Any, hosts: list[str]) -> dict[str, Any]:
     """What the repository holds of these hosts' nodes: each node whole (its
     modifyDatetime with it) and the scopes it is a member of."""
@@ -247,7 +233,8 @@ async def test_two_daemons_with_disjoint_hosts_leave_each_others_nodes_alone(
     async with FakeRestManager() as fake:
         fake.repo.add_scope("", {"facilityId": "web", "facilityName": "web",  # the operator's
                                  "facilityType": 0, "ownerRoleId": "ALL_USERS"})
-        daemons = {side: two_daemon_config(tmp_path / side, engines, fake.base_url())
+        daemons = {side: fleet_daemon(tmp_path / side, engines,
+                                      f"{fake.base_url()}/HinemosWeb/api", "full_sync_seconds = 10")
                    for side, engines in sides.items()}
         everything = 2 * 2 * 4  # 2 daemons x 2 hosts x (the host's node and 3 containers)
         try:
