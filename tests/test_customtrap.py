@@ -326,7 +326,9 @@ async def test_nothing_goes_to_a_node_the_sync_has_not_made(pushing: Pushing) ->
     await eventually(lambda: bool(m.items("h1-web1", "cpu_usage")), within=10)
     exists = pushing.sender.exists
     pushing.sender.exists = lambda fid: fid != "h1-web1" and exists(fid)
-    assert [fid for fid, _ in pushing.sender.round(asyncio.get_running_loop().time())] == ["h1"]
+    now = time.time()
+    bodies = await pushing.sender.round_in_turns(now, now)
+    assert [fid for fid, _ in bodies] == ["h1"]
 
 
 async def test_a_state_change_arrives_at_once_and_none_is_lost_while_away(

@@ -321,17 +321,12 @@ class CustomTrapSender(HostObserver):
             self.latest.replace(await pack_in_turns(bodies))
             self._round_wake.set()
 
-    def round(self, now: float, moment: float | None = None) -> list[Body]:
-        """Pure over the hosts' views: (node, items) for every host node and every
-        running container of a connected host whose node exists, dated at the round's
-        `moment` (one DATE per round)."""
-        date = trap_date(now if moment is None else moment, self.trap.timezone)
-        return [body for view in self.hosts for body in self.host_bodies(view, date, now)]
-
     async def round_in_turns(self, now: float, moment: float) -> list[Body]:
-        """`round`, one host at a time with the loop's other work in between: all at
-        once, 10,000 containers' figures held the loop for about 0.3 s and a report
-        command asked then waited that long (bench/fleet.py, 50 × 200)."""
+        """(node, items) for every host node and every running container of a
+        connected host whose node exists, dated at the round's `moment` (one DATE per
+        round). One host at a time with the loop's other work in between: all at once,
+        10,000 containers' figures held the loop for about 0.3 s and a report command
+        asked then waited that long (bench/fleet.py, 50 × 200)."""
         date = trap_date(moment, self.trap.timezone)
         out: list[Body] = []
         for view in self.hosts:
