@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 import structlog
+from pysnmp.error import PySnmpError
 from pysnmp.hlapi.v3arch.asyncio import (
     CommunityData,
     ContextData,
@@ -68,14 +69,18 @@ class SnmpSource:
         self.polls = 0
 
     async def poll_once(self) -> None:
-        target = await UdpTransportTarget.create((self.host.address, self.cfg.port),
-                                                 timeout=self.cfg.timeout_seconds,
-                                                 retries=self.cfg.retries)
         oids = [*MEMORY.values(), *CPU.values()]
-        error, status, index, binds = await get_cmd(
-            self.engine, CommunityData(self.cfg.community,
-                                       mpModel=0 if self.cfg.version == "1" else 1),
-            target, ContextData(), *(ObjectType(ObjectIdentity(o)) for o in oids))
+        try:
+            target = await UdpTransportTarget.create((self.host.address, self.cfg.port),
+                                                     timeout=self.cfg.timeout_seconds,
+                                                     retries=self.cfg.retries)
+            error, status, index, binds = await get_cmd(
+                self.engine, CommunityData(self.cfg.community,
+                                           mpModel=0 if self.cfg.version == "1" else 1),
+                target, ContextData(), *(ObjectType(ObjectIdentity(o)) for o in oids))
+        except PySnmpError as e:  # e.g. an address that does not resolve
+            raise SnmpError(f"{self.host.facility_id}: SNMP v{self.cfg.version} "
+                            f"{self.host.address}:{self.cfg.port}: {e}") from e
         if error:
             raise SnmpError(f"{self.host.facility_id}: SNMP v{self.cfg.version} "
                             f"{self.host.address}:{self.cfg.port}: {error} (agent down, "
@@ -108,9 +113,6 @@ class SnmpSource:
                 if str(e) != self.last_error:
                     log.warning("SNMP poll failed", host=self.host.facility_id, error=str(e))
                 self.last_error = str(e)
-            except Exception as e:  # pysnmp raising something unforeseen: log, go on
-                self.last_error = f"{type(e).__name__}: {e}"
-                log.exception("SNMP poll failed unexpectedly", host=self.host.facility_id)
             await asyncio.sleep(self.cfg.poll_seconds)
 
     def figures(self, window: float, now: float) -> HostFigures:

@@ -144,3 +144,28 @@ def test_a_sized_error_answer_ends_at_its_length() -> None:
     assert isinstance(error, StreamError) and error.status == 404
     assert "No such container: x" in str(error) and got == []
     assert transport.closed  # at its length, not at the engine's close
+
+
+def test_a_handler_that_raises_ends_the_stream_with_its_own_error() -> None:
+    """A bug in the handler is not a broken stream to reopen (EventStream and StatsPump
+    reopen on StreamError): the waiter gets the handler's exception itself, so that it
+    reaches the supervisor, and nothing after it is handed on."""
+    async def go() -> tuple[list[bytes], JsonLinesProtocol, Wire]:
+        got: list[bytes] = []
+
+        def handler(line: bytes) -> None:
+            got.append(line)
+            if line.startswith(b"{\"bad"):
+                raise KeyError("the handler's bug")
+
+        proto = JsonLinesProtocol(b"GET /events HTTP/1.1\r\n\r\n", handler)
+        transport = Wire()
+        proto.connection_made(transport)  # type: ignore[arg-type]
+        proto.data_received(HEAD + chunked(b'{"a": 1}\n{"bad": 2}\n{"c": 3}\n', [9, 20]))
+        proto.connection_lost(None)  # the close that follows changes nothing
+        return got, proto, transport
+
+    got, proto, transport = asyncio.run(go())
+    assert got == [b'{"a": 1}\n', b'{"bad": 2}\n']
+    assert isinstance(proto.done.exception(), KeyError)
+    assert transport.closed

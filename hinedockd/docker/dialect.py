@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hinedockd.metrics.sample import SampleError, parse_time
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -78,3 +80,34 @@ def dialect_from_version(doc: Any) -> Dialect:
             return podman_dialect(version_tuple(str(c.get("Version") or doc.get("Version")
                                                     or "")))
     return DOCKER
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What the daemon keeps of `/info`, read at each connect."""
+
+    system_time_ns: int  # the engine's clock (SystemTime), 0 when not given
+    mem_total: int  # bytes
+    ncpu: int
+    server_version: str
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def info_from_json(doc: Any) -> EngineInfo | None:
+    """None when the answer is not an object; a field in a shape nobody gives reads
+    as not known (0, ""), never as an error: an engine's answer is untrusted input,
+    and a field the daemon only shows must not stop the host."""
+    if not isinstance(doc, Mapping):
+        return None
+    clock = doc.get("SystemTime")
+    try:
+        ns = int(parse_time(clock) * 1e9) if isinstance(clock, str) else 0
+    except SampleError:
+        ns = 0
+    version = doc.get("ServerVersion")
+    return EngineInfo(system_time_ns=max(ns, 0), mem_total=_count(doc.get("MemTotal")),
+                      ncpu=_count(doc.get("NCPU")),
+                      server_version=version[:100] if isinstance(version, str) else "")

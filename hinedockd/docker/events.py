@@ -118,7 +118,9 @@ class EventStream:
         s.last_error, s.last_error_at = error, time.time()
 
     async def run(self) -> None:
-        """Runs until cancelled; nothing raises out of its loop."""
+        """Runs until cancelled. An engine that fails (EngineError: away, refusing, a
+        broken or oversize answer) is reconnected with backoff; anything else is a bug
+        and ends the host, and the daemon with it (supervisor.py)."""
         backoff = Backoff(0.5, 30.0)
         while True:
             opened = time.monotonic()
@@ -127,9 +129,6 @@ class EventStream:
             except EngineError as e:
                 self._fail(str(e))
                 self.log.warning("events stream lost, reconnecting", error=str(e))
-            except Exception as e:  # a bug or an answer nobody foresaw: log it, go on
-                self._fail(f"{type(e).__name__}: {e}")
-                self.log.exception("events pump failed unexpectedly, reconnecting")
             finally:
                 self._stream = None
             if time.monotonic() - opened > 30:

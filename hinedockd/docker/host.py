@@ -17,13 +17,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import orjson
 import structlog
 
 from hinedockd.config import DaemonConfig, HostConfig
-from hinedockd.docker.dialect import Dialect, dialect_from_version
+from hinedockd.docker.dialect import Dialect, dialect_from_version, info_from_json
 from hinedockd.docker.disk import DiskUsageCache
 from hinedockd.docker.engine import LIST_MAX_BYTES, Engine, EngineError
 from hinedockd.docker.events import Cursor, EventStream
@@ -45,7 +44,6 @@ from hinedockd.docker.stats import (
     StatsStreams,
 )
 from hinedockd.docker.view import HostObserver, HostSnapshot, HostStatus
-from hinedockd.metrics.sample import SampleError, parse_time
 from hinedockd.metrics.series import Series
 from hinedockd.model import (
     LIFECYCLE_ACTIONS,
@@ -57,14 +55,6 @@ from hinedockd.model import (
 from hinedockd.persist import HostState
 
 log = structlog.get_logger("hinedockd.host")
-
-
-def _engine_time_ns(text: Any) -> int:
-    """The engine's clock (`/info` SystemTime), or 0 when it does not say."""
-    try:
-        return int(parse_time(text) * 1e9) if isinstance(text, str) else 0
-    except SampleError:
-        return 0
 
 
 class Host:
@@ -209,13 +199,12 @@ class Host:
             self.log.info("engine dialect", engine=dialect.name, api=self._engine.api_version,
                           network_swapped=dialect.network_swapped, packets=dialect.packets)
             self.samples.dialect = dialect
-        info = await self._engine.get_json("info")
-        if isinstance(info, Mapping):
-            self._listed_ns = _engine_time_ns(info.get("SystemTime"))
+        info = info_from_json(await self._engine.get_json("info"))
+        if info is not None:
+            self._listed_ns = info.system_time_ns
             self.cursor.begin(self._listed_ns)
-            self._status.mem_total = int(info.get("MemTotal") or 0)
-            self._status.ncpu = int(info.get("NCPU") or 0)
-            self._status.server_version = str(info.get("ServerVersion", ""))
+            s = self._status
+            s.mem_total, s.ncpu, s.server_version = info.mem_total, info.ncpu, info.server_version
         await self.relist()
         # Restarts and exits while the daemon was away are in each container's inspect.
         self._inspect_all(list(self.containers))
@@ -376,10 +365,7 @@ class Host:
         self._tell(lambda o: o.state_reported(self, cid, name, state))
 
     def _tell(self, call: Callable[[HostObserver], None]) -> None:
-        """A failing observer (a bug in syslog or the Hinemos sync) is logged; the
-        others and the streams go on."""
+        """Observers do not fail: one that raises has a bug, which ends the host and
+        the daemon (supervisor.py) rather than leave the others told and it not."""
         for observer in self._observers:
-            try:
-                call(observer)
-            except Exception:
-                self.log.exception("observer failed", observer=type(observer).__name__)
+            call(observer)

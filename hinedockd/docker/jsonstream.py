@@ -38,7 +38,8 @@ class StreamError(Exception):
 
 class JsonLinesProtocol(asyncio.Protocol):
     """`headers` resolves when a 200 answer starts; `done` when the stream ends
-    (with StreamError on a bad answer, a broken body or a lost connection)."""
+    (with StreamError on a bad answer, a broken body or a lost connection; with the
+    handler's own exception when `on_line` raised one)."""
 
     def __init__(self, request: bytes, on_line: Callable[[bytes], None],
                  hold: bool = False) -> None:
@@ -82,6 +83,18 @@ class JsonLinesProtocol(asyncio.Protocol):
         except StreamError as e:
             self._finish(e)
             self.close()
+        except Exception as e:  # the handler's bug (below), not the stream's
+            self._fail(e)
+
+    def _fail(self, bug: Exception) -> None:
+        """A handler that raised something else than a StreamError has a bug: the
+        stream ends with that very exception, which `Engine.wait_lines` lets through
+        (not a broken stream to reopen) to the supervisor. Left to asyncio, it was
+        logged as a fatal protocol error and the stream reopened, the bug hidden."""
+        self._state = "error"
+        if not self.done.done():
+            self.done.set_exception(bug)
+        self.close()
 
     def _whole_chunk(self, data: bytes) -> bool:
         """The common case, one whole chunk in one read: decode it without buffering."""

@@ -113,9 +113,6 @@ class StatsPump:
                     return  # the container is gone; the events stream will say so
                 self.log.info("stats stream broken, reopening", container=self.cid[:12],
                               error=str(e))
-            except Exception:
-                self.log.exception("stats pump failed unexpectedly, reopening",
-                                   container=self.cid[:12])
             finally:
                 self.stream = None
             if time.monotonic() - opened > 30:

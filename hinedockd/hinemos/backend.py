@@ -6,10 +6,10 @@ field names (`facilityId`, `nodeVariableInfo`, …), the same in SOAP and REST
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from hinedockd.hinemos.desired import ScopeSpec
-from hinedockd.hinemos.nodes import Node
+from hinedockd.hinemos.nodes import Node, unreadable
 
 T = TypeVar("T")
 
@@ -25,6 +25,30 @@ class HinemosError(Exception):
 
 class HinemosUnavailable(Exception):
     """The manager could not be reached or did not answer in time."""
+
+
+def not_understood(what: str, why: str) -> HinemosError:
+    """An answer the backend cannot read: a fault like the manager's own (retried with
+    backoff by the sync, shown in `hinedock status`), not a bug that stops the daemon."""
+    return HinemosError("HinemosUnknown", f"{what}: answer not understood: {why}")
+
+
+def read_node(doc: Any, facility_id: str) -> Node:
+    why = unreadable(doc)
+    if why is not None:
+        raise not_understood(f"getNode {facility_id}", why)
+    node: Node = doc
+    return node
+
+
+def read_facilities(items: Any, scope_id: str) -> list[dict[str, Any]]:
+    """getFacilityList's answer: facilities, each with a facilityId (None: none)."""
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("facilityId"), str) for i in items):
+        raise not_understood(f"getFacilityList {scope_id}", "not a list of facilities")
+    return items
 
 
 async def unless_not_found(call: Awaitable[T]) -> T | None:

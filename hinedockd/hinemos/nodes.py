@@ -101,3 +101,19 @@ def merged(current: Node, spec: NodeSpec) -> Node:
                                 if v.get("nodeVariableName") not in owned
                                 ] + want["nodeVariableInfo"]
     return node
+
+
+def unreadable(doc: Any) -> str | None:
+    """Why a manager's node answer cannot be read (`differences` and `merged` would
+    fail on it), or None. The answer is the manager's, of a version the daemon may not
+    know: a shape it cannot read is the manager's fault to report, not a bug to stop on."""
+    if not isinstance(doc, dict):
+        return f"a node that is not an object ({type(doc).__name__})"
+    if not isinstance(doc.get("facilityId"), str):
+        return "a node without a facilityId"
+    for key in ("nodeVariableInfo", "nodeHostnameInfo"):
+        items = doc.get(key)
+        if items is not None and not (isinstance(items, list)
+                                      and all(isinstance(i, dict) for i in items)):
+            return f"a node whose {key} is not a list of objects"
+    return None

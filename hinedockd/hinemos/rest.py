@@ -18,7 +18,14 @@ import aiohttp
 import orjson
 
 from hinedockd.config import HinemosConfig
-from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable, unless_not_found
+from hinedockd.hinemos.backend import (
+    HinemosError,
+    HinemosUnavailable,
+    not_understood,
+    read_facilities,
+    read_node,
+    unless_not_found,
+)
 from hinedockd.hinemos.desired import ScopeSpec
 from hinedockd.hinemos.nodes import Node
 from hinedockd.hinemos.pacer import Pacer
@@ -131,7 +138,7 @@ class RestBackend:
     async def _children(self, scope_id: str) -> list[dict[str, Any]]:
         """The facilities directly under a scope (getFacilityList), scopes and nodes."""
         items = await self._call("GET", "facility", params={"parentFacilityId": scope_id})
-        return list(items or [])
+        return read_facilities(items, scope_id)
 
     async def members(self, scope_id: str) -> set[str] | None:
         items = await self._children(scope_id)
@@ -145,8 +152,8 @@ class RestBackend:
                 if i.get("facilityType") == "TYPE_SCOPE"}
 
     async def get_node(self, facility_id: str) -> Node | None:
-        node: Node | None = await self._get_or_none(f"node/{facility_id}")
-        return node
+        found = await self._get_or_none(f"node/{facility_id}")
+        return None if found is None else read_node(found, facility_id)
 
     async def node_stamps(self, scope_id: str) -> dict[str, str] | None:
         """getNodeList (`node_withoutNodeConfigInfo`, ONE_LEVEL): each node's basic
@@ -157,8 +164,7 @@ class RestBackend:
             return {str(n["facilityId"]): str(n.get("modifyDatetime"))
                     for n in answer["nodeInfoList"] or []}
         except (KeyError, TypeError):
-            raise HinemosError("HinemosUnknown", "getNodeList answer without "
-                               "nodeInfoList") from None
+            raise not_understood(f"getNodeList {scope_id}", "no nodeInfoList") from None
 
     async def add_node(self, node: Node) -> Node | None:
         answer = await self._call("POST", "node", to_rest(node), write=True)

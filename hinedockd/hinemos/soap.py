@@ -23,7 +23,13 @@ import zeep.transports
 from zeep.proxy import AsyncServiceProxy
 
 from hinedockd.config import HinemosConfig
-from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable, unless_not_found
+from hinedockd.hinemos.backend import (
+    HinemosError,
+    HinemosUnavailable,
+    read_facilities,
+    read_node,
+    unless_not_found,
+)
 from hinedockd.hinemos.desired import ScopeSpec
 from hinedockd.hinemos.nodes import Node
 from hinedockd.hinemos.pacer import Pacer
@@ -122,7 +128,7 @@ class SoapBackend:
 
     async def _children(self, scope_id: str) -> list[dict[str, Any]]:
         """The facilities directly under a scope (getFacilityList), scopes and nodes."""
-        return list(_plain(await self._call("getFacilityList", scope_id)) or [])
+        return read_facilities(_plain(await self._call("getFacilityList", scope_id)), scope_id)
 
     async def members(self, scope_id: str) -> set[str] | None:
         items = await self._children(scope_id)
@@ -137,8 +143,7 @@ class SoapBackend:
 
     async def get_node(self, facility_id: str) -> Node | None:
         found = await unless_not_found(self._call("getNode", facility_id))
-        node: Node | None = None if found is None else _plain(found)
-        return node
+        return None if found is None else read_node(_plain(found), facility_id)
 
     async def node_stamps(self, scope_id: str) -> dict[str, str] | None:
         """getNodeList(scope, ONE_LEVEL = 1): each node's basic fields, modifyDatetime

@@ -112,11 +112,6 @@ class HostSync(HostObserver):
             self.last_ok, self.last_error, self.last_refused = False, str(e), 0
             log.warning("hinemos sync failed, will retry", host=host.facility_id, error=str(e))
             return False
-        except Exception as e:  # a bug or an answer nobody foresaw: retry, never stop syncing
-            self.last_ok, self.last_error = False, f"{type(e).__name__}: {e}"
-            self.last_refused = 0
-            log.exception("hinemos sync failed unexpectedly, will retry", host=host.facility_id)
-            return False
         self.last_refused = len(result.failures)
         self.last_ok, self.last_writes = not result.failures, result.writes
         self.last_error = (f"{len(result.failures)} write(s) refused, e.g. {result.failures[0]}"
