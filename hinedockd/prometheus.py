@@ -1,7 +1,15 @@
 """An optional Prometheus endpoint (`[daemon] prometheus = "127.0.0.1:9323"`, off by
 default): the daemon's own health and the containers' figures, read from the same
 cache as `hinedock`, in the Prometheus text format. It serves `/metrics` only: jobs
-and everything else stay on the unix socket."""
+and everything else stay on the unix socket.
+
+Two sets of container series: `hinedockd_container_*`, the daemon's own figures over
+its window (what `hinedock` prints); and the cumulative counters under the names and
+labels cAdvisor uses (`container_cpu_usage_seconds_total`, …: `name`, `image`, and `id`
+as cAdvisor writes it for Docker, `/docker/<full ID>`; plus `host`), so that the
+dashboards and alert rules written for cAdvisor work unchanged, Prometheus doing the
+rates. Polled at a sample a minute by default, a rate needs a range of 2 minutes or
+more (`rate(…[5m])`)."""
 
 from __future__ import annotations
 
@@ -17,7 +25,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from hinedockd.docker.lifecycle import HEALTH_CODES, LifeFigures
 from hinedockd.docker.view import HostView
 from hinedockd.messages.hub import SyslogHub
-from hinedockd.metrics.figures import CpuScale, container_figures
+from hinedockd.metrics.figures import CpuScale, Totals, container_figures, container_totals
 from hinedockd.model import STATS_STATES
 
 log = structlog.get_logger("hinedockd.prometheus")
@@ -50,13 +58,17 @@ class DaemonCollector(Collector):
                                       labels=labels)
                  for k in ("disk_read_bytes", "disk_write_bytes", "net_rx_bytes",
                            "net_tx_bytes")}
+        # A counter: promtool refuses a gauge named *_count (a histogram's suffix).
+        restarts = CounterMetricFamily("hinedockd_container_restarts",
+                                       "the engine's RestartCount", labels=labels)
         life = {k: GaugeMetricFamily(f"hinedockd_container_{k}", about, labels=labels)
                 for k, about in (
                     ("health", "health check: healthy 0, unhealthy 1, starting 2"),
-                    ("restart_count", "the engine's RestartCount"),
+
                     ("oom_killed", "1 when the last exit was an OOM kill"),
                     ("exit_code", "the last exit code"),
                     ("uptime_seconds", "seconds since it started; 0 when not running"))}
+        cadvisor = CadvisorFamilies()
         now = time.time()
         for view in self.hosts:
             h = view.host.facility_id
@@ -67,9 +79,14 @@ class DaemonCollector(Collector):
             for state, n in view.snapshot().states.items():
                 states.add_metric([h, state], n)
             for c in view.containers.values():
-                self._life(life, [h, c.name, c.short_id], view.life_figures(c, self.window, now))
+                self._life(life, restarts, [h, c.name, c.short_id],
+                           view.life_figures(c, self.window, now))
                 if c.state not in STATS_STATES:
                     continue
+                totals = container_totals(c, view.series(c.id), host_memory=view.status.mem_total,
+                                          packets=view.dialect.packets)
+                if totals is not None:
+                    cadvisor.add([h, c.name, f"/docker/{c.id}", c.image], totals)
                 f = container_figures(c, view.series(c.id), window=self.window, now=now,
                                       host_memory=view.status.mem_total,
                                       scale=self.scale).figures
@@ -85,7 +102,7 @@ class DaemonCollector(Collector):
                     rates["net_rx_bytes"].add_metric(key, f.net.rx_bytes_per_second)
                     rates["net_tx_bytes"].add_metric(key, f.net.tx_bytes_per_second)
         yield from (connected, events, samples, bad, states, cpu, rss, *rates.values(),
-                    *life.values())
+                    restarts, *life.values(), *cadvisor.families())
         if self.hub is not None:
             sent = CounterMetricFamily("hinedockd_syslog_sent", "messages sent",
                                        labels=["target"])
@@ -98,18 +115,65 @@ class DaemonCollector(Collector):
 
 
     @staticmethod
-    def _life(families: dict[str, GaugeMetricFamily], key: list[str], f: LifeFigures) -> None:
+    def _life(families: dict[str, GaugeMetricFamily], restarts: CounterMetricFamily,
+              key: list[str], f: LifeFigures) -> None:
         """What is known; nothing before the container's first inspect."""
         if f.health is not None and f.state in STATS_STATES:
             families["health"].add_metric(key, HEALTH_CODES[f.health])
         if f.restart_count is not None:
-            families["restart_count"].add_metric(key, f.restart_count)
+            restarts.add_metric(key, f.restart_count)
         if f.oom_killed is not None:
             families["oom_killed"].add_metric(key, int(f.oom_killed))
         if f.exit_code is not None:
             families["exit_code"].add_metric(key, f.exit_code)
         if f.uptime is not None:
             families["uptime_seconds"].add_metric(key, f.uptime)
+
+
+class CadvisorFamilies:
+    """The cumulative counters of running containers, in cAdvisor's names (its
+    `container_*` series for Docker): a counter the engine does not give for a
+    container (no network of its own, no memory controller, packets on Podman before
+    5.0) is left out for it, never 0."""
+
+    LABELS = ("host", "name", "id", "image")
+
+    def __init__(self) -> None:
+        labels = list(self.LABELS)
+        self.cpu = CounterMetricFamily(
+            "container_cpu_usage_seconds", "Cumulative cpu time consumed in seconds.",
+            labels=[*labels, "cpu"])
+        self.counters = {field: CounterMetricFamily(name, about, labels=labels)
+                         for field, name, about in (
+            ("read_bytes", "container_fs_reads_bytes", "Cumulative count of bytes read"),
+            ("write_bytes", "container_fs_writes_bytes", "Cumulative count of bytes written"),
+            ("rx_bytes", "container_network_receive_bytes",
+             "Cumulative count of bytes received"),
+            ("tx_bytes", "container_network_transmit_bytes",
+             "Cumulative count of bytes transmitted"),
+            ("rx_packets", "container_network_receive_packets",
+             "Cumulative count of packets received"),
+            ("tx_packets", "container_network_transmit_packets",
+             "Cumulative count of packets transmitted"))}
+        self.gauges = {field: GaugeMetricFamily(name, about, labels=labels)
+                       for field, name, about in (
+            ("rss", "container_memory_rss", "Size of RSS in bytes (cgroup v2: anon)."),
+            ("mem_limit", "container_spec_memory_limit_bytes", "Memory limit for the "
+             "container (left out when it has none)."),
+            ("at", "container_last_seen", "Last time a container was seen by the exporter"))}
+
+    def add(self, key: list[str], t: Totals) -> None:
+        self.cpu.add_metric([*key, "total"], t.cpu_seconds)
+        for fields in (self.counters, self.gauges):
+            for field, family in fields.items():
+                value = getattr(t, field)
+                if value is not None:
+                    family.add_metric(key, value)
+
+    def families(self) -> Iterator[Metric]:
+        yield self.cpu
+        yield from self.counters.values()
+        yield from self.gauges.values()
 
 
 async def serve(listen: str, collector: DaemonCollector) -> web.AppRunner:

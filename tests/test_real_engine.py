@@ -390,7 +390,26 @@ def test_prometheus_endpoint(engine_cli: str, tmp_path_factory: pytest.TempPathF
         up = next(v for labels, v in metrics["hinedockd_container_uptime_seconds"]
                   if labels["id"] == cid[:12])
         assert up > 0 and ({"host": "docker_host1", "name": "hdt_prom", "id": cid[:12]},
-                           0.0) in metrics["hinedockd_container_restart_count"]
+                           0.0) in metrics["hinedockd_container_restarts_total"]
+
+        # cAdvisor's names: the engine's cumulative CPU, whose rate over two samples is
+        # the busy loop's one core (sample times from container_last_seen).
+        def totals() -> tuple[float, float]:
+            m = scrape()
+            [(labels, cpu)] = [(labels, v) for labels, v
+                               in m["container_cpu_usage_seconds_total"]
+                               if labels["id"] == f"/docker/{cid}"]
+            assert labels["name"] == "hdt_prom" and "busybox" in labels["image"], labels
+            [seen] = [v for labels, v in m["container_last_seen"]
+                      if labels["id"] == f"/docker/{cid}"]
+            return cpu, seen
+
+        cpu0, t0 = totals()
+        later = t0 + 3 * PACE[engine_cli]
+        wait_for(lambda: totals()[1] >= later,  # noqa: B023 - used within the iteration
+                 within=8 * PACE[engine_cli] + 16, what="later samples")
+        cpu1, t1 = totals()
+        assert 0.5 < (cpu1 - cpu0) / (t1 - t0) < 1.3, (cpu0, cpu1, t0, t1)
     docker("rm", "-f", cid, cli=engine_cli)
     with pytest.raises(OSError):  # off with the daemon; and off by default
         urlopen(url, timeout=2)

@@ -182,3 +182,39 @@ def key_window(cursors: KeyCursors[float], key: str, now: float, default: float,
     if prev is None or now <= prev:
         return default
     return min(now - prev, retention)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A running container's cumulative counters as of its latest sample (what
+    Prometheus rates itself): the engine's own counters since the container started,
+    CPU in seconds. None where the engine does not give the figure."""
+
+    at: float  # the sample's time, seconds since the epoch
+    cpu_seconds: float
+    read_bytes: int
+    write_bytes: int
+    rx_bytes: int | None
+    tx_bytes: int | None
+    rx_packets: int | None
+    tx_packets: int | None
+    rss: int | None
+    mem_limit: int | None  # the cgroup's limit; None when it has none (the host's memory)
+
+
+def container_totals(c: Container, series: Series | None, *, host_memory: int,
+                     packets: bool = True) -> Totals | None:
+    """None when the container is not running or not sampled yet. The counters are
+    the sample's, after the dialect's reading (Podman before 4.4: received and sent
+    swapped back; before 5.0: no packets)."""
+    s = series.latest if series else None
+    if c.state not in STATS_STATES or s is None:
+        return None
+    net = NO_NETWORK not in s.absent
+    return Totals(
+        at=s.t, cpu_seconds=s.cpu_total / NS, read_bytes=s.blk_read, write_bytes=s.blk_write,
+        rx_bytes=s.rx_bytes if net else None, tx_bytes=s.tx_bytes if net else None,
+        rx_packets=s.rx_packets if net and packets else None,
+        tx_packets=s.tx_packets if net and packets else None,
+        rss=None if NO_MEMORY in s.absent else s.rss,
+        mem_limit=s.mem_limit if 0 < s.mem_limit < host_memory else None)
