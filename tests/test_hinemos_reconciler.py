@@ -490,8 +490,9 @@ async def test_scopes_all_hosts_share_are_read_once_for_their_full_passes(
 
 async def test_hosts_passing_at_once_share_one_read_and_write_nothing_twice(
         rest: tuple[FakeRestManager, RestBackend]) -> None:
-    """Five hosts' first passes at once (a daemon's start): one read of each shared
-    scope, every host's assignments kept in it; the next round writes nothing."""
+    """Five hosts' first passes at once (a daemon's start): each shared scope added
+    once and read once, every host's assignments kept in it; the next round writes
+    nothing."""
     fake, backend = rest
     r = Reconciler(backend, CFG)
     hosts = [HostConfig(facility_id=f"h{i}", url=f"tcp://10.0.0.{i}:2375",
@@ -499,6 +500,8 @@ async def test_hosts_passing_at_once_share_one_read_and_write_nothing_twice(
     boxes = {h.facility_id: [box(f"c{h.facility_id}{j}", cid=(f"{h.facility_id}{j}" * 64)[:64])
                              for j in range(5)] for h in hosts}
     await asyncio.gather(*(r.reconcile(h, boxes[h.facility_id]) for h in hosts))
+    # each shared scope added once: not five adds and four refused as duplicates
+    assert fake.refusals == {}, fake.refusals
     writes = len(fake.writes)
     await asyncio.gather(*(r.reconcile(h, boxes[h.facility_id]) for h in hosts))
     assert fake.writes[writes:] == []

@@ -38,6 +38,7 @@ from hinedockd.hinemos.desired import (
     ROLE_PARENT,
     Desired,
     NodeSpec,
+    ScopeSpec,
     desired,
     host_scope,
 )
@@ -131,6 +132,7 @@ class Reconciler:
         # kept current by every host's assignments and deletions (one set for all).
         self._shared: dict[str, _Shared] = {}
         self._shared_seconds = cfg.full_sync_seconds / 2
+        self._scope_locks: dict[str, asyncio.Lock] = {}
 
     def node_exists(self, facility_id: str) -> bool:
         return any(facility_id in nodes for nodes in self.existing.values())
@@ -198,18 +200,25 @@ class Reconciler:
         for scope in want.scopes:
             if scope.facility_id in cache.scopes:
                 continue
-            if not await self.backend.scope_exists(scope.facility_id):
-                if "add" not in self.kinds:
-                    cache.missing_scopes.add(scope.facility_id)
-                    continue
-                try:
-                    await self.backend.add_scope(scope, self.cfg.owner_role_id)
-                    self.progress("scope created", scope.facility_id)
-                    log.info("scope created", scope=scope.facility_id)
-                except HinemosError as e:
-                    if e.kind != "FacilityDuplicate":  # someone else was faster: fine
-                        raise
+            # One host at a time looks for a scope and adds it: at a daemon's start
+            # every host's first pass found the shared scopes missing and added them
+            # (10 hosts: 11 adds refused as FacilityDuplicate).
+            async with self._scope_locks.setdefault(scope.facility_id, asyncio.Lock()):
+                if not await self.backend.scope_exists(scope.facility_id):
+                    if "add" not in self.kinds:
+                        cache.missing_scopes.add(scope.facility_id)
+                        continue
+                    await self._add_scope(scope)
             cache.scopes.add(scope.facility_id)
+
+    async def _add_scope(self, scope: ScopeSpec) -> None:
+        try:
+            await self.backend.add_scope(scope, self.cfg.owner_role_id)
+            self.progress("scope created", scope.facility_id)
+            log.info("scope created", scope=scope.facility_id)
+        except HinemosError as e:
+            if e.kind != "FacilityDuplicate":  # another daemon was faster: fine
+                raise
 
     async def _members(self, want: Desired, cache: HostCache, full: bool,
                        result: PassResult) -> None:
