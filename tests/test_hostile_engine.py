@@ -6,11 +6,16 @@ peak memory (VmHWM) is its own. Before, a 1 GB container list took 2.16 GB."""
 from __future__ import annotations
 
 import asyncio
+import resource
 import subprocess
 import sys
 from pathlib import Path
 
-from hinedockd.testing.engine import FakeEngine
+import pytest
+
+from hinedockd.config import HostConfig
+from hinedockd.docker.engine import Engine, EngineError
+from hinedockd.testing.engine import ErrorAnswer, FakeEngine
 from tests.realparts import StatusWatch, daemon_in, wait_for
 
 GB = 1 << 30
@@ -92,4 +97,44 @@ async def test_hostile_names_forge_nothing(tmp_path: Path) -> None:
         assert "cpu_usage:esc?[2J," in cpu.stdout
     finally:
         await asyncio.to_thread(dm.stop)
+        await engine.stop()
+
+
+ERROR_ANSWERS = {
+    # Docker's own shape, for reference: read as the engine's message
+    "docker's": ErrorAnswer(500, "application/json", b'{"message": "boom"}'),
+    "json without a message": ErrorAnswer(500, "application/json", b"{}"),
+    "json that is a list": ErrorAnswer(500, "application/json", b'["x"]'),
+    "json cut short": ErrorAnswer(500, "application/json", b'{"message": "bo'),
+    "not utf-8": ErrorAnswer(502, "text/plain", b"\xff\xfe bad gateway"),
+    "a gigabyte": ErrorAnswer(500, "text/plain", b"no: ", pad=GB),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ERROR_ANSWERS))
+async def test_an_error_answer_of_any_shape_is_an_engine_error(kind: str) -> None:
+    """An engine's error answer is untrusted input like any other: whatever its body,
+    the call fails with EngineError (the loops retry it) carrying the status and at most
+    a bounded part of the body, which is never read whole. aiodocker read it whole and
+    raised KeyError or UnicodeDecodeError on these bodies, which no loop expects (a
+    bug reaches the supervisor and stops the daemon: issue 30's failure policy)."""
+    engine = FakeEngine()
+    await engine.start()
+    real = Engine(HostConfig(facility_id="h1", url=engine.url, address="127.0.0.1"))
+    try:
+        await real.negotiate()
+        engine.failing = ERROR_ANSWERS[kind]
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+        for call in (real.get_json("info"), real.negotiate(),
+                     real.post_json("containers/x/exec", {"Cmd": ["true"]})):
+            with pytest.raises(EngineError) as failed:
+                await call
+            assert failed.value.status == ERROR_ANSWERS[kind].status
+            assert len(str(failed.value)) < 1200
+        if kind == "docker's":
+            assert "boom" in str(failed.value)
+        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024
+        assert grown_mb < 100, grown_mb  # the gigabyte was not read
+    finally:
+        await real.close()
         await engine.stop()

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hinedockd.docker.jsonstream import JsonLinesProtocol, StreamError
+from hinedockd.docker.jsonstream import MAX_ERROR, JsonLinesProtocol, StreamError
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
 
@@ -169,3 +169,24 @@ def test_a_handler_that_raises_ends_the_stream_with_its_own_error() -> None:
     assert got == [b'{"a": 1}\n', b'{"bad": 2}\n']
     assert isinstance(proto.done.exception(), KeyError)
     assert transport.closed
+
+
+def test_an_error_answer_is_read_no_further_than_its_first_kibibytes() -> None:
+    """A 500 with no length and a body that never ends: refused once MAX_ERROR bytes
+    are in, with the start of it as the reason (before: buffered until the close)."""
+    async def go() -> tuple[JsonLinesProtocol, Wire, int]:
+        proto = JsonLinesProtocol(b"GET /events HTTP/1.1\r\n\r\n", lambda line: None)
+        transport = Wire()
+        proto.connection_made(transport)  # type: ignore[arg-type]
+        proto.data_received(b"HTTP/1.1 500 Internal Server Error\r\n\r\nboom ")
+        fed = 0
+        while not transport.closed and fed < 1 << 20:
+            proto.data_received(b"x" * 1000)
+            fed += 1000
+        return proto, transport, fed
+
+    proto, transport, fed = asyncio.run(go())
+    assert transport.closed and fed <= MAX_ERROR + 1000
+    error = proto.headers.exception()
+    assert isinstance(error, StreamError) and error.status == 500
+    assert str(error).startswith("HTTP 500: boom x") and len(str(error)) <= 320

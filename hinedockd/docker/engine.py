@@ -1,5 +1,13 @@
-"""Thin adapter over one Docker engine's HTTP API (aiodocker for the connection,
-API versioning and errors; raw responses for the two long-lived streams)."""
+"""Thin adapter over one Docker engine's HTTP API: queries and jobs through
+aiodocker's client (its connector, session and engine URL, and the API version this
+daemon chose), each call and its error answer read here, bounded; the long-lived
+streams and the poller's one-shots on connections of their own (jsonstream.py).
+
+Why not aiodocker's query methods: an engine's answer is untrusted input, and they
+read an error answer whole and decode it as they find it. A 1 GB error body was read
+whole into the message (and the log); a JSON error without `message`, cut short or
+not UTF-8 raised KeyError, JSONDecodeError or UnicodeDecodeError, which no loop
+expects (tests/test_hostile_engine.py)."""
 
 from __future__ import annotations
 
@@ -37,6 +45,8 @@ OPEN_TIMEOUT = 10.0  # connect and get the answer's headers
 # an inspect, a /top, /info or /version is far smaller.
 ANSWER_MAX_BYTES = 8 << 20
 LIST_MAX_BYTES = 64 << 20
+ERROR_MAX_BYTES = 4096  # of an error answer: the engine's message is a line
+ERROR_TEXT_CHARS = 300
 
 
 def raise_fd_limit() -> None:
@@ -97,6 +107,25 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
         if len(body) > limit:
             raise EngineError(_over(limit, "more"))
     return bytes(body)
+
+
+async def _error_text(resp: aiohttp.ClientResponse) -> str:
+    """An error answer's message, from at most ERROR_MAX_BYTES of it: the engine's
+    `message` when the body is a JSON object that has one, else the text as it is
+    (undecodable bytes replaced); at most ERROR_TEXT_CHARS, printable."""
+    try:
+        raw = await resp.content.read(ERROR_MAX_BYTES)
+    except (aiohttp.ClientError, OSError, TimeoutError):
+        raw = b""
+    text = raw.decode("utf-8", "replace").strip()
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        doc = None
+    if isinstance(doc, Mapping) and isinstance(doc.get("message"), str):
+        text = doc["message"]
+    text = "".join(ch if ch.isprintable() else " " for ch in text[:ERROR_TEXT_CHARS])
+    return f"HTTP {resp.status}: {text}" if text else f"HTTP {resp.status}"
 
 
 def _over(limit: int, size: str) -> str:
@@ -185,31 +214,42 @@ class Engine:
     def _error(self, what: str, e: BaseException) -> EngineError:
         return EngineError(f"{self.host.facility_id}: {what}: {_text(e)}", _status(e))
 
+    def url(self, path: str, versioned: bool = True) -> str:
+        """The engine's URL for an API path, at the version chosen (`negotiate`)."""
+        prefix = f"/{self.docker.api_version}" if versioned else ""
+        return f"{self.docker.docker_host}{prefix}/{path}"
+
     @contextlib.asynccontextmanager
     async def request(self, path: str, *, method: str = "GET",
-                      params: Mapping[str, Any] | None = None,
+                      params: Mapping[str, str] | None = None,
                       timeout: aiohttp.ClientTimeout = QUERY_TIMEOUT,  # noqa: ASYNC109
                       versioned: bool = True,
                       body: Any = None) -> AsyncIterator[aiohttp.ClientResponse]:
         """One call to the engine's API (`body`: sent as JSON), the answer's body to be
-        read inside. The only place that relies on aiodocker's `_query` (the API version
-        prefix, an error answer as DockerError); every failure, also while reading, is
-        an EngineError with the engine's own message."""
+        read inside. Every failure, also while reading, is an EngineError: an error
+        answer with the engine's message (`_error_text`, bounded)."""
+        if versioned and self.docker.api_version == "auto":
+            await self.negotiate()
         data = None if body is None else orjson.dumps(body)
+        headers = {"Content-Type": "application/json"} if data is not None else None
         try:
-            async with self.docker._query(path, method=method, params=dict(params or {}),
-                                          data=data, timeout=timeout,
-                                          versioned_api=versioned) as resp:
-                # aiodocker's _query leaves the answer open when the caller's block
-                # ends: an exec whose caller left kept its engine connection (issue
-                # 29). Released once read through; closed (connection and all) when not.
+            async with self.docker.session.request(method, self.url(path, versioned),
+                                                   params=params, data=data,
+                                                   headers=headers, timeout=timeout) as resp:
+                if resp.status >= 400:
+                    raise EngineError(await _error_text(resp), resp.status)
+                # Released once read through; closed (connection and all) when not: an
+                # exec whose caller left kept its engine connection (issue 29).
                 try:
                     yield resp
                 except BaseException:
                     resp.close()
                     raise
                 resp.release()
-        except (aiodocker.DockerError, aiohttp.ClientError, OSError, TimeoutError) as e:
+        except aiohttp.ClientConnectionError as e:
+            raise EngineError(f"cannot connect to the engine at {self.host.url}: "
+                              f"{_text(e)}") from e
+        except (aiohttp.ClientError, OSError, TimeoutError) as e:
             raise EngineError(_text(e), _status(e)) from e
 
     async def get_bytes(self, path: str, params: Mapping[str, Any] | None = None,
@@ -280,10 +320,8 @@ class Engine:
         with `close` one answer the engine ends by closing the connection, or with `raw`
         a stream whose bytes are handed on as they come (`/containers/{id}/logs`);
         returns once the engine has answered 200. `done` on the result ends with it."""
-        try:
-            await self.docker._check_version()
-        except (aiodocker.DockerError, aiohttp.ClientError, OSError, TimeoutError) as e:
-            raise self._error("GET /version", e) from e
+        if self.docker.api_version == "auto":
+            await self.negotiate()
         query = "&".join(f"{quote(k)}={quote(v)}" for k, v in params.items())
         target = f"/{self.docker.api_version}/{path}" + (f"?{query}" if query else "")
         kind, host, port = self._where

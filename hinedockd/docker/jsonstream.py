@@ -19,6 +19,7 @@ import orjson
 
 MAX_HEAD = 64 * 1024
 MAX_LINE = 1 << 20  # a longer line is refused, and the stream with it
+MAX_ERROR = 4096  # of an error answer's body
 
 
 def _content_length(fields: str) -> int | None:
@@ -145,11 +146,14 @@ class JsonLinesProtocol(asyncio.Protocol):
         self._state = "error" if error else "end"
 
     def _error_if_whole(self) -> None:
-        if 0 <= self._left <= len(self._buf):
+        """An error answer ends at its length, at the close, or at MAX_ERROR bytes:
+        the engine's message is a line, and what a broken engine sends past it is
+        not read (without a length it was buffered until the close)."""
+        if 0 <= self._left <= len(self._buf) or len(self._buf) >= MAX_ERROR:
             raise StreamError(self._error_text(), self._status)
 
     def _error_text(self) -> str:
-        text = bytes(self._buf).decode("utf-8", "replace").strip()
+        text = bytes(self._buf[:MAX_ERROR]).decode("utf-8", "replace").strip()
         if text.startswith("{"):
             with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
                 text = str(orjson.loads(text).get("message", text))

@@ -99,6 +99,17 @@ class FakeContainer:
         return bytes([stream, 0, 0, 0]) + len(body).to_bytes(4, "big") + body
 
 
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """What a broken or hostile engine answers to every API call (`FakeEngine.failing`):
+    `status`, `content_type` and `body`, then `pad` bytes more."""
+
+    status: int
+    content_type: str
+    body: bytes
+    pad: int = 0
+
+
 class InFlight:
     """Requests being answered, by kind (`list`: a full container list; `inspect`), and
     the most there ever were at once: shared by a fleet of fake engines, it tells what
@@ -144,6 +155,7 @@ class FakeEngine(FakeServer):
         self.api_version, self.min_api_version = API[1:], "1.12"
         self.oversize: dict[str, int] = {}
         self.exec_exit_code: object = 0
+        self.failing: ErrorAnswer | None = None  # every API call but /_ping answers it
         self.app.add_routes([
             web.get("/_ping", self._ping),
             web.get("/version", self._version),
@@ -276,7 +288,10 @@ class FakeEngine(FakeServer):
 
     @web.middleware
     async def _api_gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        """Docker's answers to a version it does not speak (its wording, API 1.44+)."""
+        """Docker's answers to a version it does not speak (its wording, API 1.44+);
+        `failing`'s answer to everything when it is set."""
+        if self.failing is not None and request.path != "/_ping":
+            return await self._error_answer(request, self.failing)
         asked = request.match_info.get("api")
         if asked:
             v, low, high = (version_tuple(t) or () for t in
@@ -291,6 +306,17 @@ class FakeEngine(FakeServer):
                                           f"Maximum supported API version is "
                                           f"{self.api_version}"}, status=400)
         return await handler(request)  # type: ignore[no-any-return]
+
+    async def _error_answer(self, request: web.Request, e: ErrorAnswer) -> web.StreamResponse:
+        resp = web.StreamResponse(status=e.status)
+        resp.content_type = e.content_type
+        await resp.prepare(request)
+        try:
+            await resp.write(e.body)
+            await _padding(resp, e.pad)
+        except (ConnectionResetError, ConnectionError):
+            pass  # the daemon gave up on it, as it should
+        return resp
 
     async def _info(self, request: web.Request) -> web.Response:
         # SystemTime: the engine's clock, RFC 3339 with nanoseconds (Docker 20.10-28,
