@@ -9,11 +9,11 @@ monitor in production.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from hinedockd.docker.lifecycle import LifeFigures
-from hinedockd.metrics.figures import ContainerFigures
+from hinedockd.metrics.figures import ContainerFigures, Measured
 from hinedockd.model import ContainerState
 
 
@@ -77,10 +77,34 @@ class HostFigures:
 
 @dataclass(frozen=True)
 class RunningTotals:
-    """Σ over every running container with figures (for the host's share outside them)."""
+    """Σ over every running container with figures, and the one home of the host's
+    share outside them (`hinedock cpu|mem --with-host`, the custom trap's host node)."""
 
     cpu_percent: float
     rss: int
+
+    @classmethod
+    def of(cls, measured: Iterable[Measured]) -> RunningTotals:
+        cpu, rss = 0.0, 0
+        for m in measured:
+            cpu += m.cpu.percent
+            rss += m.memory.rss if m.memory is not None else 0
+        return cls(cpu, rss)
+
+    def cpu_outside(self, host: HostFigures) -> float | None:
+        """The host's CPU not used by its containers: the host's percent (host scale)
+        minus theirs; None without SNMP figures."""
+        if host.error or host.cpu_percent is None:
+            return None
+        return max(0.0, host.cpu_percent - self.cpu_percent)
+
+    def memory_outside(self, host: HostFigures) -> float | None:
+        """The host's memory used (not free, buffers or cache) outside its containers'
+        rss, percent of its total; None without SNMP figures."""
+        mem = None if host.error else host.memory
+        if mem is None or not mem.total:
+            return None
+        return 100.0 * max(0, mem.used - self.rss) / mem.total
 
 
 @dataclass(frozen=True)
@@ -130,3 +154,33 @@ class LifecycleAnswer:
     connected: bool
     containers: Sequence[LifeFigures]
     last_error: str = ""
+
+
+@dataclass(frozen=True)
+class SyncSnapshot:
+    """A host's Hinemos column of `hinedock status` (the names are the API's)."""
+
+    passes: int
+    last_at: float
+    last_ok: bool | None  # False also when some writes were refused (partial)
+    last_error: str
+    last_writes: int
+    last_refused: int  # writes the manager refused in the last pass; the rest went on
+
+
+@dataclass(frozen=True)
+class PushSnapshot:
+    """`hinedock status`: what the sender did (names are the API's)."""
+
+    url: str
+    rounds: int
+    bodies_sent: int
+    items_sent: int
+    rejected: int  # bodies the manager answered 400 (or closed on)
+    failed: int  # bodies that did not reach it (down, timeout)
+    queued: int  # string items waiting
+    dropped: int  # string items lost to the queue's bound
+    unknown_node: int  # string items whose node never came to exist
+    superseded: int  # num bodies replaced by a newer round before they could leave
+    last_error: str
+    last_ok: float

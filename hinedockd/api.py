@@ -28,6 +28,7 @@ from hinedockd.docker.view import HostView
 from hinedockd.gate import CALLER_UID, LISTEN_BACKLOG, Admission, Door, GatedHandler, Peer
 from hinedockd.hinemos.pusher import CustomTrapSender
 from hinedockd.hinemos.sync import HostSync
+from hinedockd.messages.audit import JobAudit
 from hinedockd.messages.containerlogs import ContainerLogs
 from hinedockd.messages.hub import SyslogHub
 from hinedockd.model import Container, ContainerState
@@ -87,7 +88,7 @@ class LocalApi:
         self.hub = hub
         self.syncs = syncs or {}
         self.pusher = pusher
-        self.audit = actions.JobAudit(hub)
+        self.audit = JobAudit(hub)
         self.job_gids = frozenset(grp.getgrnam(g).gr_gid for g in cfg.daemon.job_groups)
         self.started = time.time()
         self.app = web.Application()

@@ -17,6 +17,7 @@ from hinedockd.answers import (
     MetricsAnswer,
     PingAnswer,
     ProcessesAnswer,
+    RunningTotals,
     SizeAnswer,
 )
 from hinedockd.docker.lifecycle import HEALTH_CODES, LifeFigures
@@ -111,10 +112,10 @@ def host_size(data: SizeAnswer, opts: Options) -> Result:
     return Result(lines)
 
 
-def _host_figures(data: MetricsAnswer, opts: Options) -> tuple[HostFigures, float, int]:
-    """The SNMP figures for --with-host and the running containers' CPU and rss sums,
-    or why there are none (the report forbids --with-host with a selection or per
-    core: the host's share needs every container)."""
+def _host_figures(data: MetricsAnswer, opts: Options) -> tuple[HostFigures, RunningTotals]:
+    """The SNMP figures for --with-host and the running containers' sums, or why
+    there are none (the report forbids --with-host with a selection or per core: the
+    host's share needs every container)."""
     if _selected(opts) or _flag(opts, "core") or opts.get("of", "host") != "host":
         raise MonitorError("--with-host cannot be used with -c, -n, --core, --container or "
                            "--all")
@@ -125,7 +126,7 @@ def _host_figures(data: MetricsAnswer, opts: Options) -> tuple[HostFigures, floa
         raise MonitorError("no host figures")
     if host.error:
         raise MonitorError(host.error)
-    return host, running.cpu_percent, running.rss
+    return host, running
 
 
 def cpu(data: MetricsAnswer, opts: Options) -> Result:
@@ -141,11 +142,10 @@ def cpu(data: MetricsAnswer, opts: Options) -> Result:
             for i, v in enumerate(f.cpu.per_core):
                 lines.add(f"cpu_usage#{i}:{name}", v)
     if host is not None:
-        figures, containers_cpu, _rss = host
-        if figures.cpu_percent is None:
+        outside = host[1].cpu_outside(host[0])
+        if outside is None:
             raise MonitorError("no host CPU figures over SNMP yet")
-        # The host's CPU not used by containers: host % minus the sum of the containers.
-        lines.add("cpu_usage:host", max(0.0, figures.cpu_percent - containers_cpu))
+        lines.add("cpu_usage:host", outside)
     return Result(lines, notes)
 
 
@@ -173,13 +173,10 @@ def memory(data: MetricsAnswer, opts: Options) -> Result:
             lines.add(f"host_mem_usage:{cid[:8]}",
                       m.host_percent if of == "host" else m.limit_percent)
     if host is not None:
-        figures, _cpu, containers_rss = host
-        mem = figures.memory
-        if not mem or not mem.total:
+        outside = host[1].memory_outside(host[0])
+        if outside is None:
             raise MonitorError("no host memory figures over SNMP yet")
-        # Used (not free, buffers or cache) minus the containers' rss, of the total.
-        outside = max(0.0, mem.used - containers_rss)
-        lines.add("host_mem_usage:host", 100.0 * outside / mem.total)
+        lines.add("host_mem_usage:host", outside)
     return Result(lines, notes)
 
 

@@ -22,10 +22,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from hinedockd import readings
 from hinedockd.docker.lifecycle import HEALTH_CODES, LifeFigures
 from hinedockd.docker.view import HostView
 from hinedockd.messages.hub import SyslogHub
-from hinedockd.metrics.figures import CpuScale, Totals, container_figures, container_totals
+from hinedockd.metrics.figures import CpuScale, Totals
 from hinedockd.model import STATS_STATES
 
 log = structlog.get_logger("hinedockd.prometheus")
@@ -83,13 +84,11 @@ class DaemonCollector(Collector):
                            view.life_figures(c, self.window, now))
                 if c.state not in STATS_STATES:
                     continue
-                totals = container_totals(c, view.series(c.id), host_memory=view.status.mem_total,
-                                          packets=view.dialect.packets)
+                totals = readings.totals(view, c)
                 if totals is not None:
                     cadvisor.add([h, c.name, f"/docker/{c.id}", c.image], totals)
-                f = container_figures(c, view.series(c.id), window=self.window, now=now,
-                                      host_memory=view.status.mem_total,
-                                      scale=self.scale).figures
+                f = readings.figures(view, c, window=self.window, now=now,
+                                     scale=self.scale).figures
                 if f is None:
                     continue
                 key = [h, c.name, c.short_id]

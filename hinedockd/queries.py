@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast, get_args
 
-from hinedockd import monitors
+from hinedockd import monitors, readings
 from hinedockd.answers import (
     ContainerItem,
     ContainersAnswer,
@@ -39,7 +39,6 @@ from hinedockd.metrics.figures import (
     ContainerFigures,
     CpuScale,
     KeyCursors,
-    container_figures,
     key_window,
 )
 from hinedockd.model import STATS_STATES, Container, matches, state_counts
@@ -160,9 +159,8 @@ class Queries:
         detail = q.get("of") == "detail"
 
         def figures(c: Container) -> ContainerFigures:
-            return container_figures(c, view.series(c.id), window=window, now=now,
-                                     host_memory=view.status.mem_total, scale=scale,
-                                     memory_detail=detail, packets=view.dialect.packets)
+            return readings.figures(view, c, window=window, now=now, scale=scale,
+                                    detail=detail)
 
         selected = {c.id: figures(c) for c in live_selection(view, q)}
         host_figures = all_running = None
@@ -170,12 +168,9 @@ class Queries:
             host_figures = self._host_figures(view, window, now)
             # Σ over every running container, for the host's share outside them; the
             # figures already made for the selection are reused, not made again.
-            measured = [f.figures for f in (selected.get(c.id) or figures(c)
-                                            for c in view.containers.values()
-                                            if c.state in STATS_STATES) if f.figures]
-            all_running = RunningTotals(cpu_percent=sum(m.cpu.percent for m in measured),
-                                        rss=sum(m.memory.rss for m in measured
-                                                if m.memory is not None))
+            all_running = RunningTotals.of(
+                f.figures for f in (selected.get(c.id) or figures(c)
+                                    for c in readings.running(view)) if f.figures)
         return MetricsAnswer(host=view.host.facility_id, window_requested=window,
                              connected=view.status.connected, host_figures=host_figures,
                              all_running=all_running, containers=list(selected.values()),
@@ -222,15 +217,11 @@ class Queries:
         except ValueError as e:
             raise QueryError(400, str(e)) from None
 
-        ps_args = view.dialect.top_ps_args
-        top_query = {"ps_args": ps_args} if ps_args else None
-
         async def count(c: Container) -> ProcessCount:
             if c.state not in STATS_STATES:
                 return ProcessCount(c.id, c.name, None, f"not running ({c.state})")
             try:
-                top = await view.engine.get_json(f"containers/{c.id}/top",
-                                                  top_query)
+                top = await readings.top(view, c)
                 # RE2 lets go of the GIL: a costly pattern on a long `top` answer
                 # takes a worker thread, never the loop that answers everyone else
                 n = await asyncio.to_thread(count_processes, top, prog, args)

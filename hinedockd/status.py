@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hinedockd.answers import PushSnapshot, SyncSnapshot
 from hinedockd.docker.view import HostSnapshot
-from hinedockd.hinemos.pusher import PushSnapshot
-from hinedockd.hinemos.sync import SyncSnapshot
 from hinedockd.messages.containerlogs import FollowedSnapshot
 from hinedockd.messages.senders import SinkSnapshot
 

@@ -163,8 +163,8 @@ async def test_status_json_and_table(world: World) -> None:
 
 
 def test_status_table_shows_a_partial_hinemos_pass() -> None:
+    from hinedockd.answers import SyncSnapshot
     from hinedockd.docker.view import HostSnapshot
-    from hinedockd.hinemos.sync import SyncSnapshot
     from hinedockd.status import status_table
 
     host = HostSnapshot(

@@ -21,12 +21,12 @@ from hinedockd.docker.stats import (
     ROUND_LEAD_SECONDS,
     SampleRate,
     StatsStreams,
-    next_round,
     round_lead,
 )
 from hinedockd.docker.view import HostObserver, HostView
 from hinedockd.metrics.figures import container_figures
 from hinedockd.model import Container, ContainerState, EngineEvent
+from hinedockd.rounds import next_round
 from hinedockd.testing import FakeEngine
 from tests.conftest import eventually
 
@@ -192,7 +192,7 @@ async def test_a_container_that_starts_answers_within_seconds_between_rounds(
 
 def test_poll_rounds_fall_a_second_before_each_multiple_of_the_interval() -> None:
     for now in (0.0, 28.9, 29.0, 29.5, 59.0, 1_796_000_000.3):
-        at = next_round(now, 30.0)
+        at = next_round(now, 30.0, ROUND_LEAD_SECONDS)
         assert now < at <= now + 30.0 and (at + ROUND_LEAD_SECONDS) % 30.0 == 0, (now, at)
 
 

@@ -10,10 +10,13 @@ import pytest
 from hinedockd import monitors as m
 from hinedockd.answers import (
     CountsAnswer,
+    HostFigures,
+    HostMemoryFigures,
     MetricsAnswer,
     PingAnswer,
     ProcessCount,
     ProcessesAnswer,
+    RunningTotals,
 )
 from hinedockd.client.args import Spec, parse
 from hinedockd.client.transport import ClientError, parse_answer, request_bytes
@@ -90,6 +93,29 @@ def test_report_keys_and_formats() -> None:
     procs = ProcessesAnswer(host="h", containers=[ProcessCount("c" * 64, "x", 4)])
     assert text(m.processes(procs, {"prog": "httpd"})) == "httpd:cccccccccccc,4\n"
     assert text(m.processes(procs, {})) == ".*:cccccccccccc,4\n"
+
+
+def test_the_hosts_share_outside_its_containers() -> None:
+    """`--with-host`: the host's CPU (SNMP) minus its containers' (12.3456 % each),
+    and its memory used minus their rss (8 MiB each) of its total; never below 0."""
+    memory = HostMemoryFigures(total=4 << 30, used=1 << 30, free=3 << 30, buffers=0, cached=0)
+
+    def with_host(cpu: float) -> MetricsAnswer:
+        host = HostFigures(error=None, cpu_percent=cpu, cpu_seconds=None, memory=memory)
+        totals = RunningTotals.of(f.figures for f in DATA.containers if f.figures)
+        return MetricsAnswer(host="h", window_requested=60, connected=True, host_figures=host,
+                             all_running=totals, containers=DATA.containers)
+
+    assert text(m.cpu(with_host(50.0), {"with_host": "1"})) == (
+        "cpu_usage:web1,12.35\ncpu_usage:web2,12.35\ncpu_usage:host,25.31\n")
+    assert text(m.cpu(with_host(20.0), {"with_host": "1"})).endswith("cpu_usage:host,0.00\n")
+    assert text(m.memory(with_host(50.0), {"with_host": "1"})).endswith(
+        "host_mem_usage:host,24.61\n")  # (1024 - 16) MiB of 4 GiB
+    away = MetricsAnswer(host="h", window_requested=60, connected=True,
+                         host_figures=HostFigures("h: no SNMP answer yet", None, None, None),
+                         all_running=RunningTotals(0.0, 0), containers=DATA.containers)
+    with pytest.raises(m.MonitorError, match="no SNMP answer yet"):
+        m.cpu(away, {"with_host": "1"})
 
 
 def test_containers_without_figures_become_notes() -> None:

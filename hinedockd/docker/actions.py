@@ -13,15 +13,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
-import structlog
 
 from hinedockd.docker.engine import Engine, EngineError
 from hinedockd.docker.frames import ExecFrames, FrameError
-from hinedockd.messages.hub import SyslogHub
 from hinedockd.model import Container, ContainerState, StateError, container_state
 from hinedockd.output import printable
-
-log = structlog.get_logger("hinedockd.jobs")
 
 ALLOWED = {"start": (ContainerState.EXITED, ContainerState.CREATED),
            "stop": (ContainerState.RUNNING,), "restart": (ContainerState.RUNNING,),
@@ -138,19 +134,3 @@ async def archive_stream(engine: Engine, c: Container, path: str,
                 yield data
     except EngineError as e:
         raise EngineError(f"{c.name}: {path}: {e}", e.status) from e
-
-
-class JobAudit:
-    """Every job to the journal and, as a `notice` from the host, to syslog: who (the
-    caller's uid on the socket), what, on which container, and the result."""
-
-    def __init__(self, hub: SyslogHub | None) -> None:
-        self.hub = hub
-
-    def __call__(self, facility_id: str, uid: int | None, what: str, c: Container,
-                 result: str) -> None:
-        log.info("job", host=facility_id, job=what, container=c.short_id, name=c.name,
-                 result=result, uid=uid)
-        if self.hub is not None:
-            self.hub.emit_for_host(facility_id, f"job {what} id={c.short_id} name={c.name} "
-                                                f"result={result} uid={uid}", "notice")

@@ -28,6 +28,7 @@ from hinedockd.docker.jsonstream import JsonLinesProtocol
 from hinedockd.docker.view import HostStatus
 from hinedockd.metrics.sample import SampleError, parse_sample
 from hinedockd.metrics.series import Series
+from hinedockd.rounds import RoundClock
 
 Log = structlog.typing.FilteringBoundLogger
 # Silence is judged against the stream's own pace (Docker sends a sample a second,
@@ -192,12 +193,6 @@ ROUND_LEAD_SECONDS = 1.0
 FIRST_GAP_SECONDS = 5.0
 
 
-def next_round(now: float, interval: float, lead: float = ROUND_LEAD_SECONDS) -> float:
-    """The next round's wall time: `lead` before a whole multiple of `interval`. Pure."""
-    at = (now + lead) // interval * interval + interval - lead
-    return at if at > now else at + interval
-
-
 def round_lead(took: float, interval: float) -> float:
     """How long before the multiple a round starts, so that one that takes as long as
     the last (`took` seconds) is over ROUND_LEAD_SECONDS before it; at most half the
@@ -250,15 +245,12 @@ class StatsPoller:
             group.create_task(self._first_samples(group))
 
     async def _rounds(self) -> None:
-        lead, last = ROUND_LEAD_SECONDS, float("-inf")
+        clock, lead = RoundClock(self.interval), ROUND_LEAD_SECONDS
         while True:
-            # Never two rounds within half an interval, when the lead shrinks.
-            at = next_round(max(time.time(), last + self.interval / 2), self.interval,
-                            min(lead + self.offset, self.interval / 2))
-            await asyncio.sleep(max(0.0, at - time.time()))
-            last = time.time()
+            await clock.wait(lead + self.offset)
+            started = time.time()
             await asyncio.gather(*(self._one(cid) for cid in self._live()))
-            lead = round_lead(time.time() - last, self.interval)
+            lead = round_lead(time.time() - started, self.interval)
 
     async def _first_samples(self, group: asyncio.TaskGroup) -> None:
         while True:

@@ -32,10 +32,11 @@ from dataclasses import dataclass
 import aiohttp
 import structlog
 
+from hinedockd import readings
+from hinedockd.answers import PushSnapshot, RunningTotals
 from hinedockd.backoff import Backoff
 from hinedockd.config import CustomTrapConfig, HinemosConfig
 from hinedockd.docker.engine import EngineError
-from hinedockd.docker.stats import next_round
 from hinedockd.docker.view import HostObserver, HostView
 from hinedockd.hinemos.customtrap import (
     HostReading,
@@ -50,9 +51,10 @@ from hinedockd.hinemos.customtrap import (
 from hinedockd.hinemos.desired import container_facility_id
 from hinedockd.hinemos.pacer import Pacer
 from hinedockd.messages.framing import event_text, sanitize
-from hinedockd.metrics.figures import Measured, container_figures
-from hinedockd.model import STATS_STATES, Container, ContainerState, EngineEvent, state_counts
+from hinedockd.metrics.figures import Measured
+from hinedockd.model import Container, ContainerState, EngineEvent, state_counts
 from hinedockd.processes import compile_pattern, count_processes
+from hinedockd.rounds import RoundClock
 from hinedockd.snmp import SnmpSource
 
 log = structlog.get_logger("hinedockd.customtrap")
@@ -91,24 +93,6 @@ async def pack_in_turns(bodies: Iterable[Body], turn: int = 500) -> list[tuple[s
         if i % turn == 0:
             await asyncio.sleep(0)
     return out
-
-
-@dataclass(frozen=True)
-class PushSnapshot:
-    """`hinedock status`: what the sender did (names are the API's)."""
-
-    url: str
-    rounds: int
-    bodies_sent: int
-    items_sent: int
-    rejected: int  # bodies the manager answered 400 (or closed on)
-    failed: int  # bodies that did not reach it (down, timeout)
-    queued: int  # string items waiting
-    dropped: int  # string items lost to the queue's bound
-    unknown_node: int  # string items whose node never came to exist
-    superseded: int  # num bodies replaced by a newer round before they could leave
-    last_error: str
-    last_ok: float
 
 
 @dataclass(eq=False)  # one item is one entry, whatever its text
@@ -305,14 +289,10 @@ class CustomTrapSender(HostObserver):
                 group.create_task(self._send_strings(), name="customtrap:string")
 
     async def _rounds(self) -> None:
-        """A round at every interval, aligned to the clock's seconds; each moment after
-        the last one, so a timer that fires a hair early (the wall clock behind the
-        loop's) does not give the same moment twice (CI pushed a round twice,
-        2026-12-03)."""
-        every, moment = float(self.trap.interval_seconds), float("-inf")
+        """A round at every interval, on the clock's multiples (rounds.py)."""
+        clock = RoundClock(float(self.trap.interval_seconds))
         while True:
-            moment = next_round(max(time.time(), moment), every, lead=0.0)
-            await asyncio.sleep(max(0.0, moment - time.time()))
+            moment = await clock.wait()
             # Dated at the round's moment: a timer may fire a hair early.
             bodies = await self.round_in_turns(time.time(), moment)
             if self.processes:
@@ -340,12 +320,8 @@ class CustomTrapSender(HostObserver):
         out = []
         connected = view.status.connected
         measured: list[Measured] = []
-        for c in view.containers.values() if connected else ():
-            if c.state not in STATS_STATES:
-                continue
-            figures = container_figures(c, view.series(c.id), window=window, now=now,
-                                        host_memory=view.status.mem_total, scale="host",
-                                        packets=view.dialect.packets).figures
+        for c in readings.running(view) if connected else ():
+            figures = readings.figures(view, c, window=window, now=now).figures
             if figures is not None:
                 measured.append(figures)
             fid = self.node_id(view, c)
@@ -364,16 +340,12 @@ class CustomTrapSender(HostObserver):
                      now: float) -> HostReading:
         counts = state_counts(view.containers.values())
         source = self.snmp.get(view.host.facility_id)
-        figures = source.figures(window, now) if source is not None else None
-        if figures is None or figures.error:
+        if source is None:
             return HostReading(view.status.connected, counts)
         # As `hinedock cpu|mem --with-host`: the host's minus Σ of its containers'.
-        cpu = (max(0.0, figures.cpu_percent - sum(m.cpu.percent for m in measured))
-               if figures.cpu_percent is not None else None)
-        mem = figures.memory
-        rss = sum(m.memory.rss for m in measured if m.memory is not None)
-        outside = (100.0 * max(0.0, mem.used - rss) / mem.total if mem and mem.total else None)
-        return HostReading(view.status.connected, counts, cpu, outside)
+        figures, running = source.figures(window, now), RunningTotals.of(measured)
+        return HostReading(view.status.connected, counts, running.cpu_outside(figures),
+                           running.memory_outside(figures))
 
     async def process_round(self, moment: float) -> list[Body]:
         """The configured process counts of every running container whose node exists
@@ -384,9 +356,7 @@ class CustomTrapSender(HostObserver):
         async def counts(view: HostView, c: Container) -> Body:
             async with limit:
                 try:
-                    ps_args = view.dialect.top_ps_args
-                    top = await view.engine.get_json(f"containers/{c.id}/top",
-                                                     {"ps_args": ps_args} if ps_args else None)
+                    top = await readings.top(view, c)
                     found: list[tuple[str, int | None]] = [
                         (key, count_processes(top, prog, ANY)) for key, prog in self.processes]
                 except (EngineError, ValueError):
@@ -394,8 +364,7 @@ class CustomTrapSender(HostObserver):
             return self.node_id(view, c), count_items(found, date)
 
         wanted = [(v, c) for v in self.hosts if v.status.connected
-                  for c in v.containers.values()
-                  if c.state in STATS_STATES and self.exists(self.node_id(v, c))]
+                  for c in readings.running(v) if self.exists(self.node_id(v, c))]
         return [b for b in await asyncio.gather(*(counts(v, c) for v, c in wanted)) if b[1]]
 
     # ---- sending -----------------------------------------------------------------

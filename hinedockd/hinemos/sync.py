@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 
 import structlog
 
+from hinedockd.answers import SyncSnapshot
 from hinedockd.backoff import Backoff
 from hinedockd.docker.view import HostObserver, HostView
 from hinedockd.hinemos.backend import HinemosError, HinemosUnavailable
@@ -24,18 +24,6 @@ log = structlog.get_logger("hinedockd.hinemos")
 # (a `docker run`'s create and start come ~0.1-0.3 s apart), but no longer than MAX.
 QUIET_SECONDS = 0.3
 MAX_WAIT_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class SyncSnapshot:
-    """A host's Hinemos column of `hinedock status` (the names are the API's)."""
-
-    passes: int
-    last_at: float
-    last_ok: bool | None  # False also when some writes were refused (partial)
-    last_error: str
-    last_writes: int
-    last_refused: int  # writes the manager refused in the last pass; the rest went on
 
 
 class HostSync(HostObserver):
