@@ -2,14 +2,15 @@
 
     /events ──▶ EventStream (cursor, dedupe, reconnect) ──▶ Host._on_event ──▶ observers
                      └── on each connect: /info, full list ──▶ Inventory (single writer)
-    lifecycle event ──▶ Inventory.apply_event ──▶ one-container re-list and inspect
-                                                   ──▶ Inventory, Lifecycle ──▶ alerts
+    lifecycle event ──▶ Inventory.apply_event ──▶ Refresher: one-container re-list and
+                                                   inspect ──▶ Inventory, Lifecycle ──▶ alerts
     Inventory change ──▶ StatsStreams.follow (a pump per live container) ──▶ observers
     /stats ──▶ StatsPump or StatsPoller ──▶ Samples ──▶ Series per container
 
 Beside them: a ping every 5 s (three misses reopen a stream that hangs on a dead
-peer), a full re-list every `relist_seconds` (states no event names), the disk
-usage cache. Hosts fail independently: nothing here raises out of `run`.
+peer), a full re-list every `relist_seconds` (states no event names, docker/refresh.py),
+the disk usage cache. Hosts fail independently: an engine's failure stays in its
+host's loops; only a bug raises out of `run` (and stops the daemon, supervisor.py).
 """
 
 from __future__ import annotations
@@ -18,24 +19,23 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 
-import orjson
 import structlog
 
 from hinedockd.config import DaemonConfig, HostConfig
 from hinedockd.docker.dialect import Dialect, dialect_from_version, info_from_json
 from hinedockd.docker.disk import DiskUsageCache
-from hinedockd.docker.engine import LIST_MAX_BYTES, Engine, EngineError
+from hinedockd.docker.engine import Engine
 from hinedockd.docker.events import Cursor, EventStream
 from hinedockd.docker.fleet import Fleet, round_offset
-from hinedockd.docker.inventory import Inventory, Listing, parse_list
+from hinedockd.docker.inventory import Inventory
 from hinedockd.docker.lifecycle import (
     Alert,
     Lifecycle,
     LifeFigures,
     health_alert,
     health_of,
-    inspected_from_json,
 )
+from hinedockd.docker.refresh import Refresher
 from hinedockd.docker.stats import (
     ENGINE_CPU_MS_PER_SAMPLE,
     SampleRate,
@@ -93,12 +93,8 @@ class Host:
                                   self._on_connect, self.log)
         self._disk = DiskUsageCache(self._engine, daemon.size_cache_seconds)
         self._listed_ns = 0  # engine time just before the last full list
-        self._group: asyncio.TaskGroup | None = None
-        self._refreshing: set[str] = set()
-        self._inspecting = asyncio.Semaphore(8)  # inspects at a connect, at most at once
-        self._checked: set[str] = set()  # a health check ran; its result is in the inspect
-        self._refresh_again: set[str] = set()
-        self._unreadable_logged: set[tuple[str, str]] = set()
+        self.refresher = Refresher(self._engine, self._fleet, self.inventory, self.lifecycle,
+                                   self._alert, self.log)
 
     def subscribe(self, observer: HostObserver) -> None:
         self._observers.append(observer)
@@ -172,19 +168,20 @@ class Host:
     # ---- running ---------------------------------------------------------------
 
     async def run(self) -> None:
-        """Runs until cancelled; nothing here raises out of its loops."""
+        """Runs until cancelled; only a bug raises out of it."""
         try:
             async with asyncio.TaskGroup() as group:
-                self._group = group
+                self.refresher.group = group
                 group.create_task(self.events.run(), name=f"events:{self._host.facility_id}")
                 group.create_task(self._health_loop())
-                group.create_task(self._relist_loop())
+                group.create_task(self.refresher.relist_loop(
+                    self.daemon.relist_seconds, lambda: self._status.connected))
                 if self.streams is not None:
                     group.create_task(self.streams.run())
                 if self.poller is not None:
                     group.create_task(self.poller.run())
         finally:
-            self._group = None
+            self.refresher.group = None
             await self._engine.close()
 
     def _live_ids(self) -> list[str]:
@@ -205,47 +202,13 @@ class Host:
             self.cursor.begin(self._listed_ns)
             s = self._status
             s.mem_total, s.ncpu, s.server_version = info.mem_total, info.ncpu, info.server_version
-        await self.relist()
+        await self.refresher.relist()
         # Restarts and exits while the daemon was away are in each container's inspect.
-        self._inspect_all(list(self.containers))
+        self.refresher.inspect_all(list(self.containers))
         self._status.connected, self._status.since = True, time.time()
         self._tell(lambda o: o.connected(self))
         self.log.info("events stream connected", containers=len(self.containers),
                       since_ns=self.cursor.ns or None)
-
-    async def relist(self) -> None:
-        """Full re-list: the engine replays at most 256 events, so after any gap the
-        list is the truth. A fleet's hosts list in turns (docker/fleet.py)."""
-        async with self._fleet.lists:
-            items = await self._engine.get_json("containers/json", {"all": "1"},
-                                               limit=LIST_MAX_BYTES)
-            listing = parse_list(items)
-        self._log_unreadable(listing)
-        # A container readable again (or gone) is logged afresh if it turns unreadable
-        # later; the set holds only what the list still cannot read.
-        self._unreadable_logged = {p for p in self._unreadable_logged
-                                   if p[0] in listing.unreadable}
-        self.inventory.replace_all(listing)
-
-    def _log_unreadable(self, listing: Listing) -> None:
-        """Once per container and reason: such an entry is kept as it was."""
-        for cid, why in listing.unreadable.items():
-            if (cid, why) not in self._unreadable_logged:
-                self._unreadable_logged.add((cid, why))
-                self.log.warning("container entry not understood; kept as it was",
-                                 container=cid[:12], error=why)
-
-    async def _relist_loop(self) -> None:
-        """A safety net: states that no event names (restarting, dead, removing) and
-        anything a lagging list hid from a refresh are caught by a periodic re-list."""
-        while True:
-            await asyncio.sleep(self.daemon.relist_seconds)
-            if self._status.connected:
-                try:
-                    await self.relist()
-                except EngineError as e:
-                    self.log.info("periodic re-list failed", error=str(e))
-                self._inspect_all([cid for cid in self.containers if cid not in self.lifecycle])
 
     async def _health_loop(self, every: float = 5.0) -> None:
         failures = 0
@@ -272,11 +235,11 @@ class Host:
             return
         before = self.containers.get(ev.actor_id)
         if self.inventory.apply_event(ev, action):
-            self._refresh_soon(ev.actor_id)
+            self.refresher.refresh_soon(ev.actor_id)
         c = self.containers.get(ev.actor_id)
         if action == "health_status" and c is not None:
             if health_of(ev.action.partition(":")[2]) is None:
-                self._checked.add(c.id)  # Podman: the result comes with the inspect
+                self.refresher.checked.add(c.id)  # Podman: the result comes with the inspect
             else:
                 self._alert(health_alert(c, before.health if before else None, c.health))
         elif action == "oom":
@@ -284,67 +247,11 @@ class Host:
         elif action == "start" and c is not None:
             self._alert(self.lifecycle.started(c, ev.time_nano / 1e9))
 
-    def _refresh_soon(self, cid: str) -> None:
-        """Re-list one container (same shape as the full list), coalescing bursts."""
-        if cid in self._refreshing:
-            self._refresh_again.add(cid)
-        elif self._group is not None:
-            self._refreshing.add(cid)
-            self._group.create_task(self._refresh(cid))
-
-    async def _refresh(self, cid: str) -> None:
-        filters = orjson.dumps({"id": [cid]}).decode()
-        try:
-            while True:
-                self._refresh_again.discard(cid)
-                try:
-                    items = await self._engine.get_json("containers/json",
-                                                        {"all": "1", "filters": filters})
-                except EngineError as e:
-                    self.log.info("container refresh failed", container=cid[:12], error=str(e))
-                    return
-                listing = parse_list(items)
-                self._log_unreadable(listing)
-                for c in listing.containers:
-                    if c.id == cid:
-                        self.inventory.refreshed(c)
-                await self._inspect(cid)
-                if cid not in self._refresh_again:
-                    return
-        finally:
-            self._refreshing.discard(cid)
-
-    def _inspect_all(self, cids: list[str]) -> None:
-        if self._group is not None:
-            for cid in cids:
-                self._group.create_task(self._inspect(cid))
-
-    async def _inspect(self, cid: str) -> None:
-        """What the list does not say (restart count, OOM kill, exit code, start
-        time; Podman's health): the engine's inspect, into the lifecycle."""
-        async with self._inspecting, self._fleet.inspects:
-            try:
-                doc = await self._engine.get_json(f"containers/{cid}/json")
-                facts = inspected_from_json(doc)
-            except (EngineError, ValueError) as e:
-                if getattr(e, "status", 0) != 404:  # gone meanwhile: its event tells
-                    self.log.info("container inspect failed", container=cid[:12], error=str(e))
-                return
-        before = self.containers.get(cid)
-        self.inventory.set_health(cid, facts.health)
-        c = self.containers.get(cid)
-        if c is None:
-            return
-        if cid in self._checked:
-            self._checked.discard(cid)
-            self._alert(health_alert(c, before.health if before else None, facts.health))
-        self._alert(self.lifecycle.inspected(c, facts, time.time()))
-
     def _changed(self, cid: str, old: Container | None, new: Container | None) -> None:
         if new is None:
             self.samples.forget(cid)
             self.lifecycle.forget(cid)
-            self._checked.discard(cid)
+            self.refresher.forget(cid)
         elif old is None or old.state != new.state:
             self.lifecycle.state_changed(cid, time.time())
         live = new is not None and new.state in STATS_STATES
