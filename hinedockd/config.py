@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, cast, get_args
 
 from hinedockd.messages.framing import FACILITIES, SEVERITIES
-from hinedockd.metrics.figures import CpuScale
-from hinedockd.model import FACILITY_ID_MAX, FACILITY_ID_RE
+from hinedockd.model import FACILITY_ID_MAX, FACILITY_ID_RE, CpuScale
 from hinedockd.processes import compile_pattern
 
 DEFAULT_CONFIG_PATH = "/etc/hinedockd/config.toml"

@@ -6,7 +6,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
+
+# How CPU percent is scaled (README): "host", percent of the whole host (0-100); "core",
+# percent of one core, as `docker stats` (0-100 x cores).
+CpuScale = Literal["host", "core"]
 
 
 class ContainerState(StrEnum):

@@ -26,8 +26,8 @@ from hinedockd import readings
 from hinedockd.docker.lifecycle import HEALTH_CODES, LifeFigures
 from hinedockd.docker.view import HostView
 from hinedockd.messages.hub import SyslogHub
-from hinedockd.metrics.figures import CpuScale, Totals
-from hinedockd.model import STATS_STATES
+from hinedockd.metrics.figures import Totals
+from hinedockd.model import STATS_STATES, CpuScale
 
 log = structlog.get_logger("hinedockd.prometheus")
 

@@ -37,11 +37,10 @@ from hinedockd.gate import CALLER_UID
 from hinedockd.messages.hub import SyslogHub
 from hinedockd.metrics.figures import (
     ContainerFigures,
-    CpuScale,
     KeyCursors,
     key_window,
 )
-from hinedockd.model import STATS_STATES, Container, matches, state_counts
+from hinedockd.model import STATS_STATES, Container, CpuScale, matches, state_counts
 from hinedockd.processes import compile_pattern, count_processes
 from hinedockd.snmp import SnmpSource
 

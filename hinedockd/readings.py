@@ -13,12 +13,11 @@ from typing import Any
 from hinedockd.docker.view import HostView
 from hinedockd.metrics.figures import (
     ContainerFigures,
-    CpuScale,
     Totals,
     container_figures,
     container_totals,
 )
-from hinedockd.model import STATS_STATES, Container
+from hinedockd.model import STATS_STATES, Container, CpuScale
 
 
 def running(view: HostView) -> Iterator[Container]:

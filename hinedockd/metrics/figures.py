@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 from hinedockd.metrics.sample import NO_MEMORY, NO_NETWORK
 from hinedockd.metrics.series import Series
-from hinedockd.model import STATS_STATES, Container, ContainerState
+from hinedockd.model import STATS_STATES, Container, ContainerState, CpuScale
 
 NS = 1e9
 PERCPU_UNAVAILABLE = "per-core CPU is not available on this host (cgroup v2 has no percpu_usage)"
@@ -26,7 +26,6 @@ MEMORY_UNAVAILABLE = ("memory is not available (the engine gives no memory_stats
                       "controller in the container's cgroup)")
 NETWORK_UNAVAILABLE = ("network is not available (the container has no interfaces of its "
                        "own: host network, or none)")
-CpuScale = Literal["host", "core"]
 T = TypeVar("T")
 
 
