@@ -483,7 +483,7 @@ async def test_scopes_all_hosts_share_are_read_once_for_their_full_passes(
     fake.repo.facilities["docker_container"]["members"].discard("docker_host1-a")
     await r.reconcile(H1, one)
     assert "docker_host1-a" not in fake.repo.facilities["docker_container"]["members"]
-    r._shared_seconds = 0  # half the full-pass period has gone by
+    r.scopes.shared_seconds = 0  # half the full-pass period has gone by
     await r.reconcile(H1, one)
     assert "docker_host1-a" in fake.repo.facilities["docker_container"]["members"]
 

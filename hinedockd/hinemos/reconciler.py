@@ -21,8 +21,6 @@ lists and the 50 hosts' own nodes.
 from __future__ import annotations
 
 import asyncio
-import math
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -32,17 +30,9 @@ import structlog
 from hinedockd.config import HinemosConfig, HostConfig
 from hinedockd.hinemos.backend import Backend, HinemosError
 from hinedockd.hinemos.claims import Claims
-from hinedockd.hinemos.desired import (
-    BUILT_IN_SCOPES,
-    OS_PARENT,
-    ROLE_PARENT,
-    Desired,
-    NodeSpec,
-    ScopeSpec,
-    desired,
-    host_scope,
-)
+from hinedockd.hinemos.desired import Desired, NodeSpec, desired, host_scope
 from hinedockd.hinemos.nodes import Node, differences, merged, node_fields, variables
+from hinedockd.hinemos.scopes import Scopes
 from hinedockd.model import Container
 
 log = structlog.get_logger("hinedockd.hinemos")
@@ -70,18 +60,6 @@ class HostCache:
     members: dict[str, set[str]] = field(default_factory=dict)
     scopes: set[str] = field(default_factory=set)
     missing_scopes: set[str] = field(default_factory=set)
-
-
-@dataclass
-class _Shared:
-    """A scope all hosts share: its members as last read (one set, which every host's
-    cache holds), when, and what was assigned while a read was on its way (its answer
-    may predate those)."""
-
-    members: set[str] = field(default_factory=set)
-    read_at: float = -math.inf
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    assigned_meanwhile: set[str] | None = None
 
 
 async def _all(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
@@ -119,7 +97,6 @@ class Reconciler:
         self.kinds = kinds
         self.progress = progress or (lambda what, facility_id: None)
         self.caches: dict[str, HostCache] = {}
-        self._reserved: set[str] | None = None  # built-in scopes; read again each full pass
         self._warned: set[str] = set()
         # Each host's nodes as of its last completed pass; kept when a pass fails (the
         # nodes are still there): what the custom trap push may send to.
@@ -127,12 +104,10 @@ class Reconciler:
         # Each node as last read, with the manager's modifyDatetime in it: as good as a
         # new read while the manager lists the node with that same time.
         self._copies: dict[str, Node] = {}
-        # The members of scopes all hosts share (docker_container, docker_host, label
-        # scopes), read once for all hosts' full passes within `_shared_seconds`, and
-        # kept current by every host's assignments and deletions (one set for all).
-        self._shared: dict[str, _Shared] = {}
-        self._shared_seconds = cfg.full_sync_seconds / 2
-        self._scope_locks: dict[str, asyncio.Lock] = {}
+        # Shared scopes' members read once for all hosts within half the full-pass
+        # period, kept current by every host's assignments and deletions.
+        self.scopes = Scopes(backend, cfg.owner_role_id, "add" in kinds,
+                             cfg.full_sync_seconds / 2, self.progress)
 
     def node_exists(self, facility_id: str) -> bool:
         return any(facility_id in nodes for nodes in self.existing.values())
@@ -140,7 +115,7 @@ class Reconciler:
     def forget(self, host_id: str) -> None:
         """After a failed pass nothing cached is trusted: the next pass reads all."""
         self.caches.pop(host_id, None)
-        self._shared.clear()
+        self.scopes.forget()
 
     async def reconcile(self, host: HostConfig, containers: Iterable[Container],
                         full: bool = True) -> PassResult:
@@ -149,12 +124,13 @@ class Reconciler:
         cache = self.caches.get(host.facility_id)
         if cache is None or full:
             cache, full = HostCache(), True
-            self._reserved = None
+            self.scopes.full_pass()
         want = desired(host, containers, self.cfg)
         result = PassResult(full, warnings=list(want.warnings))
         try:
-            await self._scopes(want, cache)
-            await self._members(want, cache, full, result)
+            await self.scopes.ensure(want.scopes, cache.scopes, cache.missing_scopes)
+            result.warnings += await self.scopes.members(want, cache.members,
+                                                         cache.missing_scopes, full)
             # Claimed before this pass: maybe added by a pass cut before the assignment.
             cut = self.claims.of(want.host_id)
             await self._claim(want, cache)
@@ -182,90 +158,6 @@ class Reconciler:
         result.failures.append(f"{what}: {e}")
         log.warning("hinemos write refused; the rest of the pass goes on", what=what,
                     error=str(e))
-
-    async def _unusable(self, scope: str) -> str | None:
-        """Why the manager would refuse to put nodes in this label scope (HinemosUnknown
-        from assignNodeScope: RepositoryControllerBean.checkIsBuildInScope), if it
-        would: built in (a role's or a platform's scope too), or a node's ID."""
-        if self._reserved is None:
-            self._reserved = (set(BUILT_IN_SCOPES) | await self.backend.subscopes(ROLE_PARENT)
-                              | await self.backend.subscopes(OS_PARENT))
-        if scope in self._reserved:
-            return "is one of the manager's built-in scopes (a role's or an OS's included)"
-        if await self.backend.get_node(scope) is not None:
-            return "is a node, not a scope"
-        return None
-
-    async def _scopes(self, want: Desired, cache: HostCache) -> None:
-        for scope in want.scopes:
-            if scope.facility_id in cache.scopes:
-                continue
-            # One host at a time looks for a scope and adds it: at a daemon's start
-            # every host's first pass found the shared scopes missing and added them
-            # (10 hosts: 11 adds refused as FacilityDuplicate).
-            async with self._scope_locks.setdefault(scope.facility_id, asyncio.Lock()):
-                if not await self.backend.scope_exists(scope.facility_id):
-                    if "add" not in self.kinds:
-                        cache.missing_scopes.add(scope.facility_id)
-                        continue
-                    await self._add_scope(scope)
-            cache.scopes.add(scope.facility_id)
-
-    async def _add_scope(self, scope: ScopeSpec) -> None:
-        try:
-            await self.backend.add_scope(scope, self.cfg.owner_role_id)
-            self.progress("scope created", scope.facility_id)
-            log.info("scope created", scope=scope.facility_id)
-        except HinemosError as e:
-            if e.kind != "FacilityDuplicate":  # another daemon was faster: fine
-                raise
-
-    async def _members(self, want: Desired, cache: HostCache, full: bool,
-                       result: PassResult) -> None:
-        own = {s.facility_id for s in want.scopes}
-        for scope in want.members:
-            if scope in cache.members or (not full and scope in cache.missing_scopes):
-                continue
-            if scope in cache.missing_scopes and scope in own:
-                continue  # not created: this pass does not add
-            why = None if scope in own else await self._unusable(scope)
-            if why:
-                named_by = ", ".join(sorted(want.members[scope]))
-                result.warnings.append(f"label scope {scope!r} {why}; skipped for {named_by}")
-                cache.missing_scopes.add(scope)
-                continue
-            found = await self._members_of(scope, want)
-            if found is None:
-                if scope in own:
-                    raise HinemosError("InvalidSetting", f"scope {scope} vanished")
-                result.warnings.append(f"label scope {scope!r} does not exist; skipped "
-                                       "(scopes are never created for labels)")
-                cache.missing_scopes.add(scope)
-                continue
-            cache.missing_scopes.discard(scope)
-            cache.members[scope] = found
-
-    async def _members_of(self, scope: str, want: Desired) -> set[str] | None:
-        """A scope's members: the host's own scope read each time; a shared one read
-        again only when older than `_shared_seconds` (measured: 50 hosts' full passes
-        each read docker_container's 10,000 members, 95 MB a minute)."""
-        if scope == host_scope(want.host_id):
-            return await self.backend.members(scope)
-        entry = self._shared.setdefault(scope, _Shared())
-        async with entry.lock:  # hosts' passes at once: one read, the others wait for it
-            if time.monotonic() - entry.read_at >= self._shared_seconds:
-                entry.assigned_meanwhile = set()
-                try:
-                    found = await self.backend.members(scope)
-                finally:
-                    late, entry.assigned_meanwhile = entry.assigned_meanwhile, None
-                if found is None:
-                    self._shared.pop(scope, None)
-                    return None
-                entry.members.clear()  # the same set: the hosts' caches hold it
-                entry.members.update(found | late)
-                entry.read_at = time.monotonic()
-        return entry.members
 
     async def _nodes(self, want: Desired, cache: HostCache, full: bool,
                      result: PassResult, cut: set[str]) -> None:
@@ -385,9 +277,7 @@ class Reconciler:
                     self._failed(result, f"assign to {scope}", e)
                     continue
                 have.update(missing)
-                shared = self._shared.get(scope)
-                if shared is not None and shared.assigned_meanwhile is not None:
-                    shared.assigned_meanwhile.update(missing)
+                self.scopes.assigned(scope, missing)
                 for fid in missing:
                     self.progress(f"assigned to {scope}", fid)
                 log.info("nodes assigned", scope=scope, nodes=missing)
