@@ -390,14 +390,14 @@ def test_prometheus_endpoint(engine_cli: str, tmp_path_factory: pytest.TempPathF
         up = next(v for labels, v in metrics["hinedockd_container_uptime_seconds"]
                   if labels["id"] == cid[:12])
         assert up > 0 and ({"host": "docker_host1", "name": "hdt_prom", "id": cid[:12]},
-                           0.0) in metrics["hinedockd_container_restarts_total"]
+                           0.0) in metrics["hinedockd_container_restarts"]
 
         # cAdvisor's names: the engine's cumulative CPU, whose rate over two samples is
         # the busy loop's one core (sample times from container_last_seen).
         def totals() -> tuple[float, float]:
             m = scrape()
             [(labels, cpu)] = [(labels, v) for labels, v
-                               in m["container_cpu_usage_seconds_total"]
+                               in m["container_cpu_usage_seconds"]
                                if labels["id"] == f"/docker/{cid}"]
             assert labels["name"] == "hdt_prom" and "busybox" in labels["image"], labels
             [seen] = [v for labels, v in m["container_last_seen"]

@@ -112,7 +112,7 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
 async def _error_text(resp: aiohttp.ClientResponse) -> str:
     """An error answer's message, from at most ERROR_MAX_BYTES of it: the engine's
     `message` when the body is a JSON object that has one, else the text as it is
-    (undecodable bytes replaced); at most ERROR_TEXT_CHARS, printable."""
+    (undecodable bytes replaced), else the status; at most ERROR_TEXT_CHARS, printable."""
     try:
         raw = await resp.content.read(ERROR_MAX_BYTES)
     except (aiohttp.ClientError, OSError, TimeoutError):
@@ -125,7 +125,7 @@ async def _error_text(resp: aiohttp.ClientResponse) -> str:
     if isinstance(doc, Mapping) and isinstance(doc.get("message"), str):
         text = doc["message"]
     text = "".join(ch if ch.isprintable() else " " for ch in text[:ERROR_TEXT_CHARS])
-    return f"HTTP {resp.status}: {text}" if text else f"HTTP {resp.status}"
+    return text.strip() or f"HTTP {resp.status}"  # the engine's words, as the CLI shows them
 
 
 def _over(limit: int, size: str) -> str:
