@@ -26,7 +26,13 @@ import orjson
 from hinedockd.config import HostConfig
 from hinedockd.deadlines import ENGINE_QUERY_SECONDS
 from hinedockd.docker.dialect import version_tuple
-from hinedockd.docker.jsonstream import BodyProtocol, JsonLinesProtocol, StreamError
+from hinedockd.docker.jsonstream import (
+    MAX_ERROR,
+    BodyProtocol,
+    JsonLinesProtocol,
+    StreamError,
+    error_message,
+)
 
 QUERY_TIMEOUT = aiohttp.ClientTimeout(total=ENGINE_QUERY_SECONDS, connect=5)
 # Over TLS, pooled connections outlive the gap between two poll rounds, so a round
@@ -45,8 +51,6 @@ OPEN_TIMEOUT = 10.0  # connect and get the answer's headers
 # an inspect, a /top, /info or /version is far smaller.
 ANSWER_MAX_BYTES = 8 << 20
 LIST_MAX_BYTES = 64 << 20
-ERROR_MAX_BYTES = 4096  # of an error answer: the engine's message is a line
-ERROR_TEXT_CHARS = 300
 
 
 def raise_fd_limit() -> None:
@@ -110,22 +114,13 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
 
 
 async def _error_text(resp: aiohttp.ClientResponse) -> str:
-    """An error answer's message, from at most ERROR_MAX_BYTES of it: the engine's
-    `message` when the body is a JSON object that has one, else the text as it is
-    (undecodable bytes replaced), else the status; at most ERROR_TEXT_CHARS, printable."""
+    """An error answer's message (`error_message`, from at most MAX_ERROR bytes of it),
+    else its status: the engine's words, as the CLI shows them."""
     try:
-        raw = await resp.content.read(ERROR_MAX_BYTES)
+        raw = await resp.content.read(MAX_ERROR)
     except (aiohttp.ClientError, OSError, TimeoutError):
         raw = b""
-    text = raw.decode("utf-8", "replace").strip()
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        doc = None
-    if isinstance(doc, Mapping) and isinstance(doc.get("message"), str):
-        text = doc["message"]
-    text = "".join(ch if ch.isprintable() else " " for ch in text[:ERROR_TEXT_CHARS])
-    return text.strip() or f"HTTP {resp.status}"  # the engine's words, as the CLI shows them
+    return error_message(raw) or f"HTTP {resp.status}"
 
 
 def _over(limit: int, size: str) -> str:

@@ -12,14 +12,30 @@ subset is the one the engine speaks on `/events` and `/containers/{id}/stats`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 
 import orjson
 
 MAX_HEAD = 64 * 1024
 MAX_LINE = 1 << 20  # a longer line is refused, and the stream with it
-MAX_ERROR = 4096  # of an error answer's body
+MAX_ERROR = 4096  # of an error answer's body: the engine's message is a line
+ERROR_TEXT_CHARS = 300
+
+
+def error_message(raw: bytes) -> str:
+    """An engine's error answer, read from at most its first MAX_ERROR bytes: its
+    `message` when the body is a JSON object that has one, else the text as it is
+    (undecodable bytes replaced); at most ERROR_TEXT_CHARS, printable; "" for none.
+    The one reading of an error answer, for the queries (engine.py) and the streams."""
+    raw = raw[:MAX_ERROR]
+    text = raw.decode("utf-8", "replace").strip()
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("message"), str):
+        text = doc["message"]
+    return "".join(ch if ch.isprintable() else " " for ch in text[:ERROR_TEXT_CHARS]).strip()
 
 
 def _content_length(fields: str) -> int | None:
@@ -153,11 +169,7 @@ class JsonLinesProtocol(asyncio.Protocol):
             raise StreamError(self._error_text(), self._status)
 
     def _error_text(self) -> str:
-        text = bytes(self._buf[:MAX_ERROR]).decode("utf-8", "replace").strip()
-        if text.startswith("{"):
-            with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
-                text = str(orjson.loads(text).get("message", text))
-        return f"HTTP {self._status}: {text[:300]}"
+        return f"HTTP {self._status}: {error_message(bytes(self._buf[:MAX_ERROR]))}"
 
     def _parse(self) -> None:
         buf = self._buf
