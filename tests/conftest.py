@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from hinedockd.config import Config
     from tests.realparts import Daemon, Rsyslog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +58,26 @@ def assert_hinemos_lines(stdout: str) -> list[tuple[str, float]]:
     keys = [k for k, _ in pairs]
     assert len(keys) == len(set(keys)), f"duplicate keys in {keys}"
     return pairs
+
+
+def fake_host_config(tmp_path: Path, url: str) -> Config:
+    """A daemon config for one host, `fake1`, at `url` (the fake engine), streamed,
+    its socket and state in `tmp_path`, a file syslog target there: the in-process
+    suites' host (tests/test_api.py, tests/test_prometheus.py)."""
+    from hinedockd.config import parse_config
+
+    return parse_config(f"""
+[daemon]
+socket = "{tmp_path}/s"
+state_dir = "{tmp_path}/state"
+[[hosts]]
+facility_id = "fake1"
+url = "{url}"
+address = "127.0.0.1"
+stats = "stream"
+[[syslog]]
+target = "file://{tmp_path}/messages.log"
+""")
 
 
 async def eventually(check: Callable[[], bool], within: float = 10.0) -> None:

@@ -15,12 +15,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from hinedockd.api import LocalApi
-from hinedockd.config import Config, parse_config
 from hinedockd.docker.host import Host
 from hinedockd.messages.hub import SyslogHub
 from hinedockd.queries import MONITORS, Queries
 from hinedockd.testing import FakeContainer, FakeEngine
-from tests.conftest import assert_hinemos_lines, eventually
+from tests.conftest import assert_hinemos_lines, eventually, fake_host_config
 
 
 @dataclass
@@ -32,27 +31,12 @@ class World:
     web2: FakeContainer
 
 
-def config(tmp_path: Path, url: str) -> Config:
-    return parse_config(f"""
-[daemon]
-socket = "{tmp_path}/s"
-state_dir = "{tmp_path}/state"
-[[hosts]]
-facility_id = "fake1"
-url = "{url}"
-address = "127.0.0.1"
-stats = "stream"
-[[syslog]]
-target = "file://{tmp_path}/messages.log"
-""")
-
-
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     async with FakeEngine(sample_interval=0.2) as engine:
         web1 = engine.add("web1", cpu_rate=0.5)
         web2 = engine.add("web2", state="exited")
-        cfg = config(tmp_path, engine.url)
+        cfg = fake_host_config(tmp_path, engine.url)
         host = Host(cfg.hosts[0], cfg.daemon)
         hub = SyslogHub(cfg, [host])
         host.subscribe(hub)

@@ -18,11 +18,10 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
-from hinedockd.config import parse_config
 from hinedockd.docker.host import Host
 from hinedockd.prometheus import DaemonCollector
 from hinedockd.testing import FakeContainer, FakeEngine
-from tests.conftest import eventually
+from tests.conftest import eventually, fake_host_config
 
 Samples = dict[str, list[tuple[dict[str, str], float]]]
 
@@ -48,16 +47,7 @@ async def scraped(tmp_path: Path) -> AsyncIterator[Scraped]:
     async with FakeEngine(sample_interval=0.2) as engine:
         busy = engine.add("busy", cpu_rate=0.5)
         stopped = engine.add("stopped", state="exited")
-        cfg = parse_config(f"""
-[daemon]
-socket = "{tmp_path}/s"
-state_dir = "{tmp_path}/state"
-[[hosts]]
-facility_id = "fake1"
-url = "{engine.url}"
-address = "127.0.0.1"
-stats = "stream"
-""")
+        cfg = fake_host_config(tmp_path, engine.url)
         host = Host(cfg.hosts[0], cfg.daemon)
         task = asyncio.create_task(host.run())
         registry = CollectorRegistry()
