@@ -167,6 +167,7 @@ def run_size(hosts: int, containers: int, measure: float, full_sync: int) -> dic
         "wrong answers": prober.wrong,
         "manager calls/min": f"{(m1['calls'] - m0['calls']) / minutes:.0f}",
         "manager writes": m1["writes"] - m0["writes"],
+        "full pass s (all hosts / worst host)": full_pass_seconds(status["hosts"]),
         "manager KB/min in/out": (f"{(m1['bytes_in'] - m0['bytes_in']) / 1024 / minutes:.0f}/"
                                   f"{(m1['bytes_out'] - m0['bytes_out']) / 1024 / minutes:.0f}"),
         "trap rounds s (bodies)": ", ".join(f"{s:.1f} ({n})" for s, n in rounds) or "-",
@@ -176,6 +177,13 @@ def run_size(hosts: int, containers: int, measure: float, full_sync: int) -> dic
         "storm: manager calls (peak/s)": (f"{storm_calls['calls'] - m1['calls']} "
                                           f"({storm_calls['peak_calls_per_second']})"),
     }
+
+
+def full_pass_seconds(hosts: list[dict[str, Any]]) -> str:
+    """Each host's last full Hinemos pass (its `status`): the fleet's pass is their sum,
+    since each host makes its own, at its own time."""
+    took = [h["hinemos"]["last_full_seconds"] for h in hosts if h["hinemos"]]
+    return f"{sum(took):.1f} / {max(took):.2f}" if took else "-"
 
 
 def spread(ms: list[float]) -> str:

@@ -166,6 +166,7 @@ class SyncSnapshot:
     last_error: str
     last_writes: int
     last_refused: int  # writes the manager refused in the last pass; the rest went on
+    last_full_seconds: float = 0.0  # how long the last completed full pass took (0: none yet)
 
 
 @dataclass(frozen=True)

@@ -242,6 +242,8 @@ async def test_two_daemons_with_disjoint_hosts_leave_each_others_nodes_alone(
                 await asyncio.to_thread(d.start)
             await eventually(lambda: len(fake.repo.nodes()) == everything, within=60)
             await asyncio.sleep(12)  # a full pass each
+            assert all(h["hinemos"]["last_full_seconds"] > 0  # and `status` says how long
+                       for d in daemons.values() for h in d.status_all()["hosts"])
             b_before = holdings(fake.repo, list(sides["b"]))
             assert len(b_before) == 8 and all("web" in scopes and "docker_container" in scopes
                                               for fid, (_, scopes) in b_before.items()

@@ -41,6 +41,7 @@ class HostSync(HostObserver):
         self.last_error = ""
         self.last_writes = 0
         self.last_refused = 0
+        self.last_full_seconds = 0.0
 
     def poke(self, full: bool = False) -> None:
         self.full |= full
@@ -68,9 +69,11 @@ class HostSync(HostObserver):
                 continue
             await self._quiet()
             full, self.full = self.full, False
+            began = time.monotonic()
             done = await self._pass(full)
             if done and full:
                 last_full = time.monotonic()
+                self.last_full_seconds = last_full - began
             if done and not self.last_refused:
                 backoff.reset()
             else:
@@ -112,4 +115,5 @@ class HostSync(HostObserver):
     def snapshot(self) -> SyncSnapshot:
         return SyncSnapshot(passes=self.passes, last_at=self.last_at, last_ok=self.last_ok,
                             last_error=self.last_error, last_writes=self.last_writes,
-                            last_refused=self.last_refused)
+                            last_refused=self.last_refused,
+                            last_full_seconds=self.last_full_seconds)
