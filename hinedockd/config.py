@@ -1,6 +1,10 @@
 """Configuration: TOML file -> frozen dataclasses.
 
-Every error names the file, the key (as a dotted path) and the problem, so an
+Each key is declared once, on its dataclass: its type, its default and a `Key` (bounds,
+a check, what it means in English and Japanese). hinedockd/schema.py reads a table from
+that declaration and writes the README's configuration table from it; what spans keys
+(a TLS file needs an https URL, a window within the retention) is checked here, after
+the read. Every error names the file, the key (as a dotted path) and the problem, so an
 operator can fix a config without reading code.
 """
 
@@ -15,11 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast, get_args
+from typing import Annotated, Literal
 
 from hinedockd.messages.framing import FACILITIES, SEVERITIES
 from hinedockd.model import FACILITY_ID_MAX, FACILITY_ID_RE, CpuScale
 from hinedockd.processes import compile_pattern
+from hinedockd.schema import ConfigError as ConfigError
+from hinedockd.schema import Key, Lang, Table, read, reference
 
 DEFAULT_CONFIG_PATH = "/etc/hinedockd/config.toml"
 SOCKET_ENV = "HINEDOCK_SOCKET"
@@ -31,68 +37,281 @@ SnmpVersion = Literal["1", "2c"]
 HinemosApi = Literal["dry-run", "soap", "rest"]
 SyslogFormat = Literal["rfc3164", "rfc5424"]
 TcpFraming = Literal["octet-counting", "lf"]
+RETENTION_MAX = 86_400  # a day of history: the coarse ring's rows are sized from it
 
 
-class ConfigError(Exception):
-    """A config problem, already phrased for the operator."""
+# ---- checks of one value: the problem, or None ----------------------------------------
 
+def _group(name: str | None) -> str | None:
+    if name is None:
+        return None
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return f"no group {name!r} on this machine"
+    return None
+
+
+def _groups(names: tuple[str, ...]) -> str | None:
+    """Groups that exist on this machine (a typo would lock everyone out, or in)."""
+    if not all(names):
+        return "must be a list of group names"
+    return next((p for p in map(_group, names) if p), None)
+
+
+def _readable(path: str | None) -> str | None:
+    """A path the daemon will open at start: it must be there now, or the config
+    passes --check-config and the daemon fails later with an error naming no key."""
+    if path is not None:
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as e:
+            return f"cannot read {path}: {e.strerror or e}"
+    return None
+
+
+def _host_port(value: str) -> str | None:
+    if value and not re.match(r"^[^\s/]*:\d{1,5}$", value):
+        return f"must be host:port (e.g. 127.0.0.1:9323), got {value!r}"
+    return None
+
+
+def _facility_id(value: str) -> str | None:
+    if not FACILITY_ID_RE.match(value) or len(value) > FACILITY_ID_MAX:
+        return f"{value!r} is not a valid Hinemos facility ID (letters, digits, - _ . @)"
+    return None
+
+
+def _engine_url(url: str) -> str | None:
+    if not re.match(r"^(unix:///\S+|(tcp|http|https)://[^/\s]+/?)$", url):
+        return f"must be unix:///path, tcp://host:port or https://host:port; got {url!r}"
+    return None
+
+
+def _ipv4(address: str) -> str | None:
+    try:
+        ipaddress.IPv4Address(address)
+    except ValueError:
+        return f"must be an IPv4 address, got {address!r}"
+    return None
+
+
+def _template(template: str) -> str | None:
+    try:
+        template.format(host="h", name="n", id="i")
+    except (KeyError, IndexError, ValueError) as e:
+        return f"bad template ({e}); fields: {{host}} {{name}} {{id}}"
+    return None
+
+
+def _re2(pattern: str) -> str | None:
+    try:
+        compile_pattern(pattern, "")
+    except ValueError as e:
+        return str(e).removeprefix(": ")
+    return None
+
+
+def _re2_or_empty(pattern: str) -> str | None:
+    """(A Key's check is a named function: the annotations are evaluated in the
+    class's namespace, where a lambda would not see this module's names.)"""
+    return _re2(pattern) if pattern else None
+
+
+def _globs(globs: tuple[str, ...]) -> str | None:
+    return None if all(globs) else "must be a list of glob patterns (non-empty strings)"
+
+
+def _labels(globs: tuple[str, ...]) -> str | None:
+    if problem := _globs(globs):
+        return problem
+    if not all("=" in g for g in globs):
+        return "each must be KEY=VALUE (globs, e.g. \"app=web*\")"
+    return None
+
+
+EVENT_GLOB = re.compile(r"^\*$|^[a-z*?]+\.[a-z_*?]+$")
+
+
+def _event_globs(globs: tuple[str, ...]) -> str | None:
+    bad = [g for g in globs if not EVENT_GLOB.match(g)]
+    if bad:
+        return ("must be a list of TYPE.ACTION globs such as \"container.*\" or "
+                f"\"image.pull\" (or \"*\"); got {', '.join(map(repr, bad))}")
+    return None
+
+
+def _syslog_target(target: str) -> str | None:
+    if not re.match(r"^(udp|tcp)://[^/:\s]+:\d+$|^file:///\S+$", target):
+        return f"must be udp://host:port, tcp://host:port or file:///path; got {target!r}"
+    return None
+
+
+def _trap_url(url: str) -> str | None:
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
+        return ("must be http://HOST:PORT/ or https://… (the manager's monitor.customtrap.url, "
+                f"default port 8082); got {url!r}")
+    return None
+
+
+def _timezone(zone: str | None) -> str | None:
+    if zone is not None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return f"unknown time zone {zone!r} (e.g. Asia/Tokyo)"
+    return None
+
+
+# ---- the tables ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class DaemonConfig:
-    socket: str = "/run/hinedockd/hinedockd.sock"
-    socket_group: str | None = None
-    state_dir: str = "/var/lib/hinedockd"
-    retention_seconds: int = 900
-    default_window_seconds: int = 60
-    cpu_scale: CpuScale = "host"  # "host": % of the whole host (0-100); "core": % of one core
-    size_cache_seconds: int = 300
-    stats_silence_seconds: float = 3.0
-    relist_seconds: int = 60  # full container re-list, a safety net beside the events
-    state_report_seconds: int = 0  # every container's state to syslog this often; 0 = off
-    log_format: LogFormat = "json"  # when not writing to the journal
-    prometheus: str = ""  # "host:port" for a /metrics endpoint; "" = off
-    log_target: LogTarget = "auto"  # "journal" (native fields); "auto": journal under systemd
-    job_groups: tuple[str, ...] = ()  # besides root, who may run jobs (readers may not)
+    socket: Annotated[str, Key(
+        "local API socket (mode 0660)",
+        "ローカル API のソケット（モード 0660）")] = "/run/hinedockd/hinedockd.sock"
+    socket_group: Annotated[str | None, Key(
+        "group owning the socket: its members read figures (put the Hinemos agent's user in "
+        "it); must exist",
+        "ソケットのグループ。メンバーは値を読めます（カスタム監視を実行するユーザを入れる）。存在するグループ",
+        check=_group)] = None
+    state_dir: Annotated[str, Key(
+        "persistent state (event cursors, states sent, nodes added)",
+        "イベントの位置、送った状態、ノードの追加記録の保存先")] = "/var/lib/hinedockd"
+    retention_seconds: Annotated[int, Key(
+        "history kept per container, in seconds",
+        "コンテナごとに保持する履歴（秒）", min=60, max=RETENTION_MAX)] = 900
+    default_window_seconds: Annotated[int, Key(
+        "window when none is asked, and for a key's first call (at most `retention_seconds`)",
+        "時間幅を指定しない呼び出しと `-k` の初回の時間幅（`retention_seconds` 以下）",
+        min=1)] = 60
+    # "host": % of the whole host (0-100); "core": % of one core
+    cpu_scale: Annotated[CpuScale, Key(
+        "`host`: CPU as % of the whole host (0-100); `core`: % of one core",
+        "`hinedock cpu` などの目盛り: `host`（ホスト全体に対する %）または `core`"
+        "（1 コアに対する %）",
+    )] = "host"
+    size_cache_seconds: Annotated[int, Key(
+        "disk usage (`/system/df`) is cached this long: it is expensive for the engine",
+        "ディスク使用量（`/system/df`）はエンジンの負荷が大きいのでこの秒数キャッシュ",
+        min=0)] = 300
+    stats_silence_seconds: Annotated[float, Key(
+        "a stats stream silent this long (and three of its own intervals) is reopened",
+        "統計のストリームがこの秒数（とストリーム自身の間隔の 3 倍の長い方）黙ったら開き直す",
+        min=0.5)] = 3.0
+    relist_seconds: Annotated[int, Key(
+        "full container re-list, a safety net beside the events",
+        "コンテナ一覧の取り直し（イベントの補完）", min=5)] = 60
+    state_report_seconds: Annotated[int, Key(
+        "every container's state to syslog this often (0 = off)",
+        "全コンテナの状態を定期的に syslog へ（0 = しない）", min=0)] = 0
+    log_format: Annotated[LogFormat, Key(
+        "the daemon's own log on stdout: one JSON object a line, or for people",
+        "標準出力のとき: 1 行 1 オブジェクトの JSON、または人が読む形")] = "json"
+    prometheus: Annotated[str, Key(
+        "`host:port` for a Prometheus `/metrics` endpoint (see \"Prometheus\" below)",
+        "`host:port` で Prometheus の `/metrics` を公開（下の「Prometheus」）",
+        check=_host_port, shown=("(off)", "なし"))] = ""
+    log_target: Annotated[LogTarget, Key(
+        "`journal` (native fields), `stdout`, or `auto` (journal under systemd)",
+        "`journal`（フィールドつき）、`stdout`、`auto`（systemd の下ではジャーナル）")] = "auto"
+    job_groups: Annotated[tuple[str, ...], Key(
+        "groups whose members may also run jobs (exec, download, start, stop, restart, rm); "
+        "root always may; each must exist",
+        "ジョブ（コマンド実行、ダウンロード、起動・停止・再起動・削除）も実行できるグループ。"
+        "root は常に実行できます。存在しないグループは設定エラー", check=_groups)] = ()
     # The local API's connections (gate.py): readers' in all and each uid's (root has an
     # allowance of its own), and how long a connection may take to send its headers.
-    max_connections: int = 1024
-    max_connections_per_user: int = 128
-    request_header_seconds: float = 5.0
+    max_connections: Annotated[int, Key(
+        "local API connections held by readers in all; over it a connection gets `503` and "
+        "a `connection refused` log line (one a minute per uid)",
+        "読み取り利用者が保てるローカル API の接続数の合計。超えた接続には `503` を返し、"
+        "`connection refused` をログに残します（uid ごとに 1 分 1 回）", min=1)] = 1024
+    max_connections_per_user: Annotated[int, Key(
+        "the same, for one uid (root: 256 of its own)",
+        "同じく uid ごと（root は別に 256）", min=1)] = 128
+    request_header_seconds: Annotated[float, Key(
+        "a connection that has not sent its request's headers within this long is closed",
+        "この時間内にリクエストのヘッダを送り終えない接続を閉じます", min=0.1)] = 5.0
     # Docker runs each health check as an exec and tells it as events (exec_create,
     # exec_start, exec_die) every interval: kept out of syslog and the event history
     # unless this is true (the check's result is told as health_status either way).
-    health_check_events: bool = False
-    restart_loop_count: int = 5  # this many restarts of one container within
-    restart_loop_seconds: int = 300  # this many seconds are a restart loop (a warning)
+    health_check_events: Annotated[bool, Key(
+        "send the exec events of Docker's health checks (a set every check interval) to syslog "
+        "too (the check's result goes as `health_status` either way)",
+        "Docker のヘルスチェックの exec イベント（チェックの間隔ごとに 1 組）も syslog に送る"
+        "（結果は `health_status` としていずれにせよ送ります）")] = False
+    restart_loop_count: Annotated[int, Key(
+        "this many restarts of one container within `restart_loop_seconds` are a restart "
+        "loop: one warning per window",
+        "1 つのコンテナが `restart_loop_seconds` 以内にこの回数再起動したら再起動ループとして警告"
+        "（時間幅ごとに 1 回）", min=2)] = 5
+    restart_loop_seconds: Annotated[int, Key(
+        "the restart loop's window (at most `retention_seconds`)",
+        "再起動ループの時間幅（`retention_seconds` 以下）", min=10)] = 300
 
 
 @dataclass(frozen=True)
 class SnmpConfig:
-    version: SnmpVersion = "2c"
-    community: str = "public"
-    port: int = 161
-    poll_seconds: float = 10.0
-    timeout_seconds: float = 2.0
-    retries: int = 1
+    version: Annotated[SnmpVersion, Key(
+        "the host's SNMP agent for `--with-host` (v1 or v2c)",
+        "`--with-host` 用の SNMP エージェント（v1 または v2c）")] = "2c"
+    community: Annotated[str, Key("its community", "コミュニティ名")] = "public"
+    port: Annotated[int, Key("its UDP port", "UDP ポート", min=1, max=65535)] = 161
+    poll_seconds: Annotated[float, Key(
+        "how often it is asked", "問い合わせの間隔（秒）", min=1)] = 10.0
+    timeout_seconds: Annotated[float, Key(
+        "how long an answer is awaited", "応答を待つ時間（秒）", min=0.1)] = 2.0
+    retries: Annotated[int, Key(
+        "retries of an unanswered request", "応答がないときの再送回数", min=0)] = 1
 
 
 @dataclass(frozen=True)
 class HostConfig:
-    facility_id: str
-    url: str
-    address: str
-    stats: StatsMode = "poll"  # the engine's cost is per sample: bench/README.md §7, §8
+    facility_id: Annotated[str, Key(
+        "the host node's Hinemos facility ID", "ホストノードのファシリティ ID",
+        check=_facility_id)]
+    url: Annotated[str, Key(
+        "the engine: `unix:///var/run/docker.sock`, `tcp://host:2375`, `https://host:2376`",
+        "エンジンの URL: `unix:///var/run/docker.sock`、`tcp://host:2375`、`https://host:2376`",
+        check=_engine_url)]
+    address: Annotated[str, Key(
+        "IPv4 of the host (Hinemos nodes; matched by `-i`)",
+        "IPv4 アドレス（ノードに使い、`-i` で照合）", check=_ipv4)]
+    # the engine's cost is per sample: bench/README.md §7, §8
+    stats: Annotated[StatsMode, Key(
+        "`poll` (one-shot samples on the clock) or `stream` (one stream per container, a "
+        "sample a second); see \"Sampling and what it costs the Docker host\"",
+        "`poll`（時刻に揃えた 1 回ずつの取得）または `stream`（コンテナごとにストリーム、毎秒）。"
+        "「統計値の取り方と Docker ホストの負荷」の節")] = "poll"
     # Unset in the file: [daemon] default_window_seconds (one sample per window).
-    poll_interval_seconds: float = 60.0
+    poll_interval_seconds: Annotated[float, Key(
+        "`poll`: a round that ends a second before each multiple of this (started as early as "
+        "the last one took); a container that starts is sampled at once and 5 s later",
+        "`poll` の間隔。各倍数の 1 秒前に終わるように（前回かかった分だけ早く）始めます。起動した"
+        "コンテナはすぐと 5 秒後にも取得",
+        min=1, shown=("`[daemon] default_window_seconds` (60)",
+                      "`[daemon] default_window_seconds`（60）"))] = 60.0
     # Docker 20.10 holds each one-shot answer until its stats collector's next tick
     # (about 1 s) and serves every waiting request in that tick: 101 containers take
     # 13.3 s a round 8 at once, 2.2 s 64 at once, 1.2 s all at once (bench/README.md §8).
-    poll_concurrency: int = 64
-    tls_ca: str | None = None
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    tls_verify: bool = True
-    snmp: SnmpConfig | None = None
+    poll_concurrency: Annotated[int, Key(
+        "`poll`: requests at once (Docker answers every waiting one-shot request at its stats "
+        "collector's next tick, so a round of 101 containers takes about 2 s)",
+        "`poll` の同時要求数（Docker は待っている要求に統計収集の次の周期でまとめて答えるので、"
+        "101 コンテナの 1 巡は約 2 秒）", min=1)] = 64
+    tls_ca: Annotated[str | None, Key(
+        "CA file for an `https://` engine", "`https://` のエンジンの CA ファイル")] = None
+    tls_cert: Annotated[str | None, Key(
+        "client certificate (with `tls_key`)", "クライアント証明書（`tls_key` と組で）")] = None
+    tls_key: Annotated[str | None, Key(
+        "client key (with `tls_cert`)", "クライアント鍵（`tls_cert` と組で）")] = None
+    tls_verify: Annotated[bool, Key(
+        "verify the engine's certificate (`false`: tests only)",
+        "エンジンの証明書を検証する（`false` は試験用）")] = True
+    snmp: Annotated[SnmpConfig | None, Key("[hosts.snmp]", "[hosts.snmp]")] = None
 
     @property
     def port(self) -> int | None:
@@ -119,58 +338,155 @@ TRAP_HOST_KEYS = ("engine_status", "running", "paused", "exited", "created", "re
 TRAP_PROCESS_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 
 
+def _keys_of(known: tuple[str, ...], empty: bool) -> Key:
+    def check(keys: tuple[str, ...]) -> str | None:
+        unknown = [k for k in keys if k not in known]
+        if unknown or not (keys or empty):
+            return (f"must be a {'' if empty else 'non-empty '}list of {', '.join(known)}; "
+                    f"unknown: {', '.join(unknown) or 'none given'}")
+        return None
+    if empty:
+        return Key("the host node's figures: any of " + ", ".join(f"`{k}`" for k in known),
+                   "ホストノードの値: " + "、".join(f"`{k}`" for k in known) + " から",
+                   check=check, shown=("all", "すべて"))
+    return Key("a container node's figures: any of " + ", ".join(f"`{k}`" for k in known),
+               "コンテナノードの値: " + "、".join(f"`{k}`" for k in known) + " から",
+               check=check, shown=("all but `cpu_usage#*`", "`cpu_usage#*` 以外すべて"))
+
+
+def _trap_processes(t: Table, name: str) -> tuple[tuple[str, str], ...]:
+    """`processes = {KEY = "regex"}`: a TOML table the types cannot say."""
+    out = []
+    for key, pattern in t.value(name, dict, {}).items():
+        where = f"{name}.{key}"
+        if not TRAP_PROCESS_KEY.match(key) or key in TRAP_KEYS:
+            t.fail(where, "a process count's KEY is a letter, then up to 63 letters, digits "
+                          "or _ . - and not a figure's name (cpu_usage…)")
+        if not isinstance(pattern, str):
+            t.fail(where, f"must be the regex a process's command matches; got {pattern!r}")
+        if problem := _re2(pattern):
+            t.fail(where, problem)
+        out.append((key, pattern))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class CustomTrapConfig:
     """`[hinemos.customtrap]`: push figures and state changes to the manager's custom
     trap monitoring (Hinemos 6.0+), instead of a process per node and interval."""
 
-    url: str  # the manager's monitor.customtrap.url, e.g. http://MANAGER:8082/
-    interval_seconds: int = 60
-    events: bool = True  # each container state change as a `string` item, at once
-    keys: tuple[str, ...] = TRAP_DEFAULT_KEYS
-    host_keys: tuple[str, ...] = TRAP_HOST_KEYS
+    url: Annotated[str, Key(
+        "the manager's `monitor.customtrap.url`, e.g. `http://MANAGER:8082/`; the table turns "
+        "the push on (see \"Pushing to Hinemos\")",
+        "マネージャの `monitor.customtrap.url`（例 `http://MANAGER:8082/`）。この表があると送信します"
+        "（「Hinemos へ送る」の節）", check=_trap_url)]
+    interval_seconds: Annotated[int, Key(
+        "a round of figures this often", "値を送る間隔（秒）", min=10)] = 60
+    events: Annotated[bool, Key(
+        "each container state change as a `string` item, at once",
+        "コンテナの状態の変化をそのつど `string` の項目として送る")] = True
+    keys: Annotated[tuple[str, ...], _keys_of(TRAP_KEYS, empty=False)] = TRAP_DEFAULT_KEYS
+    host_keys: Annotated[tuple[str, ...], _keys_of(TRAP_HOST_KEYS, empty=True)] = TRAP_HOST_KEYS
     # KEY -> the regex a process's command must match (`hinedock proc -p`): one `/top`
     # per running container per interval, which costs the engine; none by default.
-    processes: tuple[tuple[str, str], ...] = ()
-    tls_ca: str | None = None
-    timezone: str | None = None  # the manager's (DATE has none); None: the daemon's own
-    timeout_seconds: float = 10.0
-    concurrency: int = 8
-    queue_size: int = 10_000  # string items kept while the manager is away
+    processes: Annotated[tuple[tuple[str, str], ...], Key(
+        "`{KEY = \"regex\"}`: the count of each container's processes whose command matches "
+        "(one `/top` per running container a round, which costs the engine)",
+        "`{KEY = \"正規表現\"}`: コマンドが合うプロセスの数をコンテナごとに送る（1 巡ごとに実行中の"
+        "コンテナごとに `/top` を 1 回、エンジンの負荷になります）",
+        read=_trap_processes, shown=("`{}`", "`{}`"))] = ()
+    tls_ca: Annotated[str | None, Key(
+        "CA file for an `https://` URL", "`https://` の URL の CA ファイル",
+        check=_readable)] = None
+    timezone: Annotated[str | None, Key(
+        "the manager's time zone (DATE carries none), e.g. `Asia/Tokyo`",
+        "マネージャのタイムゾーン（DATE には含まれない）。例 `Asia/Tokyo`",
+        check=_timezone, shown=("this machine's", "このマシンのもの"))] = None
+    timeout_seconds: Annotated[float, Key(
+        "one body's limit", "1 回の送信の上限（秒）", min=1)] = 10.0
+    concurrency: Annotated[int, Key(
+        "bodies in flight at once", "同時に送る数", min=1)] = 8
+    queue_size: Annotated[int, Key(
+        "state changes kept while the manager is away; the rest are dropped and counted",
+        "マネージャが応答しない間に保持する状態の変化。超えた分は捨てて数えます", min=1)] = 10_000
 
 
 @dataclass(frozen=True)
 class HinemosConfig:
-    api: HinemosApi = "dry-run"
-    url: str = "http://127.0.0.1:8080/HinemosWS"
-    user: str = "hinemos"
-    password_file: str | None = "/etc/hinedockd/hinemos.password"
-    owner_role_id: str = "ALL_USERS"
-    container_facility_id: str = "{host}-{name}"
-    label_scopes: tuple[str, ...] = ("*",)
-    full_sync_seconds: int = 300
+    api: Annotated[HinemosApi, Key(
+        "`soap` (5.x/6.x), `rest` (7.x), `dry-run` (log what would be written)",
+        "`soap`（5.x/6.x）、`rest`（7.x）、`dry-run`（書き込む内容をログに出すだけ）")] = "dry-run"
+    url: Annotated[str, Key(
+        "SOAP base (`…/HinemosWS`) or REST base (`…/HinemosWeb/api`)",
+        "SOAP は `…/HinemosWS`、REST は `…/HinemosWeb/api`")] = "http://127.0.0.1:8080/HinemosWS"
+    user: Annotated[str, Key("the manager's user", "接続ユーザ")] = "hinemos"
+    password_file: Annotated[str | None, Key(
+        "its password's file (or the systemd credential `hinemos.password`); never inline",
+        "パスワードファイル（または systemd のクレデンシャル `hinemos.password`）。"
+        "設定ファイルに直接は書けません")] = "/etc/hinedockd/hinemos.password"
+    owner_role_id: Annotated[str, Key(
+        "owner role of the nodes and scopes created",
+        "作成するノードとスコープのオーナーロール")] = "ALL_USERS"
+    container_facility_id: Annotated[str, Key(
+        "container nodes' facility ID: a template of `{host}`, `{name}`, `{id}`",
+        "コンテナノードのファシリティ ID のテンプレート（`{host}` `{name}` `{id}`）",
+        check=_template)] = "{host}-{name}"
+    label_scopes: Annotated[tuple[str, ...], Key(
+        "glob allow-list for `hinemosAssignScopeId`",
+        "`hinemosAssignScopeId` で割り当ててよいスコープ（glob の許可リスト）")] = ("*",)
+    full_sync_seconds: Annotated[int, Key(
+        "a full pass this often", "全体同期の間隔（秒）", min=10)] = 300
     # Calls to the manager a second, at most, for all hosts together (hinemos/pacer.py)
-    max_calls_per_second: float = 50.0
-    timeout_seconds: float = 30.0  # per call; a write answered later is found by the next pass
-    customtrap: CustomTrapConfig | None = None
+    max_calls_per_second: Annotated[float, Key(
+        "calls to the manager a second at most, all hosts together",
+        "マネージャへの 1 秒あたりの呼び出し数の上限（全ホスト合計）", min=0.1)] = 50.0
+    timeout_seconds: Annotated[float, Key(
+        "one call's limit; a write the manager applies after it is found, not repeated, by "
+        "the next pass",
+        "1 回の呼び出しの上限（秒）。その後にマネージャが反映した書き込みは次の同期が"
+        "見つけ、繰り返しません", min=1)] = 30.0
+    customtrap: Annotated[CustomTrapConfig | None, Key(
+        "[hinemos.customtrap]", "[hinemos.customtrap]")] = None
 
 
 @dataclass(frozen=True)
 class SyslogTarget:
-    target: str
-    format: SyslogFormat = "rfc3164"  # the only format Hinemos parses
-    facility: str = "user"
-    tcp_framing: TcpFraming = "octet-counting"  # RFC 6587 §3.4.1, or "lf" (§3.4.2)
-    queue_size: int = 10_000  # messages waiting for a slow receiver; the rest are dropped
+    target: Annotated[str, Key(
+        "`udp://host:port`, `tcp://host:port` or `file:///path` (see \"Syslog and the "
+        "journal\")",
+        "`udp://host:port`、`tcp://host:port`、`file:///path`（「syslog とジャーナル」）",
+        check=_syslog_target)]
+    format: Annotated[SyslogFormat, Key(
+        "`rfc3164` is the only format Hinemos parses", "Hinemos が読めるのは `rfc3164` だけです",
+    )] = "rfc3164"
+    facility: Annotated[str, Key(
+        "the messages' facility", "メッセージのファシリティ", choices=tuple(FACILITIES))] = "user"
+    tcp_framing: Annotated[TcpFraming, Key(
+        "TCP: RFC 6587 §3.4.1 octet counting, or a line feed (§3.4.2)",
+        "TCP の区切り: RFC 6587 §3.4.1 のオクテットカウント、または改行（§3.4.2）",
+    )] = "octet-counting"
+    queue_size: Annotated[int, Key(
+        "messages waiting for a slow receiver; the rest are dropped and counted",
+        "遅い受信側を待つメッセージ数。超えた分は捨てて数えます", min=1)] = 10_000
     # Which engine events go to this target: globs of TYPE.ACTION ("container.*",
     # "image.pull"), and those dropped from them. By default every event but the
     # networks' connect/disconnect, which every start and stop of a container repeats.
-    events: tuple[str, ...] = ("*",)
-    skip_events: tuple[str, ...] = ("network.connect", "network.disconnect")
-    logs: bool = True  # containers' own lines ([logs]) go to this target too
-    # A message longer than this is cut, with "..." at its end (rsyslog takes 8 KiB by
-    # default; Hinemos' receiver reads a UDP datagram whole).
-    max_message_bytes: int = 2048
+    events: Annotated[tuple[str, ...], Key(
+        "which engine events go here: globs of TYPE.ACTION (`container.*`, `image.pull`)",
+        "この送信先に送るエンジンのイベント: TYPE.ACTION の glob（`container.*`、`image.pull`）",
+        check=_event_globs)] = ("*",)
+    skip_events: Annotated[tuple[str, ...], Key(
+        "and those left out of them (by default the networks' connect and disconnect, which "
+        "every start and stop repeats)",
+        "そこから除くもの（既定では、起動と停止のたびに繰り返すネットワークの接続・切断）",
+        check=_event_globs)] = ("network.connect", "network.disconnect")
+    logs: Annotated[bool, Key(
+        "containers' own lines (`[logs]`) go to this target too",
+        "コンテナ自身の行（`[logs]`）もこの送信先へ送る")] = True
+    # (rsyslog takes 8 KiB by default; Hinemos' receiver reads a UDP datagram whole)
+    max_message_bytes: Annotated[int, Key(
+        "a longer message is cut, with `...` at its end",
+        "これより長いメッセージは `...` を付けて切る", min=480, max=65_000)] = 2048
 
     def wants(self, type_: str, action: str) -> bool:
         """Does this target take the event? (`action` as the engine sends it, the
@@ -190,11 +506,31 @@ class LogRule:
     when its name, its image and each `labels` glob (`KEY=VALUE`) match, on one of
     `hosts` (facility IDs; none: every host); the first rule that matches decides."""
 
-    names: tuple[str, ...] = ("*",)
-    images: tuple[str, ...] = ("*",)
-    labels: tuple[str, ...] = ()
-    hosts: tuple[str, ...] = ()
-    streams: LogStreams = "both"
+    names: Annotated[tuple[str, ...], Key(
+        "globs of the container's name", "コンテナ名の glob", check=_globs)] = ("*",)
+    images: Annotated[tuple[str, ...], Key(
+        "globs of its image", "イメージの glob", check=_globs)] = ("*",)
+    labels: Annotated[tuple[str, ...], Key(
+        "`KEY=VALUE` globs, each of which one of its labels matches",
+        "`KEY=VALUE` の glob（それぞれにどれかのラベルが合うこと）",
+        check=_labels)] = ()
+    hosts: Annotated[tuple[str, ...], Key(
+        "facility IDs of `[[hosts]]` (none: every host)",
+        "`[[hosts]]` のファシリティ ID（なし: すべてのホスト）", check=_globs)] = ()
+    streams: Annotated[LogStreams, Key(
+        "what the first rule that matches follows",
+        "最初に合ったルールが読むもの")] = "both"
+
+
+@dataclass(frozen=True)
+class SeverityPattern:
+    """`[[logs.severity_patterns]]`: a line in which `pattern` is found has `severity`."""
+
+    pattern: Annotated[str, Key(
+        "an RE2 pattern (the first found in a line decides)",
+        "RE2 のパターン（行の中で最初に見つかったものが決めます）", check=_re2)]
+    severity: Annotated[str, Key(
+        "the line's severity", "その行の重要度", choices=tuple(SEVERITIES))] = "err"
 
 
 @dataclass(frozen=True)
@@ -203,20 +539,57 @@ class LogsConfig:
     their container node (HOSTNAME = its 12-character ID). Nothing is followed unless
     selected, by the container's `hinedock.logs` label or by a rule."""
 
-    label: bool = True  # whether a container's own `hinedock.logs` label selects it
-    rules: tuple[LogRule, ...] = ()
-    stdout_severity: str = "info"
-    stderr_severity: str = "notice"
-    # (RE2 pattern, severity): the first whose pattern is found in a line decides
-    severity_patterns: tuple[tuple[str, str], ...] = ()
+    label: Annotated[bool, Key(
+        "a container's own `hinedock.logs` label (`true`, `stdout`, `stderr`, `false`) "
+        "selects it",
+        "コンテナ自身の `hinedock.logs` ラベル（`true`、`stdout`、`stderr`、`false`）"
+        "で選ぶ")] = True
+    rules: Annotated[tuple[LogRule, ...], Key(
+        "which containers' lines are followed: the first rule whose globs all match (see "
+        "\"Containers' own logs\")",
+        "どのコンテナの行を読むか。glob がすべて合う最初のルール（「コンテナ自身のログ」）")] = ()
+    stdout_severity: Annotated[str, Key(
+        "a stdout line's severity", "標準出力の行の重要度", choices=tuple(SEVERITIES))] = "info"
+    stderr_severity: Annotated[str, Key(
+        "a stderr line's severity", "標準エラー出力の行の重要度",
+        choices=tuple(SEVERITIES))] = "notice"
+    severity_patterns: Annotated[tuple[SeverityPattern, ...], Key(
+        "`[{pattern = \"ERROR\\|FATAL\", severity = \"err\"}]`: the first found decides",
+        "`[{pattern = \"ERROR\\|FATAL\", severity = \"err\"}]`: 最初に見つかったものが決めます",
+    )] = ()
     # RE2: a line that matches it continues the record before it (a stack trace's
     # `^\s+at `); "" = every line is a record
-    continuation: str = ""
-    max_record_lines: int = 100
-    join_seconds: float = 0.5  # a record still open after this long leaves as it is
-    lines_per_second: float = 100.0  # per container: the rest is dropped and counted
-    burst: int = 1000
-    report_seconds: int = 60  # "N lines dropped" at most this often per container
+    continuation: Annotated[str, Key(
+        "an RE2 pattern whose lines join the record before (a stack trace); `\"\"`: off",
+        "直前のレコードにつなぐ行の RE2 パターン（スタックトレース）。`\"\"` はなし",
+        check=_re2_or_empty)] = ""
+    max_record_lines: Annotated[int, Key(
+        "a record's lines at most", "1 レコードの行数の上限", min=1, max=10_000)] = 100
+    join_seconds: Annotated[float, Key(
+        "a record still open after this long leaves as it is",
+        "この時間を過ぎても開いているレコードはそのまま送ります", min=0.05, max=60)] = 0.5
+    lines_per_second: Annotated[float, Key(
+        "per container: the rest is dropped and counted",
+        "コンテナごとの 1 秒あたりの行数の上限。超えた分は捨てて数えます", min=0.01)] = 100.0
+    burst: Annotated[int, Key(
+        "lines a container may send at once above that rate",
+        "その上限を超えて一度に送れる行数", min=1)] = 1000
+    report_seconds: Annotated[int, Key(
+        "\"N lines dropped\" at most this often per container",
+        "「N 行を捨てた」の通知の間隔（コンテナごと）", min=1)] = 60
+
+
+# The README's configuration table: each table as the file spells it, in this order.
+SECTIONS: tuple[tuple[str, type], ...] = (
+    ("[daemon]", DaemonConfig), ("[[hosts]]", HostConfig), ("[hosts.snmp]", SnmpConfig),
+    ("[[syslog]]", SyslogTarget), ("[logs]", LogsConfig), ("[[logs.rules]]", LogRule),
+    ("[[logs.severity_patterns]]", SeverityPattern), ("[hinemos]", HinemosConfig),
+    ("[hinemos.customtrap]", CustomTrapConfig))
+
+
+def reference_table(lang: Lang) -> str:
+    """The README's configuration table in `lang`."""
+    return reference(SECTIONS, lang)
 
 
 @dataclass(frozen=True)
@@ -239,205 +612,31 @@ class Config:
         return hits[0]
 
 
-T = TypeVar("T")
-# No number of the config means more than this (seconds: 31 years; counts and sizes:
-# far past any host), so none can overflow a timer or a ring's size; some keys have
-# tighter bounds of their own.
-NUMBER_MAX = 1e9
-RETENTION_MAX = 86_400  # a day of history: the coarse ring's rows are sized from it
-C = TypeVar("C", bound=str)
+# ---- what spans keys -------------------------------------------------------------------
 
-
-class _Table:
-    """One TOML table being read; remembers which keys were used."""
-
-    def __init__(self, file: str, path: str, data: Any) -> None:
-        self.file, self.path = file, path
-        if not isinstance(data, Mapping):
-            self.fail("", f"must be a table, got {type(data).__name__}")
-        self.data: Mapping[str, Any] = data
-        self.used: set[str] = set()
-
-    def fail(self, key: str, problem: str) -> None:
-        where = f"{self.path}.{key}" if self.path and key else (self.path or key)
-        raise ConfigError(f"{self.file}: {where}: {problem}")
-
-    def get(self, key: str, kind: type[T], default: T) -> T:
-        self.used.add(key)
-        if key not in self.data:
-            return default
-        value = self.data[key]
-        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)  # type: ignore[return-value]
-        if not ok:
-            self.fail(key, f"must be {kind.__name__}, got {value!r}")
-        return value  # type: ignore[no-any-return]
-
-    def required(self, key: str) -> str:
-        if key not in self.data:
-            self.fail(key, "is required")
-        return self.get(key, str, "")
-
-    def number(self, key: str, kind: type[T], default: T, minimum: float,
-               maximum: float = NUMBER_MAX) -> T:
-        """A number within [minimum, maximum]: NaN and the infinities never pass (a
-        `nan` compared false to every bound and was taken), nor a value so large that
-        sizing or sleeping on it fails at run time."""
-        value = self.get(key, kind, default)
-        if not minimum <= value <= maximum:  # type: ignore[operator]
-            self.fail(key, f"must be between {minimum:g} and {maximum:g}, got {value!r}")
-        return value
-
-    def choice(self, key: str, default: C, allowed: tuple[C, ...]) -> C:
-        value = self.get(key, str, default)
-        if value not in allowed:
-            self.fail(key, f"must be one of {', '.join(allowed)}; got {value!r}")
-        return cast(C, value)
-
-    def optional_str(self, key: str, default: str | None = None) -> str | None:
-        value = self.get(key, str, default or "")
-        return value or None
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            self.fail(unknown[0], "unknown key (misspelt?)")
-
-
-def _daemon(t: _Table) -> DaemonConfig:
-    d = DaemonConfig()
-    cfg = DaemonConfig(
-        socket=t.get("socket", str, d.socket),
-        socket_group=_group(t, "socket_group"),
-        state_dir=t.get("state_dir", str, d.state_dir),
-        retention_seconds=t.number("retention_seconds", int, d.retention_seconds, 60,
-                                   RETENTION_MAX),
-        default_window_seconds=t.number("default_window_seconds", int,
-                                        d.default_window_seconds, 1),
-        cpu_scale=t.choice("cpu_scale", d.cpu_scale, get_args(CpuScale)),
-        size_cache_seconds=t.number("size_cache_seconds", int, d.size_cache_seconds, 0),
-        stats_silence_seconds=t.number("stats_silence_seconds", float,
-                                       d.stats_silence_seconds, 0.5),
-        relist_seconds=t.number("relist_seconds", int, d.relist_seconds, 5),
-        state_report_seconds=t.number("state_report_seconds", int, d.state_report_seconds, 0),
-        log_format=t.choice("log_format", d.log_format, get_args(LogFormat)),
-        log_target=t.choice("log_target", d.log_target, get_args(LogTarget)),
-        prometheus=t.get("prometheus", str, d.prometheus),
-        job_groups=_groups(t, "job_groups"),
-        max_connections=t.number("max_connections", int, d.max_connections, 1),
-        max_connections_per_user=t.number("max_connections_per_user", int,
-                                          d.max_connections_per_user, 1),
-        request_header_seconds=t.number("request_header_seconds", float,
-                                        d.request_header_seconds, 0.1),
-        health_check_events=t.get("health_check_events", bool, d.health_check_events),
-        restart_loop_count=t.number("restart_loop_count", int, d.restart_loop_count, 2),
-        restart_loop_seconds=t.number("restart_loop_seconds", int, d.restart_loop_seconds, 10),
-    )
+def _daemon(t: Table) -> DaemonConfig:
+    cfg = read(DaemonConfig, t)
     if cfg.default_window_seconds > cfg.retention_seconds:
         t.fail("default_window_seconds", "must not exceed retention_seconds")
     if cfg.restart_loop_seconds > cfg.retention_seconds:
         t.fail("restart_loop_seconds", "must not exceed retention_seconds")
-    if cfg.prometheus and not re.match(r"^[^\s/]*:\d{1,5}$", cfg.prometheus):
-        t.fail("prometheus", f"must be host:port (e.g. 127.0.0.1:9323), got {cfg.prometheus!r}")
-    t.done()
     return cfg
 
 
-def _group(t: _Table, key: str) -> str | None:
-    name = t.optional_str(key)
-    if name is not None:
-        try:
-            grp.getgrnam(name)
-        except KeyError:
-            t.fail(key, f"no group {name!r} on this machine")
-    return name
-
-
-def _readable_file(t: _Table, key: str) -> str | None:
-    """A path the daemon will open at start: it must be there now, or the config
-    passes --check-config and the host fails later with an error naming no key."""
-    path = t.optional_str(key)
-    if path is not None:
-        try:
-            with open(path, "rb"):
-                pass
-        except OSError as e:
-            t.fail(key, f"cannot read {path}: {e.strerror or e}")
-    return path
-
-
-def _groups(t: _Table, key: str) -> tuple[str, ...]:
-    """Group names that exist on this machine (a typo would lock everyone out, or in)."""
-    names = t.get(key, list, [])
-    if not all(isinstance(n, str) and n for n in names):
-        t.fail(key, "must be a list of group names")
-    for name in names:
-        try:
-            grp.getgrnam(name)
-        except KeyError:
-            t.fail(key, f"no group {name!r} on this machine")
-    return tuple(names)
-
-
-def _check_url(t: _Table, url: str) -> None:
-    if not re.match(r"^(unix:///\S+|(tcp|http|https)://[^/\s]+/?)$", url):
-        t.fail("url", f"must be unix:///path, tcp://host:port or https://host:port; got {url!r}")
-
-
-def _snmp(t: _Table) -> SnmpConfig:
-    d = SnmpConfig()
-    cfg = SnmpConfig(
-        version=t.choice("version", d.version, get_args(SnmpVersion)),
-        community=t.get("community", str, d.community),
-        port=t.number("port", int, d.port, 1, 65535),
-        poll_seconds=t.number("poll_seconds", float, d.poll_seconds, 1),
-        timeout_seconds=t.number("timeout_seconds", float, d.timeout_seconds, 0.1),
-        retries=t.number("retries", int, d.retries, 0),
-    )
-    t.done()
-    return cfg
-
-
-def _host(t: _Table, window: int) -> HostConfig:
+def _host(t: Table, window: int) -> HostConfig:
     """`window`: the daemon's default window, the poll interval unless one is set: a
     window's average needs a sample near each of its ends, and each sample costs the
     engine about 4 ms (bench/README.md §8), so one a window is the least that serves
     the default answer."""
-    facility_id = t.required("facility_id")
-    if not FACILITY_ID_RE.match(facility_id) or len(facility_id) > FACILITY_ID_MAX:
-        t.fail("facility_id", f"{facility_id!r} is not a valid Hinemos facility ID "
-               "(letters, digits, - _ . @)")
-    url = t.required("url")
-    _check_url(t, url)
-    address = t.required("address")
-    try:
-        ipaddress.IPv4Address(address)
-    except ValueError:
-        t.fail("address", f"must be an IPv4 address, got {address!r}")
-    snmp = None
-    if "snmp" in t.data:
-        t.used.add("snmp")
-        snmp = _snmp(_Table(t.file, f"{t.path}.snmp", t.data["snmp"]))
-    tls = {k: t.optional_str(k) for k in ("tls_ca", "tls_cert", "tls_key")}
-    if url.startswith("https://") is False and any(tls.values()):
+    cfg = read(HostConfig, t, poll_interval_seconds=float(window))
+    tls = {"tls_ca": cfg.tls_ca, "tls_cert": cfg.tls_cert, "tls_key": cfg.tls_key}
+    if not cfg.url.startswith("https://") and any(tls.values()):
         t.fail("url", "tls_* settings need an https:// URL (tcp:// would talk plain HTTP)")
-    if bool(tls["tls_cert"]) != bool(tls["tls_key"]):
+    if bool(cfg.tls_cert) != bool(cfg.tls_key):
         t.fail("tls_cert", "tls_cert and tls_key go together")
-    tls = {k: _readable_file(t, k) for k in tls}
-    d = HostConfig(facility_id, url, address)
-    cfg = HostConfig(
-        facility_id=facility_id,
-        url=url,
-        address=address,
-        stats=t.choice("stats", d.stats, get_args(StatsMode)),
-        poll_interval_seconds=t.number("poll_interval_seconds", float, float(window), 1),
-        poll_concurrency=t.number("poll_concurrency", int, d.poll_concurrency, 1),
-        tls_verify=t.get("tls_verify", bool, d.tls_verify),
-        snmp=snmp,
-        **tls,
-    )
-    t.done()
+    for key, path in tls.items():
+        if problem := _readable(path):
+            t.fail(key, problem)
     return cfg
 
 
@@ -445,214 +644,28 @@ HINEMOS_URL_FORMS = {"soap": ("/HinemosWS", "http://HOST:8080/HinemosWS (5.x/6.x
                      "rest": ("/HinemosWeb/api", "http://HOST:8080/HinemosWeb/api (7.x)")}
 
 
-def _check_hinemos_url(t: _Table, api: str, url: str) -> None:
+def _hinemos(t: Table) -> HinemosConfig:
     """The base URL of one API given for the other is the usual slip (the default
     URL is the SOAP one): name it. Other paths (a proxy) are the operator's call."""
-    if api not in HINEMOS_URL_FORMS:
-        return
-    path = url.split("://", 1)[-1].partition("/")[2].rstrip("/")
-    other = "rest" if api == "soap" else "soap"
-    if path and f"/{path}".endswith(HINEMOS_URL_FORMS[other][0]):
-        t.fail("url", f"{url!r} is the {other.upper()} API's base, but api = {api!r}; "
-                      f"for {api} it is {HINEMOS_URL_FORMS[api][1]}")
-
-
-def _hinemos(t: _Table) -> HinemosConfig:
-    d = HinemosConfig()
-    scopes = t.get("label_scopes", list, list(d.label_scopes))
-    if not all(isinstance(s, str) for s in scopes):
-        t.fail("label_scopes", "must be a list of strings (glob patterns)")
     if "password" in t.data:
         t.fail("password", "inline passwords are not accepted; use password_file")
-    template = t.get("container_facility_id", str, d.container_facility_id)
-    try:
-        template.format(host="h", name="n", id="i")
-    except (KeyError, IndexError, ValueError) as e:
-        t.fail("container_facility_id", f"bad template ({e}); fields: {{host}} {{name}} {{id}}")
-    api = t.choice("api", d.api, get_args(HinemosApi))
-    url = t.get("url", str, d.url)
-    _check_hinemos_url(t, api, url)
-    cfg = HinemosConfig(
-        api=api,
-        url=url,
-        user=t.get("user", str, d.user),
-        password_file=t.optional_str("password_file", d.password_file),
-        owner_role_id=t.get("owner_role_id", str, d.owner_role_id),
-        container_facility_id=template,
-        label_scopes=tuple(scopes),
-        full_sync_seconds=t.number("full_sync_seconds", int, d.full_sync_seconds, 10),
-        max_calls_per_second=t.number("max_calls_per_second", float,
-                                      d.max_calls_per_second, 0.1),
-        timeout_seconds=t.number("timeout_seconds", float, d.timeout_seconds, 1),
-        customtrap=_customtrap(_Table(t.file, f"{t.path}.customtrap", t.data["customtrap"]))
-        if "customtrap" in t.data else None,
-    )
-    t.used.add("customtrap")
-    t.done()
+    cfg = read(HinemosConfig, t)
+    if cfg.api in HINEMOS_URL_FORMS:
+        path = cfg.url.split("://", 1)[-1].partition("/")[2].rstrip("/")
+        other = "rest" if cfg.api == "soap" else "soap"
+        if path and f"/{path}".endswith(HINEMOS_URL_FORMS[other][0]):
+            t.fail("url", f"{cfg.url!r} is the {other.upper()} API's base, but api = "
+                          f"{cfg.api!r}; for {cfg.api} it is {HINEMOS_URL_FORMS[cfg.api][1]}")
     return cfg
 
 
-def _customtrap(t: _Table) -> CustomTrapConfig:
-    d = CustomTrapConfig(url="")
-    url = t.required("url")
-    if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
-        t.fail("url", f"must be http://HOST:PORT/ or https://… (the manager's "
-                      f"monitor.customtrap.url, default port 8082); got {url!r}")
-    keys = _trap_keys(t, "keys", list(d.keys), TRAP_KEYS)
-    host_keys = _trap_keys(t, "host_keys", list(d.host_keys), TRAP_HOST_KEYS, empty=True)
-    processes = _trap_processes(t)
-    zone = t.optional_str("timezone")
-    if zone is not None:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            t.fail("timezone", f"unknown time zone {zone!r} (e.g. Asia/Tokyo)")
-    cfg = CustomTrapConfig(
-        url=url,
-        interval_seconds=t.number("interval_seconds", int, d.interval_seconds, 10),
-        events=t.get("events", bool, d.events),
-        keys=tuple(keys),
-        host_keys=tuple(host_keys),
-        processes=processes,
-        tls_ca=_readable_file(t, "tls_ca"),
-        timezone=zone,
-        timeout_seconds=t.number("timeout_seconds", float, d.timeout_seconds, 1),
-        concurrency=t.number("concurrency", int, d.concurrency, 1),
-        queue_size=t.number("queue_size", int, d.queue_size, 1),
-    )
-    t.done()
+def _logs(t: Table, hosts: set[str]) -> LogsConfig:
+    cfg = read(LogsConfig, t)
+    for i, rule in enumerate(cfg.rules):
+        if unknown := sorted(set(rule.hosts) - hosts):
+            Table(t.file, f"logs.rules[{i}]", {}).fail(
+                "hosts", f"no [[hosts]] with facility_id {unknown[0]!r}")
     return cfg
-
-
-def _trap_keys(t: _Table, name: str, default: list[str], known: tuple[str, ...],
-               empty: bool = False) -> list[str]:
-    keys = t.get(name, list, default)
-    unknown = [k for k in keys if k not in known]
-    if unknown or not (keys or empty):
-        t.fail(name, f"must be a {'' if empty else 'non-empty '}list of {', '.join(known)}; "
-                     f"unknown: {', '.join(map(str, unknown)) or 'none given'}")
-    return keys
-
-
-def _trap_processes(t: _Table) -> tuple[tuple[str, str], ...]:
-    table = t.get("processes", dict, {})
-    out = []
-    for key, pattern in table.items():
-        where = f"processes.{key}"
-        if not TRAP_PROCESS_KEY.match(key) or key in TRAP_KEYS:
-            t.fail(where, "a process count's KEY is a letter, then up to 63 letters, digits "
-                          "or _ . - and not a figure's name (cpu_usage…)")
-        if not isinstance(pattern, str):
-            t.fail(where, f"must be the regex a process's command matches; got {pattern!r}")
-        try:
-            compile_pattern(pattern, where)
-        except ValueError as e:
-            t.fail(where, str(e))
-        out.append((key, pattern))
-    return tuple(out)
-
-
-def _syslog(t: _Table) -> SyslogTarget:
-    target = t.required("target")
-    if not re.match(r"^(udp|tcp)://[^/:\s]+:\d+$|^file:///\S+$", target):
-        t.fail("target", "must be udp://host:port, tcp://host:port or file:///path; "
-               f"got {target!r}")
-    d = SyslogTarget(target)
-    cfg = SyslogTarget(
-        target=target,
-        format=t.choice("format", d.format, get_args(SyslogFormat)),
-        facility=t.choice("facility", d.facility, tuple(FACILITIES)),
-        tcp_framing=t.choice("tcp_framing", d.tcp_framing, get_args(TcpFraming)),
-        queue_size=t.number("queue_size", int, d.queue_size, 1),
-        events=_event_globs(t, "events", d.events),
-        skip_events=_event_globs(t, "skip_events", d.skip_events),
-        logs=t.get("logs", bool, d.logs),
-        max_message_bytes=t.number("max_message_bytes", int, d.max_message_bytes, 480, 65_000),
-    )
-    t.done()
-    return cfg
-
-
-EVENT_GLOB = re.compile(r"^\*$|^[a-z*?]+\.[a-z_*?]+$")
-
-
-def _event_globs(t: _Table, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    globs = t.get(key, list, list(default))
-    bad = [g for g in globs if not isinstance(g, str) or not EVENT_GLOB.match(g)]
-    if bad:
-        t.fail(key, "must be a list of TYPE.ACTION globs such as \"container.*\" or "
-                    f"\"image.pull\" (or \"*\"); got {', '.join(map(repr, bad))}")
-    return tuple(globs)
-
-
-def _globs(t: _Table, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    globs = t.get(key, list, list(default))
-    if not all(isinstance(g, str) and g for g in globs):
-        t.fail(key, "must be a list of glob patterns (strings)")
-    return tuple(globs)
-
-
-def _severity(t: _Table, key: str, default: str) -> str:
-    return t.choice(key, default, tuple(SEVERITIES))
-
-
-def _log_rule(t: _Table, hosts: set[str]) -> LogRule:
-    d = LogRule()
-    labels = _globs(t, "labels", d.labels)
-    if not all("=" in g for g in labels):
-        t.fail("labels", "each must be KEY=VALUE (globs, e.g. \"app=web*\")")
-    rule_hosts = _globs(t, "hosts", d.hosts)
-    unknown = sorted(set(rule_hosts) - hosts)
-    if unknown:
-        t.fail("hosts", f"no [[hosts]] with facility_id {unknown[0]!r}")
-    cfg = LogRule(names=_globs(t, "names", d.names), images=_globs(t, "images", d.images),
-                  labels=labels, hosts=rule_hosts,
-                  streams=t.choice("streams", d.streams, get_args(LogStreams)))
-    t.done()
-    return cfg
-
-
-def _logs(t: _Table, hosts: set[str]) -> LogsConfig:
-    d = LogsConfig()
-    rules = tuple(_log_rule(_Table(t.file, f"logs.rules[{i}]", r), hosts)
-                  for i, r in enumerate(t.get("rules", list, [])))
-    patterns = []
-    for i, item in enumerate(t.get("severity_patterns", list, [])):
-        pt = _Table(t.file, f"logs.severity_patterns[{i}]", item)
-        pattern = pt.required("pattern")
-        try:
-            compile_pattern(pattern, "pattern")
-        except ValueError as e:
-            pt.fail("pattern", str(e).removeprefix("pattern: "))
-        patterns.append((pattern, _severity(pt, "severity", "err")))
-        pt.done()
-    continuation = t.get("continuation", str, d.continuation)
-    if continuation:
-        try:
-            compile_pattern(continuation, "continuation")
-        except ValueError as e:
-            t.fail("continuation", str(e).removeprefix("continuation: "))
-    cfg = LogsConfig(
-        label=t.get("label", bool, d.label),
-        rules=rules,
-        stdout_severity=_severity(t, "stdout_severity", d.stdout_severity),
-        stderr_severity=_severity(t, "stderr_severity", d.stderr_severity),
-        severity_patterns=tuple(patterns),
-        continuation=continuation,
-        max_record_lines=t.number("max_record_lines", int, d.max_record_lines, 1, 10_000),
-        join_seconds=t.number("join_seconds", float, d.join_seconds, 0.05, 60),
-        lines_per_second=t.number("lines_per_second", float, d.lines_per_second, 0.01),
-        burst=t.number("burst", int, d.burst, 1),
-        report_seconds=t.number("report_seconds", int, d.report_seconds, 1),
-    )
-    t.done()
-    return cfg
-
-
-def _array(root: _Table, key: str) -> list[_Table]:
-    items = root.get(key, list, [])
-    return [_Table(root.file, f"{key}[{i}]", item) for i, item in enumerate(items)]
 
 
 def parse_config(text: str, path: str = "<config>") -> Config:
@@ -660,9 +673,9 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    root = _Table(path, "", data)
-    daemon = _daemon(_Table(path, "daemon", root.get("daemon", dict, {})))
-    hosts = tuple(_host(t, daemon.default_window_seconds) for t in _array(root, "hosts"))
+    root = Table(path, "", data)
+    daemon = _daemon(root.table("daemon"))
+    hosts = tuple(_host(t, daemon.default_window_seconds) for t in root.array("hosts"))
     if not hosts:
         root.fail("hosts", "at least one [[hosts]] entry is required")
     seen: set[str] = set()
@@ -670,9 +683,9 @@ def parse_config(text: str, path: str = "<config>") -> Config:
         if h.facility_id in seen:
             raise ConfigError(f"{path}: hosts[{i}].facility_id: duplicate {h.facility_id!r}")
         seen.add(h.facility_id)
-    hinemos = _hinemos(_Table(path, "hinemos", root.get("hinemos", dict, {})))
-    syslog = tuple(_syslog(t) for t in _array(root, "syslog"))
-    logs = _logs(_Table(path, "logs", root.get("logs", dict, {})), {h.facility_id for h in hosts})
+    hinemos = _hinemos(root.table("hinemos"))
+    syslog = tuple(read(SyslogTarget, t) for t in root.array("syslog"))
+    logs = _logs(root.table("logs"), {h.facility_id for h in hosts})
     root.done()
     return Config(path=path, daemon=daemon, hosts=hosts, hinemos=hinemos, syslog=syslog,
                   logs=logs)

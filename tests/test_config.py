@@ -193,3 +193,77 @@ skip_events = ["container.exec_*"]
     assert containers.wants("container", "health_status: unhealthy")
     assert not containers.wants("container", "exec_start: sh -c true")
     assert not containers.wants("image", "pull")
+
+
+# ---- the schema: one declaration gives the reading and the README's table ------------
+
+# Where each table's keys go in a file (with what the table itself requires), and the
+# dotted path its errors name.
+PLACES = {
+    "[daemon]": ("[daemon]\n{key}\n" + GOOD, "daemon"),
+    "[[hosts]]": (GOOD + "{key}\n", "hosts[0]"),
+    "[hosts.snmp]": (GOOD + "[hosts.snmp]\n{key}\n", "hosts[0].snmp"),
+    "[[syslog]]": (GOOD + "[[syslog]]\ntarget = 'udp://h:514'\n{key}\n", "syslog[0]"),
+    "[logs]": (GOOD + "[logs]\n{key}\n", "logs"),
+    "[[logs.rules]]": (GOOD + "[[logs.rules]]\n{key}\n", "logs.rules[0]"),
+    "[[logs.severity_patterns]]": (GOOD + "[[logs.severity_patterns]]\npattern = 'x'\n{key}\n",
+                                   "logs.severity_patterns[0]"),
+    "[hinemos]": (GOOD + "[hinemos]\n{key}\n", "hinemos"),
+    "[hinemos.customtrap]": (GOOD + "[hinemos.customtrap]\nurl = 'http://m:8082/'\n{key}\n",
+                             "hinemos.customtrap"),
+}
+
+
+def test_every_table_of_the_schema_has_a_place_and_every_key_its_rules() -> None:
+    from hinedockd.config import SECTIONS
+    from hinedockd.schema import schema
+
+    assert [name for name, _ in SECTIONS] == list(PLACES)
+    for _, cls in SECTIONS:
+        assert schema(cls)  # TypeError for a field without a Key or a number without a minimum
+
+
+def test_a_file_that_says_nothing_gets_every_default() -> None:
+    from hinedockd.config import DaemonConfig, HinemosConfig, HostConfig, LogsConfig
+
+    cfg = parse_config(GOOD)
+    assert cfg.daemon == DaemonConfig() and cfg.hinemos == HinemosConfig()
+    assert cfg.logs == LogsConfig() and cfg.syslog == ()
+    assert cfg.hosts[0] == HostConfig("docker_host1", "tcp://10.0.200.123:2375", "10.0.200.123")
+
+
+@pytest.mark.parametrize("section", list(PLACES))
+def test_each_key_of_each_table_is_checked_by_its_declaration(section: str) -> None:
+    """From the schema: an unknown key, a number below its minimum or of another type,
+    a value outside a key's choices: each refused, naming the key by its dotted path."""
+    from hinedockd.config import SECTIONS
+    from hinedockd.schema import schema
+
+    text, where = PLACES[section]
+    cls = dict(SECTIONS)[section]
+
+    def refused(line: str, key: str, problem: str) -> None:
+        with pytest.raises(ConfigError) as e:
+            parse_config(text.format(key=line))
+        assert f": {where}.{key}: {problem}" in str(e.value)
+
+    refused("no_such_key = 1", "no_such_key", "unknown key")
+    for f in schema(cls):
+        if f.kind in (int, float) and f.key.read is None:
+            assert f.key.min is not None
+            refused(f"{f.name} = {f.key.min - 1}", f.name, "must be between")
+            refused(f"{f.name} = 'x'", f.name, f"must be {f.kind.__name__}, got 'x'")
+        elif f.key.choices or str(f.kind).startswith("typing.Literal"):
+            refused(f"{f.name} = 'nonesuch'", f.name, "must be one of")
+        elif f.kind is bool:
+            refused(f"{f.name} = 'yes'", f.name, "must be bool, got 'yes'")
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_readmes_configuration_tables_are_the_schemas(lang: str) -> None:
+    """Rewrite them with `.venv/bin/python -m tests.readme_config`."""
+    from hinedockd.config import reference_table
+    from tests.readme_config import written
+
+    assert written(lang) == reference_table(lang)  # type: ignore[arg-type]
+    assert "| `[daemon] retention_seconds` | 900 | 60 – 86,400 |" in reference_table("en")

@@ -13,7 +13,7 @@ import re2
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from hinedockd.config import ConfigError, LogRule, LogsConfig, parse_config
+from hinedockd.config import ConfigError, LogRule, LogsConfig, SeverityPattern, parse_config
 from hinedockd.docker.frames import FrameError
 from hinedockd.docker.logframes import (
     MAX_LINE_BYTES,
@@ -354,7 +354,8 @@ def test_a_reconnect_resumes_after_what_was_read() -> None:
 
 
 def test_severity_by_pattern_first_then_by_stream() -> None:
-    sev = Severities(LogsConfig(severity_patterns=(("ERROR|FATAL", "err"), ("WARN", "warning")),
+    sev = Severities(LogsConfig(severity_patterns=(SeverityPattern("ERROR|FATAL", "err"),
+                                                   SeverityPattern("WARN", "warning")),
                                 stdout_severity="info", stderr_severity="notice"))
     j = Joiner(None, 1, 100)
 

@@ -22,7 +22,8 @@ RULES = {
     "hinedockd.model": ("hinedockd.model",),
     "hinedockd.metrics": ("hinedockd.metrics", "hinedockd.model"),
     "hinedockd.config": ("hinedockd.model", "hinedockd.processes",
-                         "hinedockd.messages.framing"),
+                         "hinedockd.messages.framing", "hinedockd.schema"),
+    "hinedockd.schema": (),  # the config's reader: nothing of ours
 }
 
 

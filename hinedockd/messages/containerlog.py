@@ -226,7 +226,8 @@ class Severities:
     """A record's severity: the first pattern found in it, else its stream's."""
 
     def __init__(self, cfg: LogsConfig) -> None:
-        self.patterns = [(compile_pattern(p, "pattern"), sev) for p, sev in cfg.severity_patterns]
+        self.patterns = [(compile_pattern(sp.pattern, "pattern"), sp.severity)
+                         for sp in cfg.severity_patterns]
         self.by_stream = {STDOUT: cfg.stdout_severity, STDERR: cfg.stderr_severity}
 
     def of(self, rec: Record) -> str:
