@@ -1,0 +1,76 @@
+"""The report's lines, byte for byte, on recorded inputs (issue 30: behaviour unchanged
+through refactors). Each recorded stats sample (tests/data, from Docker 20.10, 26 and
+Podman 4.3, 5.4) is the start of a minute whose end adds known amounts to its counters;
+every monitor's variants and the custom trap's items of that minute are compared with
+tests/data/golden-report.txt. After a change meant to alter them, write it again with
+GOLDEN_WRITE=1 and read the diff."""
+
+from __future__ import annotations
+
+import os
+
+from hinedockd import monitors as m
+from hinedockd.answers import MetricsAnswer
+from hinedockd.config import TRAP_KEYS
+from hinedockd.hinemos.customtrap import figure_items
+from hinedockd.metrics.figures import container_figures
+from hinedockd.metrics.sample import parse_sample
+from hinedockd.metrics.series import Series
+from hinedockd.model import Container, ContainerState
+from tests.conftest import DATA, fixture_json
+
+GOLDEN = DATA / "golden-report.txt"
+RECORDED = ("stats-cgroupv1-engine20.10.json", "stats-cgroupv2-docker26.json",
+            "stats-podman4.3.json", "stats-podman5.4.json")
+VARIANTS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("cpu", {}), ("cpu", {"core": "1"}), ("memory", {}), ("memory", {"of": "limit"}),
+    ("disk", {}), ("disk", {"per_second": "1"}), ("disk", {"read": "1"}),
+    ("network", {}), ("network", {"packets": "1"}), ("network", {"per_second": "1"}),
+    ("network", {"tx": "1"}))
+
+
+def minute_of(name: str) -> MetricsAnswer:
+    """The recorded sample, and one a minute later: 12 s of CPU (3 s on each of the
+    first cores where the engine counts per core), 1 MiB read, 3 MiB written, 600 KiB
+    received in 500 packets, 60 KiB sent in 400."""
+    first = parse_sample(fixture_json(name))
+    assert first is not None
+    cores = None if first.percpu is None else tuple(
+        v + (3 * 10**9 if i < 4 else 0) for i, v in enumerate(first.percpu))
+    last = first._replace(
+        t=first.t + 60, cpu_total=first.cpu_total + 12 * 10**9, percpu=cores,
+        blk_read=first.blk_read + (1 << 20), blk_write=first.blk_write + (3 << 20),
+        rx_bytes=first.rx_bytes + 600 * 1024, tx_bytes=first.tx_bytes + 60 * 1024,
+        rx_packets=first.rx_packets + 500, tx_packets=first.tx_packets + 400)
+    series = Series(retention=900)
+    series.push(first)
+    series.push(last)
+    c = Container(id="0123456789ab" * 5 + "cdef", name="web1", state=ContainerState.RUNNING)
+    figures = container_figures(c, series, window=60, now=None, host_memory=64 << 20,
+                                scale="host", memory_detail=False)
+    return MetricsAnswer(host="docker1", window_requested=60, connected=True,
+                         host_figures=None, all_running=None, containers=[figures])
+
+
+def report() -> str:
+    out = []
+    for name in RECORDED:
+        data = minute_of(name)
+        for monitor, opts in VARIANTS:
+            out.append(f"## {name} {monitor} {opts}")
+            try:
+                result = getattr(m, monitor)(data, opts)
+            except m.MonitorError as e:
+                out.append(f"error: {e}")
+                continue
+            out += [result.lines.text().rstrip("\n")] + [f"note: {n}" for n in result.notes]
+        out.append(f"## {name} custom trap")
+        measured = data.containers[0].figures
+        out += [f"{i.key}={i.msg}" for i in figure_items(measured, None, TRAP_KEYS, "DATE")]
+    return "\n".join(out) + "\n"
+
+
+def test_the_reports_lines_on_recorded_inputs_are_unchanged() -> None:
+    if os.environ.get("GOLDEN_WRITE"):
+        GOLDEN.write_text(report())
+    assert report() == GOLDEN.read_text()
