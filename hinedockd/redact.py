@@ -15,7 +15,9 @@ from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@]*@")
+# ASCII whitespace ends a URL; any other character (a Unicode space in a password,
+# U+1680 found by tests/test_gate.py) is part of the user information it redacts.
+_USERINFO = re.compile(r"(?ai)\b([a-z][a-z0-9+.-]*://)[^\s/@]*@")
 
 
 def redact(text: str) -> str:

@@ -8,7 +8,7 @@ import json
 import string
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hinedockd.client.args import Spec, parse
@@ -64,6 +64,7 @@ SPEC_ON_HOST = NodeSpec(facility_id="h1-web", facility_name="web", node_name="4d
 
 
 @given(st.dictionaries(NODE_KEYS, NODE_PART | st.just("h1-web"), max_size=6) | JSON)
+@example({"facilityId": "h1-web", "nodeHostnameInfo": [{"hostname": []}]})  # unhashable
 def test_manager_node_answers(doc: Any) -> None:
     """A node the manager answers is read, or is its fault (HinemosError, retried);
     one read is one the reconciler can compare and merge."""

@@ -111,9 +111,12 @@ def unreadable(doc: Any) -> str | None:
         return f"a node that is not an object ({type(doc).__name__})"
     if not isinstance(doc.get("facilityId"), str):
         return "a node without a facilityId"
-    for key in ("nodeVariableInfo", "nodeHostnameInfo"):
+    for key, name in (("nodeVariableInfo", "nodeVariableName"),
+                      ("nodeHostnameInfo", "hostname")):
         items = doc.get(key)
         if items is not None and not (isinstance(items, list)
                                       and all(isinstance(i, dict) for i in items)):
             return f"a node whose {key} is not a list of objects"
+        if any(not isinstance(i.get(name, ""), str) for i in items or ()):
+            return f"a node whose {key} has a {name} that is not a string"
     return None
