@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from hinedockd.docker.lifecycle import LifeFigures
 from hinedockd.metrics.figures import ContainerFigures, Measured
-from hinedockd.model import ContainerState
+from hinedockd.model import ContainerState, LifeFigures
 
 
 @dataclass(frozen=True)

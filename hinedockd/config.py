@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from hinedockd.messages.framing import FACILITIES, SEVERITIES
-from hinedockd.model import FACILITY_ID_MAX, FACILITY_ID_RE, CpuScale
+from hinedockd.metrics.figures import REPORT_FIGURES
+from hinedockd.model import FACILITY_ID_MAX, FACILITY_ID_RE, LIFE_FIGURES, CpuScale
 from hinedockd.processes import compile_pattern
 from hinedockd.schema import ConfigError as ConfigError
 from hinedockd.schema import Key, Lang, Table, read, reference
@@ -324,9 +325,9 @@ class HostConfig:
 # A container node's keys: the report's names (its monitors' keys less the `:<id>`),
 # `limit_mem_usage` for the share of the container's own limit, `cpu_usage#*` for one
 # item per core (`cpu_usage#0`, `cpu_usage#1`…; cgroup v1 only), and the lifecycle.
-TRAP_KEYS = ("cpu_usage", "cpu_usage#*", "host_mem_usage", "limit_mem_usage", "disk_read",
-             "disk_write", "nw_rxkb", "nw_txkb", "nw_rxpck", "nw_txpck",
-             "health", "restart_count", "oom_killed", "exit_code", "uptime")
+# The names and their rules: metrics/figures.py REPORT_FIGURES, model.py LIFE_FIGURES.
+TRAP_KEYS = ("cpu_usage", "cpu_usage#*", *(k for k in REPORT_FIGURES if k != "cpu_usage"),
+             *(k for k, f in LIFE_FIGURES.items() if f.pushed))
 TRAP_DEFAULT_KEYS = tuple(k for k in TRAP_KEYS if k != "cpu_usage#*")
 # A host node's keys: whether the engine answers (1/0, sent even when it does not),
 # its containers per state (the report's host count keys), and with [hosts.snmp] the

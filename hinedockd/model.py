@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -198,3 +198,70 @@ def _match(value: str, pattern: str) -> bool:
         return value.startswith(pattern[:-1])
     return value == pattern
 
+
+
+# ---- a container's lifecycle figures, and the report's rule for each ------------------
+
+HEALTH_CODES = {"healthy": 0, "unhealthy": 1, "starting": 2}
+NOT_INSPECTED = "not inspected yet (the daemon reads it within seconds of a change)"
+
+
+@dataclass(frozen=True)
+class LifeFigures:
+    """One container's answer for `hinedock health|restarts|oom|exit|uptime`; the
+    engine's facts are None until its first inspect."""
+
+    id: str
+    name: str
+    state: str
+    health: str | None
+    restart_count: int | None
+    restarts: int  # restarts seen within the window
+    oom_killed: bool | None
+    oom_events: int  # `oom` events within the window
+    exit_code: int | None
+    uptime: float | None  # seconds since StartedAt while running or paused, else 0
+    state_age: float | None  # seconds since the last state change
+
+
+@dataclass(frozen=True)
+class LifeFigure:
+    """One lifecycle key (the report's `KEY:<name>` less the name; a custom trap
+    item's KEY when `pushed`): its value, or why there is none (str), or None when it
+    is left out without a word. The monitors print the value or the reason; the
+    custom trap sends the value or nothing. Window counts (`restarts`, `oom_events`)
+    and `state_age` are not pushed: the trap's own interval is their window."""
+
+    value: Callable[[LifeFigures], float | str | None]
+    pushed: bool = True
+
+
+def _health(f: LifeFigures) -> float | str:
+    if not f.health:
+        return "no health check"
+    if f.state not in STATS_STATES:
+        return f"not running ({f.state})"  # the check does not run
+    return HEALTH_CODES[f.health]
+
+
+def _exit_code(f: LifeFigures) -> float | str:
+    if f.exit_code is None:
+        return NOT_INSPECTED
+    if f.exit_code < 0:  # older agents take no sign (README: the agents' patterns)
+        return f"exit code {f.exit_code} cannot be printed for Hinemos"
+    return f.exit_code
+
+
+LIFE_FIGURES: Mapping[str, LifeFigure] = {
+    "health": LifeFigure(_health),
+    "restart_count": LifeFigure(
+        lambda f: NOT_INSPECTED if f.restart_count is None else f.restart_count),
+    "restarts": LifeFigure(lambda f: f.restarts, pushed=False),
+    "oom_killed": LifeFigure(
+        lambda f: NOT_INSPECTED if f.oom_killed is None else int(f.oom_killed)),
+    "oom_events": LifeFigure(lambda f: f.oom_events, pushed=False),
+    "exit_code": LifeFigure(_exit_code),
+    "uptime": LifeFigure(lambda f: NOT_INSPECTED if f.uptime is None else int(f.uptime)),
+    "state_age": LifeFigure(
+        lambda f: None if f.state_age is None else int(f.state_age), pushed=False),
+}

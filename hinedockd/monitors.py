@@ -7,7 +7,7 @@ Keys and formats are defined here once, for `hinedock` and the report's commands
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from hinedockd.answers import (
     ContainersAnswer,
@@ -20,9 +20,13 @@ from hinedockd.answers import (
     RunningTotals,
     SizeAnswer,
 )
-from hinedockd.docker.lifecycle import HEALTH_CODES, LifeFigures
-from hinedockd.metrics.figures import MEMORY_UNAVAILABLE, NETWORK_UNAVAILABLE, Measured
-from hinedockd.model import STATS_STATES, ContainerState
+from hinedockd.metrics.figures import (
+    MEMORY_UNAVAILABLE,
+    NETWORK_UNAVAILABLE,
+    Measured,
+    report_value,
+)
+from hinedockd.model import LIFE_FIGURES, ContainerState
 from hinedockd.output import Lines
 
 REPORT_STATES = (ContainerState.RUNNING, ContainerState.RESTARTING, ContainerState.PAUSED,
@@ -170,8 +174,10 @@ def memory(data: MetricsAnswer, opts: Options) -> Result:
                 if isinstance(v, int | float) and not isinstance(v, bool):
                     lines.add(f"{k}{suffix}", v)
         else:
-            lines.add(f"host_mem_usage:{cid[:8]}",
-                      m.host_percent if of == "host" else m.limit_percent)
+            # the report's key for both shares
+            value = report_value(f, "host_mem_usage" if of == "host" else "limit_mem_usage")
+            if value is not None:
+                lines.add(f"host_mem_usage:{cid[:8]}", value)
     if host is not None:
         outside = host[1].memory_outside(host[0])
         if outside is None:
@@ -187,12 +193,10 @@ def disk(data: MetricsAnswer, opts: Options) -> Result:
     per_second = _flag(opts, "per_second")
     lines = Lines()
     for cid, _name, f in figs:
-        d = f.disk
-        if both or read:
-            lines.add(f"disk_read:{cid[:8]}", d.read_per_second if per_second else d.read_bytes)
-        if both or write:
-            lines.add(f"disk_write:{cid[:8]}",
-                      d.write_per_second if per_second else d.write_bytes)
+        for key, wanted in (("disk_read", both or read), ("disk_write", both or write)):
+            value = report_value(f, key, per_second)
+            if wanted and value is not None:
+                lines.add(f"{key}:{cid[:8]}", value)
     return Result(lines, notes)
 
 
@@ -205,22 +209,15 @@ def network(data: MetricsAnswer, opts: Options) -> Result:
     per_second = _flag(opts, "per_second")
     lines = Lines()
     for cid, name, f in figs:
-        n = f.net
-        if n is None:
+        if f.net is None:
             notes.append(unavailable(data, cid, name, NETWORK_UNAVAILABLE))
             continue
-        # (key, total over the window, per second), in the report's order
-        figures: list[tuple[str, float | None, float | None, bool]] = []
-        if bytes_too:
-            figures += [("nw_rxkb", n.rx_bytes, n.rx_bytes_per_second, both or rx),
-                        ("nw_txkb", n.tx_bytes, n.tx_bytes_per_second, both or tx)]
-        if packets:
-            figures += [("nw_rxpck", n.rx_packets, n.rx_packets_per_second, both or rx),
-                        ("nw_txpck", n.tx_packets, n.tx_packets_per_second, both or tx)]
-        for key, total, rate, wanted in figures:
+        keys = ([("nw_rxkb", both or rx), ("nw_txkb", both or tx)] if bytes_too else []) + (
+            [("nw_rxpck", both or rx), ("nw_txpck", both or tx)] if packets else [])
+        for key, wanted in keys:  # in the report's order
             if not wanted:
                 continue
-            value = rate if per_second else total
+            value = report_value(f, key, per_second)
             if value is None:
                 raise MonitorError(f"{data.host}: {data.engine} gives no packet counts "
                                    "(its API reports 0 whatever the traffic: Podman before "
@@ -250,80 +247,52 @@ def states(data: ContainersAnswer, opts: Options) -> Result:
     return Result(lines)
 
 
-def _life_lines(data: LifecycleAnswer, opts: Options,
-                lines_of: Callable[[LifeFigures], list[tuple[str, float]] | str]) -> Result:
-    """Lines per container, keyed by name like the report's CPU lines; `lines_of`
-    returns the pairs, or why the container has none (a note on stderr). Selected
-    containers with no line at all are an error (exit 1)."""
+def _life_lines(data: LifecycleAnswer, opts: Options, keys: tuple[str, ...]) -> Result:
+    """Lines per container, keyed by name like the report's CPU lines: each key's
+    value by its rule (model.LIFE_FIGURES), or, when one has none, why (a note on
+    stderr). Selected containers with no line at all are an error (exit 1)."""
     connected(data)
     lines, notes = Lines(), []
     for f in data.containers:
-        pairs = lines_of(f)
-        if isinstance(pairs, str):
-            notes.append(f"{f.id[:12]} {f.name}: {pairs}")
+        values = [(key, LIFE_FIGURES[key].value(f)) for key in keys]
+        why = next((v for _, v in values if isinstance(v, str)), None)
+        if why is not None:
+            notes.append(f"{f.id[:12]} {f.name}: {why}")
             continue
-        for key, value in pairs:
-            lines.add(f"{key}:{f.name}", value)
+        for key, value in values:
+            if value is not None and not isinstance(value, str):
+                lines.add(f"{key}:{f.name}", value)
     if _selected(opts) and not lines.lines:
         raise MonitorError("; ".join(notes) or "no container selected")
     return Result(lines, notes)
 
 
-NOT_INSPECTED = "not inspected yet (the daemon reads it within seconds of a change)"
-
-
 def health(data: LifecycleAnswer, opts: Options) -> Result:
     """`health:<name>`: healthy 0, unhealthy 1, starting 2; no line without a health
     check, or while not running (the check does not run)."""
-    def of(f: LifeFigures) -> list[tuple[str, float]] | str:
-        if f.health is None:
-            return "no health check"
-        if f.state not in STATS_STATES:
-            return f"not running ({f.state})"
-        return [("health", HEALTH_CODES[f.health])]
-    return _life_lines(data, opts, of)
+    return _life_lines(data, opts, ("health",))
 
 
 def restarts(data: LifecycleAnswer, opts: Options) -> Result:
     """`restart_count:<name>`: the engine's RestartCount (restart policy restarts);
     `restarts:<name>`: every start of it after its first that the daemon saw within
     the window (a `docker restart` too)."""
-    def of(f: LifeFigures) -> list[tuple[str, float]] | str:
-        if f.restart_count is None:
-            return NOT_INSPECTED
-        return [("restart_count", f.restart_count), ("restarts", f.restarts)]
-    return _life_lines(data, opts, of)
+    return _life_lines(data, opts, ("restart_count", "restarts"))
 
 
 def oom(data: LifecycleAnswer, opts: Options) -> Result:
     """`oom_killed:<name>`: 1 when its last exit was an OOM kill, as the engine says;
     `oom_events:<name>`: `oom` events within the window."""
-    def of(f: LifeFigures) -> list[tuple[str, float]] | str:
-        if f.oom_killed is None:
-            return NOT_INSPECTED
-        return [("oom_killed", int(f.oom_killed)), ("oom_events", f.oom_events)]
-    return _life_lines(data, opts, of)
+    return _life_lines(data, opts, ("oom_killed", "oom_events"))
 
 
 def exit_code(data: LifecycleAnswer, opts: Options) -> Result:
-    """`exit_code:<name>`: the last exit code (0 while running, as the engine says)."""
-    def of(f: LifeFigures) -> list[tuple[str, float]] | str:
-        if f.exit_code is None:
-            return NOT_INSPECTED
-        if f.exit_code < 0:  # older agents take no sign (README: the agents' patterns)
-            return f"exit code {f.exit_code} cannot be printed for Hinemos"
-        return [("exit_code", f.exit_code)]
-    return _life_lines(data, opts, of)
+    """`exit_code:<name>`: the last exit code (0 while running, as the engine says;
+    a negative one is not printed: older agents take no sign)."""
+    return _life_lines(data, opts, ("exit_code",))
 
 
 def uptime(data: LifecycleAnswer, opts: Options) -> Result:
     """`uptime:<name>`: whole seconds since it started, 0 when not running;
     `state_age:<name>`: whole seconds since its last state change."""
-    def of(f: LifeFigures) -> list[tuple[str, float]] | str:
-        if f.uptime is None:
-            return NOT_INSPECTED
-        pairs: list[tuple[str, float]] = [("uptime", int(f.uptime))]
-        if f.state_age is not None:
-            pairs.append(("state_age", int(f.state_age)))
-        return pairs
-    return _life_lines(data, opts, of)
+    return _life_lines(data, opts, ("uptime", "state_age"))

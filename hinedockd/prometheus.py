@@ -23,11 +23,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from hinedockd import readings
-from hinedockd.docker.lifecycle import HEALTH_CODES, LifeFigures
 from hinedockd.docker.view import HostView
 from hinedockd.messages.hub import SyslogHub
 from hinedockd.metrics.figures import Totals
-from hinedockd.model import STATS_STATES, CpuScale
+from hinedockd.model import HEALTH_CODES, STATS_STATES, CpuScale, LifeFigures
 
 log = structlog.get_logger("hinedockd.prometheus")
 

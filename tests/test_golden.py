@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 
 from hinedockd import monitors as m
-from hinedockd.answers import MetricsAnswer
+from hinedockd.answers import LifecycleAnswer, MetricsAnswer
 from hinedockd.config import TRAP_KEYS
 from hinedockd.hinemos.customtrap import figure_items
 from hinedockd.metrics.figures import container_figures
 from hinedockd.metrics.sample import parse_sample
 from hinedockd.metrics.series import Series
-from hinedockd.model import Container, ContainerState
+from hinedockd.model import Container, ContainerState, LifeFigures
 from tests.conftest import DATA, fixture_json
 
 GOLDEN = DATA / "golden-report.txt"
@@ -52,8 +52,36 @@ def minute_of(name: str) -> MetricsAnswer:
                          host_figures=None, all_running=None, containers=[figures])
 
 
-def report() -> str:
+LIVES = (  # inspected and running healthy; exited 137 after an OOM kill; not inspected
+    {"state": "running", "health": "healthy", "restart_count": 2, "restarts": 1,
+     "oom_killed": False, "oom_events": 0, "exit_code": 0, "uptime": 3600.7, "state_age": 59.2},
+    {"state": "exited", "health": "unhealthy", "restart_count": 5, "restarts": 3,
+     "oom_killed": True, "oom_events": 1, "exit_code": 137, "uptime": 0.0, "state_age": 12.0},
+    {"state": "created", "health": None, "restart_count": None, "restarts": 0,
+     "oom_killed": None, "oom_events": 0, "exit_code": None, "uptime": None, "state_age": None},
+    {"state": "exited", "health": "starting", "restart_count": 0, "restarts": 0,
+     "oom_killed": False, "oom_events": 0, "exit_code": -1, "uptime": 0.0, "state_age": None},
+)
+
+
+def lifecycle() -> list[str]:
     out = []
+    lives = [LifeFigures(id=f"{i}" * 64, name=f"c{i}", **life)  # type: ignore[arg-type]
+             for i, life in enumerate(LIVES)]
+    answer = LifecycleAnswer(host="docker1", window=60, connected=True,
+                             containers=lives)
+    for monitor in ("health", "restarts", "oom", "exit_code", "uptime"):
+        out.append(f"## lifecycle {monitor}")
+        result = getattr(m, monitor)(answer, {})
+        out += [result.lines.text().rstrip("\n")] + [f"note: {n}" for n in result.notes]
+    for life in lives:
+        out.append(f"## lifecycle custom trap {life.name}")
+        out += [f"{i.key}={i.msg}" for i in figure_items(None, life, TRAP_KEYS, "DATE")]
+    return out
+
+
+def report() -> str:
+    out = lifecycle()
     for name in RECORDED:
         data = minute_of(name)
         for monitor, opts in VARIANTS:

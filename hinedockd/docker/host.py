@@ -31,7 +31,6 @@ from hinedockd.docker.inventory import Inventory
 from hinedockd.docker.lifecycle import (
     Alert,
     Lifecycle,
-    LifeFigures,
     health_alert,
     health_of,
 )
@@ -50,6 +49,7 @@ from hinedockd.model import (
     STATS_STATES,
     Container,
     EngineEvent,
+    LifeFigures,
     state_counts,
 )
 from hinedockd.persist import HostState

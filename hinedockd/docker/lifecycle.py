@@ -31,10 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hinedockd.metrics.sample import SampleError, parse_time
-from hinedockd.model import STATS_STATES, Container
+from hinedockd.model import HEALTH_CODES, STATS_STATES, Container, LifeFigures
 
 # `hinedock health`: a number per health state, so that a numeric monitor can alert.
-HEALTH_CODES = {"healthy": 0, "unhealthy": 1, "starting": 2}
 
 
 @dataclass(frozen=True)
@@ -174,24 +173,6 @@ class _Record:
     ooms: deque[float] = field(default_factory=deque)  # `oom` events (times)
     loop_told_at: float | None = None
     oom_told: float = 0.0  # finished_at of the last OOM kill told
-
-
-@dataclass(frozen=True)
-class LifeFigures:
-    """One container's answer for `hinedock health|restarts|oom|exit|uptime`; the
-    engine's facts are None until its first inspect."""
-
-    id: str
-    name: str
-    state: str
-    health: str | None
-    restart_count: int | None
-    restarts: int  # restarts seen within the window
-    oom_killed: bool | None
-    oom_events: int  # `oom` events within the window
-    exit_code: int | None
-    uptime: float | None  # seconds since StartedAt while running or paused, else 0
-    state_age: float | None  # seconds since the last state change
 
 
 class Lifecycle:

@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from hinedockd.model import Container, EngineEvent
+from hinedockd.model import Container, EngineEvent, LifeFigures
 
 if TYPE_CHECKING:
     from hinedockd.config import HostConfig
     from hinedockd.docker.dialect import Dialect
     from hinedockd.docker.engine import Engine
-    from hinedockd.docker.lifecycle import Alert, LifeFigures
+    from hinedockd.docker.lifecycle import Alert
     from hinedockd.metrics.series import Series
 
 # The state told for a container that no longer exists.

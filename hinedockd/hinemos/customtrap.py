@@ -27,10 +27,9 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from hinedockd.docker.lifecycle import HEALTH_CODES, LifeFigures
 from hinedockd.messages.framing import sanitize
-from hinedockd.metrics.figures import Measured
-from hinedockd.model import STATS_STATES
+from hinedockd.metrics.figures import REPORT_FIGURES, Measured, report_value
+from hinedockd.model import LIFE_FIGURES, LifeFigures
 from hinedockd.output import number
 
 MSG_MAX = 1024  # a string item's text (a state, an event line), sanitised and capped
@@ -75,24 +74,14 @@ def figure_items(figures: Measured | None, life: LifeFigures | None, keys: Itera
             cores = figures.cpu.per_core if figures is not None else None
             out += [_num(date, f"cpu_usage#{i}", v) for i, v in enumerate(cores or ())]
             continue
-        value = _figure_value(figures, key) if figures is not None else None
-        if value is None and life is not None:
-            value = _life_value(life, key)
+        value = (report_value(figures, key) if figures is not None and key in REPORT_FIGURES
+                 else None)
+        if value is None and life is not None and key in LIFE_FIGURES:
+            told = LIFE_FIGURES[key].value(life)
+            value = None if isinstance(told, str) else told  # a reason is no figure
         if value is not None:
             out.append(_num(date, key, value))
     return out
-
-
-def _figure_value(f: Measured, key: str) -> float | None:
-    """None: a figure the engine does not give (memory, network): left out."""
-    m, n = f.memory, f.net
-    return {"cpu_usage": f.cpu.percent,
-            "host_mem_usage": m.host_percent if m else None,
-            "limit_mem_usage": m.limit_percent if m else None,
-            "disk_read": f.disk.read_bytes, "disk_write": f.disk.write_bytes,
-            "nw_rxkb": n.rx_bytes if n else None, "nw_txkb": n.tx_bytes if n else None,
-            "nw_rxpck": n.rx_packets if n else None,
-            "nw_txpck": n.tx_packets if n else None}.get(key)
 
 
 @dataclass(frozen=True)
@@ -129,20 +118,6 @@ def host_items(r: HostReading, keys: Iterable[str], date: str) -> list[TrapItem]
 def count_items(counts: Iterable[tuple[str, int | None]], date: str) -> list[TrapItem]:
     """Process counts (KEY, count); a count that could not be read is left out."""
     return [_num(date, key, n) for key, n in counts if n is not None]
-
-
-def _life_value(f: LifeFigures, key: str) -> int | None:
-    if key == "health":
-        return HEALTH_CODES[f.health] if f.health and f.state in STATS_STATES else None
-    if key == "restart_count":
-        return f.restart_count
-    if key == "oom_killed":
-        return None if f.oom_killed is None else int(f.oom_killed)
-    if key == "exit_code":
-        return f.exit_code if f.exit_code is not None and f.exit_code >= 0 else None
-    if key == "uptime":
-        return None if f.uptime is None else int(f.uptime)
-    return None
 
 
 def string_item(date: str, key: str, text: str) -> TrapItem | None:

@@ -11,7 +11,7 @@ Per-core figures are percent of that core. Disk and network figures are bytes
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -92,6 +92,45 @@ class Measured:
     memory: MemoryFigures | None  # None: not given (MEMORY_UNAVAILABLE)
     disk: DiskFigures
     net: NetFigures | None  # None: not given (NETWORK_UNAVAILABLE)
+
+
+FigureOf = Callable[[Measured], float | None]  # None: the engine does not give it
+
+
+@dataclass(frozen=True)
+class ReportFigure:
+    """One of the report's figure keys (its monitors' `KEY:<id>` less the id; a custom
+    trap item's KEY): the figure over the window, and per second where it is a rate
+    (`--per-second`); None where it is a level (CPU %, memory %)."""
+
+    total: FigureOf
+    per_second: FigureOf | None = None
+
+
+# Every figure key and its rule, in the report's order: the monitors, the custom trap
+# and the config's list of trap keys read them here.
+REPORT_FIGURES: Mapping[str, ReportFigure] = {
+    "cpu_usage": ReportFigure(lambda f: f.cpu.percent),
+    "host_mem_usage": ReportFigure(lambda f: f.memory.host_percent if f.memory else None),
+    "limit_mem_usage": ReportFigure(lambda f: f.memory.limit_percent if f.memory else None),
+    "disk_read": ReportFigure(lambda f: f.disk.read_bytes, lambda f: f.disk.read_per_second),
+    "disk_write": ReportFigure(lambda f: f.disk.write_bytes,
+                               lambda f: f.disk.write_per_second),
+    "nw_rxkb": ReportFigure(lambda f: f.net.rx_bytes if f.net else None,
+                            lambda f: f.net.rx_bytes_per_second if f.net else None),
+    "nw_txkb": ReportFigure(lambda f: f.net.tx_bytes if f.net else None,
+                            lambda f: f.net.tx_bytes_per_second if f.net else None),
+    "nw_rxpck": ReportFigure(lambda f: f.net.rx_packets if f.net else None,
+                             lambda f: f.net.rx_packets_per_second if f.net else None),
+    "nw_txpck": ReportFigure(lambda f: f.net.tx_packets if f.net else None,
+                             lambda f: f.net.tx_packets_per_second if f.net else None),
+}
+
+
+def report_value(f: Measured, key: str, per_second: bool = False) -> float | None:
+    """The figure under `key` (per second when asked and it is a rate)."""
+    fig = REPORT_FIGURES[key]
+    return (fig.per_second if per_second and fig.per_second else fig.total)(f)
 
 
 @dataclass(frozen=True)
