@@ -26,7 +26,7 @@ from hinedockd import readings
 from hinedockd.docker.view import HostView
 from hinedockd.messages.hub import SyslogHub
 from hinedockd.metrics.figures import Totals
-from hinedockd.model import HEALTH_CODES, STATS_STATES, CpuScale, LifeFigures
+from hinedockd.model import LIFE_FIGURES, STATS_STATES, CpuScale, LifeFigures
 
 log = structlog.get_logger("hinedockd.prometheus")
 
@@ -115,13 +115,14 @@ class DaemonCollector(Collector):
     @staticmethod
     def _life(families: dict[str, GaugeMetricFamily], restarts: CounterMetricFamily,
               key: list[str], f: LifeFigures) -> None:
-        """What is known; nothing before the container's first inspect."""
-        if f.health is not None and f.state in STATS_STATES:
-            families["health"].add_metric(key, HEALTH_CODES[f.health])
-        if f.restart_count is not None:
-            restarts.add_metric(key, f.restart_count)
-        if f.oom_killed is not None:
-            families["oom_killed"].add_metric(key, int(f.oom_killed))
+        """What is known; nothing before the container's first inspect. Health, restarts
+        and OOM kills by the report's rules (model.LIFE_FIGURES); the exit code and the
+        uptime as they are, since Prometheus takes a sign and fractions of a second."""
+        for name, family in (("health", families["health"]), ("restart_count", restarts),
+                             ("oom_killed", families["oom_killed"])):
+            value = LIFE_FIGURES[name].value(f)
+            if value is not None and not isinstance(value, str):
+                family.add_metric(key, value)
         if f.exit_code is not None:
             families["exit_code"].add_metric(key, f.exit_code)
         if f.uptime is not None:

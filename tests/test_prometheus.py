@@ -54,7 +54,8 @@ async def scraped(tmp_path: Path) -> AsyncIterator[Scraped]:
         registry.register(DaemonCollector([host], None, window=30, scale="host"))
         try:
             await eventually(lambda: (s := host.series(busy.id)) is not None
-                             and s.latest is not None and s.latest.cpu_total > 0)
+                             and s.latest is not None and s.latest.cpu_total > 0
+                             and busy.id in host.lifecycle)  # inspected
             text = generate_latest(registry).decode()
             yield Scraped(text, parse(text), busy, stopped)
         finally:
@@ -84,6 +85,20 @@ async def test_cadvisor_counters_are_the_engines_own(scraped: Scraped) -> None:
     # the stopped container: its figures are not 0, they are not there
     assert not any(labels["id"] == f"/docker/{scraped.stopped.id}"
                    for family in s.values() for labels, _ in family if "id" in labels)
+
+
+async def test_lifecycle_gauges_follow_the_reports_rules(scraped: Scraped) -> None:
+    """Inspected (RestartCount 0, not OOM-killed, exit code 0), no health check: no
+    health gauge, as the report prints no health line (model.LIFE_FIGURES)."""
+    s, cid = scraped.samples, scraped.busy.id
+    mine = {name: v for name, family in s.items() for labels, v in family
+            if labels.get("id") == cid or labels.get("container_id") == cid
+            or labels.get("name") == "busy"}
+    assert mine.get("hinedockd_container_restarts_total") == 0
+    assert mine.get("hinedockd_container_oom_killed") == 0
+    assert mine.get("hinedockd_container_exit_code") == 0
+    assert "hinedockd_container_health" not in mine
+    assert mine.get("hinedockd_container_uptime_seconds", -1) >= 0
 
 
 async def test_the_page_passes_promtool(scraped: Scraped) -> None:
