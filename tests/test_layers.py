@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 
 PACKAGE = ROOT / "hinedockd"
 ABOVE_THE_ENGINE = ("hinedockd.messages", "hinedockd.hinemos", "hinedockd.queries",
-                    "hinedockd.api", "hinedockd.app", "hinedockd.monitors",
+                    "hinedockd.api", "hinedockd.jobroutes", "hinedockd.app", "hinedockd.monitors",
                     "hinedockd.prometheus", "hinedockd.readings", "hinedockd.status",
                     "hinedockd.snmp", "hinedockd.client")
 RULES = {
