@@ -209,6 +209,12 @@ class Engine:
     def _error(self, what: str, e: BaseException) -> EngineError:
         return EngineError(f"{self.host.facility_id}: {what}: {_text(e)}", _status(e))
 
+    async def chosen_version(self) -> str:
+        """The API version to call, negotiated at the first call that needs it."""
+        if self.docker.api_version == "auto":
+            await self.negotiate()
+        return self.docker.api_version
+
     def url(self, path: str, versioned: bool = True) -> str:
         """The engine's URL for an API path, at the version chosen (`negotiate`)."""
         prefix = f"/{self.docker.api_version}" if versioned else ""
@@ -223,8 +229,8 @@ class Engine:
         """One call to the engine's API (`body`: sent as JSON), the answer's body to be
         read inside. Every failure, also while reading, is an EngineError: an error
         answer with the engine's message (`_error_text`, bounded)."""
-        if versioned and self.docker.api_version == "auto":
-            await self.negotiate()
+        if versioned:
+            await self.chosen_version()
         data = None if body is None else orjson.dumps(body)
         headers = {"Content-Type": "application/json"} if data is not None else None
         try:
@@ -315,10 +321,8 @@ class Engine:
         with `close` one answer the engine ends by closing the connection, or with `raw`
         a stream whose bytes are handed on as they come (`/containers/{id}/logs`);
         returns once the engine has answered 200. `done` on the result ends with it."""
-        if self.docker.api_version == "auto":
-            await self.negotiate()
         query = "&".join(f"{quote(k)}={quote(v)}" for k, v in params.items())
-        target = f"/{self.docker.api_version}/{path}" + (f"?{query}" if query else "")
+        target = f"/{await self.chosen_version()}/{path}" + (f"?{query}" if query else "")
         kind, host, port = self._where
         request = (f"GET {target} HTTP/1.1\r\nHost: {host if kind == 'tcp' else 'docker'}\r\n"
                    "User-Agent: hinedockd\r\nAccept: application/json\r\n"

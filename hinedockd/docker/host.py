@@ -239,7 +239,7 @@ class Host:
         c = self.containers.get(ev.actor_id)
         if action == "health_status" and c is not None:
             if health_of(ev.action.partition(":")[2]) is None:
-                self.refresher.checked.add(c.id)  # Podman: the result comes with the inspect
+                self.refresher.health_checked(c.id)  # Podman
             else:
                 self._alert(health_alert(c, before.health if before else None, c.health))
         elif action == "oom":

@@ -37,6 +37,11 @@ class Refresher:
         self._inspecting = asyncio.Semaphore(INSPECTS_AT_ONCE)
         self._unreadable_logged: set[tuple[str, str]] = set()
 
+    def health_checked(self, cid: str) -> None:
+        """A health check ran and the engine did not say how it went (Podman): its
+        result is told after the next inspect."""
+        self.checked.add(cid)
+
     def forget(self, cid: str) -> None:
         self.checked.discard(cid)
 
