@@ -25,10 +25,15 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from hinedockd import readings
 from hinedockd.docker.view import HostView
 from hinedockd.messages.hub import SyslogHub
-from hinedockd.metrics.figures import Totals
-from hinedockd.model import LIFE_FIGURES, STATS_STATES, CpuScale, LifeFigures
+from hinedockd.metrics.figures import Totals, report_value
+from hinedockd.model import LIFE_FIGURES, CpuScale, LifeFigures
 
 log = structlog.get_logger("hinedockd.prometheus")
+
+
+# The rate gauges (`hinedockd_container_<name>_per_second`) and the report's key of each
+RATES = {"disk_read_bytes": "disk_read", "disk_write_bytes": "disk_write",
+         "net_rx_bytes": "nw_rxkb", "net_tx_bytes": "nw_txkb"}
 
 
 class DaemonCollector(Collector):
@@ -56,8 +61,7 @@ class DaemonCollector(Collector):
         rates = {k: GaugeMetricFamily(f"hinedockd_container_{k}_per_second",
                                       f"{k.replace('_', ' ')} per second over the window",
                                       labels=labels)
-                 for k in ("disk_read_bytes", "disk_write_bytes", "net_rx_bytes",
-                           "net_tx_bytes")}
+                 for k in RATES}
         # A counter: promtool refuses a gauge named *_count (a histogram's suffix).
         restarts = CounterMetricFamily("hinedockd_container_restarts",
                                        "the engine's RestartCount", labels=labels)
@@ -81,9 +85,7 @@ class DaemonCollector(Collector):
             for c in view.containers.values():
                 self._life(life, restarts, [h, c.name, c.short_id],
                            view.life_figures(c, self.window, now))
-                if c.state not in STATS_STATES:
-                    continue
-                totals = readings.totals(view, c)
+                totals = readings.totals(view, c)  # None, as the figures, when not running
                 if totals is not None:
                     cadvisor.add([h, c.name, f"/docker/{c.id}", c.image], totals)
                 f = readings.figures(view, c, window=self.window, now=now,
@@ -94,11 +96,10 @@ class DaemonCollector(Collector):
                 cpu.add_metric(key, f.cpu.percent)
                 if f.memory is not None:  # not given: no series, never 0
                     rss.add_metric(key, f.memory.rss)
-                rates["disk_read_bytes"].add_metric(key, f.disk.read_per_second)
-                rates["disk_write_bytes"].add_metric(key, f.disk.write_per_second)
-                if f.net is not None:
-                    rates["net_rx_bytes"].add_metric(key, f.net.rx_bytes_per_second)
-                    rates["net_tx_bytes"].add_metric(key, f.net.tx_bytes_per_second)
+                for family, report_key in RATES.items():
+                    rate = report_value(f, report_key, per_second=True)
+                    if rate is not None:  # not given (network): never 0
+                        rates[family].add_metric(key, rate)
         yield from (connected, events, samples, bad, states, cpu, rss, *rates.values(),
                     restarts, *life.values(), *cadvisor.families())
         if self.hub is not None:

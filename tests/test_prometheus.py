@@ -56,7 +56,8 @@ async def scraped(tmp_path: Path) -> AsyncIterator[Scraped]:
             await eventually(lambda: (s := host.series(busy.id)) is not None
                              and s.latest is not None and s.latest.cpu_total > 0
                              and busy.id in host.lifecycle)  # inspected
-            text = generate_latest(registry).decode()
+            await eventually(lambda: "_per_second{" in generate_latest(registry).decode())
+            text = generate_latest(registry).decode()  # with two samples: rates
             yield Scraped(text, parse(text), busy, stopped)
         finally:
             task.cancel()
@@ -98,6 +99,13 @@ async def test_lifecycle_gauges_follow_the_reports_rules(scraped: Scraped) -> No
     assert mine.get("hinedockd_container_oom_killed") == 0
     assert mine.get("hinedockd_container_exit_code") == 0
     assert "hinedockd_container_health" not in mine
+    # the rates, by the report's rules: the fake writes and receives io_rate bytes a second
+    for name in ("hinedockd_container_disk_write_bytes_per_second",
+                 "hinedockd_container_net_rx_bytes_per_second"):
+        assert mine.get(name) == pytest.approx(scraped.busy.io_rate, rel=0.05), name
+    assert not any(labels.get("name") == "stopped" for name, family in s.items()
+                   if name.startswith("hinedockd_container_") and name.endswith("_per_second")
+                   for labels, _ in family)
     assert mine.get("hinedockd_container_uptime_seconds", -1) >= 0
 
 
