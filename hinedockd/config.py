@@ -25,8 +25,8 @@ from hinedockd.messages.framing import FACILITIES, SEVERITIES
 from hinedockd.metrics.figures import REPORT_FIGURES
 from hinedockd.model import FACILITY_ID_MAX, FACILITY_ID_RE, LIFE_FIGURES, CpuScale
 from hinedockd.processes import compile_pattern
+from hinedockd.schema import Check, Key, Lang, Table, read, reference
 from hinedockd.schema import ConfigError as ConfigError
-from hinedockd.schema import Key, Lang, Table, read, reference
 
 DEFAULT_CONFIG_PATH = "/etc/hinedockd/config.toml"
 SOCKET_ENV = "HINEDOCK_SOCKET"
@@ -84,10 +84,17 @@ def _facility_id(value: str) -> str | None:
     return None
 
 
-def _engine_url(url: str) -> str | None:
-    if not re.match(r"^(unix:///\S+|(tcp|http|https)://[^/\s]+/?)$", url):
-        return f"must be unix:///path, tcp://host:port or https://host:port; got {url!r}"
-    return None
+def _form(pattern: str, form: str) -> Check:
+    """A string that must match `pattern`, said to the operator as `form`."""
+    regex = re.compile(pattern)
+
+    def check(value: str) -> str | None:
+        return None if regex.match(value) else f"must be {form}; got {value!r}"
+    return check
+
+
+_engine_url = _form(r"^(unix:///\S+|(tcp|http|https)://[^/\s]+/?)$",
+                    "unix:///path, tcp://host:port or https://host:port")
 
 
 def _ipv4(address: str) -> str | None:
@@ -143,17 +150,10 @@ def _event_globs(globs: tuple[str, ...]) -> str | None:
     return None
 
 
-def _syslog_target(target: str) -> str | None:
-    if not re.match(r"^(udp|tcp)://[^/:\s]+:\d+$|^file:///\S+$", target):
-        return f"must be udp://host:port, tcp://host:port or file:///path; got {target!r}"
-    return None
-
-
-def _trap_url(url: str) -> str | None:
-    if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
-        return ("must be http://HOST:PORT/ or https://… (the manager's monitor.customtrap.url, "
-                f"default port 8082); got {url!r}")
-    return None
+_syslog_target = _form(r"^(udp|tcp)://[^/:\s]+:\d+$|^file:///\S+$",
+                       "udp://host:port, tcp://host:port or file:///path")
+_trap_url = _form(r"^https?://[^/\s]+(/\S*)?$", "http://HOST:PORT/ or https://… (the "
+                  "manager's monitor.customtrap.url, default port 8082)")
 
 
 def _timezone(zone: str | None) -> str | None:

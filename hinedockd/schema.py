@@ -169,9 +169,9 @@ def _typed(t: Table, f: Field) -> Any:
             return read(inner, t.table(name))
         value = t.value(name, inner, inner()) or None  # "" is unset
     elif origin is tuple:
-        items = t.value(name, list, [])
         if dataclasses.is_dataclass(args[0]):
             return tuple(read(args[0], sub) for sub in t.array(name))  # type: ignore[arg-type]
+        items = t.value(name, list, [])
         if not all(isinstance(i, str) for i in items):
             t.fail(name, f"must be a list of strings; got {items!r}")
         value = tuple(items)
