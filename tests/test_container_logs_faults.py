@@ -20,7 +20,7 @@ from hinedockd.messages.containerlog import LogCursor, LogPosition
 from hinedockd.messages.containerlogs import ContainerLogs
 from hinedockd.messages.hub import SyslogHub
 from hinedockd.testing import FakeEngine
-from hinedockd.testing.engine import FakeContainer
+from hinedockd.testing.container import FakeContainer
 from tests.conftest import eventually
 
 

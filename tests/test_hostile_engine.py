@@ -15,7 +15,8 @@ import pytest
 
 from hinedockd.config import HostConfig
 from hinedockd.docker.engine import Engine, EngineError
-from hinedockd.testing.engine import ErrorAnswer, FakeEngine
+from hinedockd.testing.engine import FakeEngine
+from hinedockd.testing.hostile import ErrorAnswer
 from tests.realparts import StatusWatch, daemon_in, wait_for
 
 GB = 1 << 30
@@ -25,7 +26,7 @@ PEAK_MB = 400  # the daemon at rest is about 70 MB; the largest answer it reads 
 async def test_oversize_answers_are_skipped_and_the_host_goes_on(tmp_path: Path) -> None:
     engine = FakeEngine()
     engine.add("big")
-    engine.oversize = {"list": GB}
+    engine.answers.oversize = {"list": GB}
     await engine.start()
     dm = daemon_in(tmp_path, host_url=engine.url, stats="poll")
     try:
@@ -36,7 +37,7 @@ async def test_oversize_answers_are_skipped_and_the_host_goes_on(tmp_path: Path)
                 30, "the 1 GB list refused")
             assert dm.peak_rss_mb() < PEAK_MB, dm.peak_rss_mb()
             # The engine sends sane lists again, but inspect, top, df and exec stay huge.
-            engine.oversize = {"inspect": GB, "top": GB, "df": GB, "exec": 300 << 20}
+            engine.answers.oversize = {"inspect": GB, "top": GB, "df": GB, "exec": 300 << 20}
             await asyncio.to_thread(wait_for, lambda: bool(dm.status()["connected"]), 60,
                                     "connected once the list is sane")
             states = await asyncio.to_thread(dm.run, "hinedock", "states", "-n", "big")
@@ -52,8 +53,8 @@ async def test_oversize_answers_are_skipped_and_the_host_goes_on(tmp_path: Path)
             # 300 MB of the announced 4 GB came and went through; the frame was cut short
             assert len(ran.stdout) == 4 + (300 << 20) and ran.stdout.startswith(b"ran\n")
             assert ran.returncode == 9 and b"bytes short of its frame" in ran.stderr, ran.stderr
-            engine.oversize = {}
-            engine.exec_exit_code = "0\nX 5"
+            engine.answers.oversize = {}
+            engine.execs.exit_code = "0\nX 5"
             forged = await asyncio.to_thread(dm.run, "hinedock", "job", "exec", "-n", "big",
                                              "--", "x")
             # -1 (255): the engine gave no integer; no forged frame reached the client
@@ -123,7 +124,7 @@ async def test_an_error_answer_of_any_shape_is_an_engine_error(kind: str) -> Non
     real = Engine(HostConfig(facility_id="h1", url=engine.url, address="127.0.0.1"))
     try:
         await real.negotiate()
-        engine.failing = ERROR_ANSWERS[kind]
+        engine.answers.failing = ERROR_ANSWERS[kind]
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
         for call in (real.get_json("info"), real.negotiate(),
                      real.post_json("containers/x/exec", {"Cmd": ["true"]})):

@@ -85,18 +85,18 @@ target = "tcp://127.0.0.1:{port}"
     try:
         await eventually(lambda: w.status.connected)
         c = engine.add("web1")  # create and start: two events, two state messages
-        last = engine.history[-1]["timeNano"]
+        last = engine.events.history[-1]["timeNano"]
         # The persister took the checkpoint at the new cursor and, its messages unsent,
         # kept it waiting (taken and settled in one look: pending means not saved).
         points = persister.checkpoints[persist.state_file(cfg.daemon.state_dir, "h1")]
         await eventually(lambda: any(getattr(state, "cursor_ns", 0) == last
                                      for state, _ in points.pending))
         saved = persist.load(cfg.daemon.state_dir, "h1")
-        assert saved.cursor_ns < engine.history[0]["timeNano"], "saved past unsent messages"
+        assert saved.cursor_ns < engine.events.history[0]["timeNano"], "saved past unsent messages"
         assert c.id not in saved.states
         server = await tcp_receiver(port, received)
         await eventually(lambda: persist.load(cfg.daemon.state_dir, "h1").cursor_ns
-                         == engine.history[-1]["timeNano"], within=20)
+                         == engine.events.history[-1]["timeNano"], within=20)
         assert persist.load(cfg.daemon.state_dir, "h1").states == {c.id: "running"}
         assert b"container start id=" + c.id[:12].encode() in b"".join(received)
     finally:

@@ -4,7 +4,8 @@ async context manager on a loopback port, and needs nothing beyond this package
 (its recorded samples are package data). `python -m hinedockd.testing fake-engine`
 serves the fake engine for the benchmarks."""
 
-from hinedockd.testing.engine import FakeContainer, FakeEngine
+from hinedockd.testing.container import FakeContainer
+from hinedockd.testing.engine import FakeEngine
 from hinedockd.testing.server import FakeServer
 
 __all__ = ["FakeContainer", "FakeEngine", "FakeServer"]

@@ -4,8 +4,11 @@ FakeEngine serves the subset of the Docker Engine API the daemon uses, with the
 shapes recorded from a real engine 20.10 (the sample in this package's `data/`,
 a copy of the recorded fixture): `/events` with `since=`
 replay of at most 256 events, per-container `/stats` streams, `/containers/json`,
-`/containers/{id}/json`, `/info`, `/_ping`, `/top`, `/system/df`. It can cut its
-streams and go silent, which a real engine won't do on demand. Run it standalone for the benchmarks:
+`/containers/{id}/json`, `/info`, `/_ping`, `/top`, `/system/df`, `/logs`, exec. It
+can cut its streams and go silent, and answer as a broken or hostile engine would,
+which a real engine won't do on demand. Its parts: `container` (one container's
+shapes), `enginestreams` (events, logs), `hostile` (padded and error answers, exec).
+Run it standalone for the benchmarks:
 
     python -m hinedockd.testing fake-engine --port 23750 --containers 1000
 """
@@ -20,7 +23,6 @@ import hashlib
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -29,11 +31,13 @@ from aiohttp import web
 
 from hinedockd.docker.dialect import version_tuple
 from hinedockd.docker.engine import raise_fd_limit
+from hinedockd.testing.container import FakeContainer, iso, iso_ns
+from hinedockd.testing.enginestreams import EventLog, LogStreams
+from hinedockd.testing.hostile import Answers, Execs
 from hinedockd.testing.server import FakeServer
 
 API = "v1.41"
 V = "/{api:v[0-9]+[.][0-9]+}"  # any version prefix: the gate below judges it, as an engine
-REPLAY_LIMIT = 256  # the engine keeps this many events for `since=`
 STORM_DOWN_SECONDS = 3.0  # how long a restarted engine refuses connections
 
 
@@ -43,71 +47,6 @@ def recorded_sample() -> dict[str, Any]:
     data = resources.files("hinedockd.testing").joinpath(
         "data/stats-cgroupv1-engine20.10.json").read_bytes()
     return orjson.loads(data)  # type: ignore[no-any-return]
-
-
-def _iso(t: float) -> str:
-    whole = int(t)
-    nanos = int((t - whole) * 1e9)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{nanos:09d}Z"
-
-
-@dataclass
-class FakeContainer:
-    id: str
-    name: str
-    state: str = "running"
-    labels: dict[str, str] = field(default_factory=dict)
-    image: str = "localbusybox:latest"
-    cpu_rate: float = 0.25  # cores busy
-    io_rate: int = 1000  # bytes/s written, received
-    started: float = field(default_factory=time.time)
-    tty: bool = False
-    # Its own output, as the engine keeps it: (time ns, stream, text); the lines before
-    # `log_kept_from` are rotated away (no longer kept).
-    log: list[tuple[int, int, str]] = field(default_factory=list)
-    log_kept_from: int = 0
-    log_driver: str = "json-file"  # "none": nothing to read (501, Docker's wording)
-
-    def list_item(self) -> dict[str, Any]:
-        return {"Id": self.id, "Names": [f"/{self.name}"], "Image": self.image,
-                "Command": "sh -c 'httpd -f -p 8080'", "Created": int(self.started),
-                "Ports": [], "Labels": dict(self.labels), "State": self.state,
-                "Status": "Up 1 second" if self.state == "running" else "Exited (0) 1 second ago",
-                "SizeRw": 6}
-
-    def inspect(self) -> dict[str, Any]:
-        """`GET /containers/{id}/json`, the part the daemon reads, shaped as Docker
-        20.10 answered (tests/data/inspect-lifecycle.json)."""
-        running = self.state in ("running", "paused")
-        return {"Id": self.id, "Name": f"/{self.name}", "RestartCount": 0,
-                "State": {"Status": self.state, "Running": running,
-                          "Paused": self.state == "paused", "OOMKilled": False,
-                          "ExitCode": 0, "StartedAt": _iso(self.started),
-                          "FinishedAt": "0001-01-01T00:00:00Z" if running else _iso(self.started)},
-                "Config": {"Image": self.image, "Labels": dict(self.labels), "Tty": self.tty},
-                "HostConfig": {"LogConfig": {"Type": self.log_driver, "Config": {}}}}
-
-    def log_entry(self, i: int) -> bytes:
-        """Line `i` as Docker 20.10 sends it (tests/data/logs-*docker20.10.bin): a frame of
-        `<RFC 3339 nanoseconds> <text>\\n`, or the raw bytes ending `\\r\\n` with a TTY."""
-        ts, stream, text = self.log[i]
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts // 10**9))
-        body = f"{stamp}.{ts % 10**9:09d}Z {text}".encode()
-        if self.tty:
-            return body + b"\r\n"
-        body += b"\n"
-        return bytes([stream, 0, 0, 0]) + len(body).to_bytes(4, "big") + body
-
-
-@dataclass(frozen=True)
-class ErrorAnswer:
-    """What a broken or hostile engine answers to every API call (`FakeEngine.failing`):
-    `status`, `content_type` and `body`, then `pad` bytes more."""
-
-    status: int
-    content_type: str
-    body: bytes
-    pad: int = 0
 
 
 class InFlight:
@@ -128,6 +67,10 @@ class InFlight:
 
 
 class FakeEngine(FakeServer):
+    """The engine: its containers, the calls that drive it (add, set_state, write_log,
+    remove, restart, upgrade, cut_streams) and its short answers; the long ones are
+    `events` and `logs` (enginestreams), the hostile ones `answers` and `execs`."""
+
     def __init__(self, sample_interval: float = 1.0, in_flight: InFlight | None = None,
                  answer_seconds: float = 0.0) -> None:
         """`in_flight`: counts this engine's lists and inspects (shared by a fleet);
@@ -136,40 +79,32 @@ class FakeEngine(FakeServer):
         self.in_flight = in_flight or InFlight()
         self.answer_seconds = answer_seconds
         self.containers: dict[str, FakeContainer] = {}
-        self.history: list[dict[str, Any]] = []
         self.sample_interval = sample_interval
         self.silent = False  # stats streams stop sending (but stay open)
         self.requests: list[str] = []
-        self._event_queues: set[asyncio.Queue[bytes | None]] = set()
+        self.events = EventLog(self.requests)
+        self.logs = LogStreams(self.containers, self.requests)
+        self.answers = Answers()
+        self.execs = Execs(self.containers, self.answers)
         self._stat_responses: set[web.StreamResponse] = set()
-        self._log_waiters: dict[str, asyncio.Event] = {}
-        self._log_transports: set[asyncio.BaseTransport] = set()
         self._template = recorded_sample()
-        # A hostile or broken engine (issue 29): the answers named here ("list",
-        # "inspect", "top", "df", "exec") carry this many bytes more, streamed; and the
-        # exit code an exec's inspect gives.
         # The API versions it speaks (`/version`'s ApiVersion and MinAPIVersion), as a
         # real engine: older than the minimum is refused with the engine's own message,
         # newer than its own is refused too. `upgrade` changes them, as an engine
         # upgraded in place.
         self.api_version, self.min_api_version = API[1:], "1.12"
-        self.oversize: dict[str, int] = {}
-        self.exec_exit_code: object = 0
-        self.failing: ErrorAnswer | None = None  # every API call but /_ping answers it
         self.app.add_routes([
             web.get("/_ping", self._ping),
             web.get("/version", self._version),
             web.get(f"{V}/info", self._info),
             web.get(f"{V}/containers/json", self._list),
-            web.get(f"{V}/events", self._events),
+            web.get(f"{V}/events", self.events.serve),
             web.get(f"{V}/containers/{{id}}/json", self._inspect),
             web.get(f"{V}/containers/{{id}}/stats", self._stats),
-            web.get(f"{V}/containers/{{id}}/logs", self._logs),
+            web.get(f"{V}/containers/{{id}}/logs", self.logs.serve),
             web.get(f"{V}/containers/{{id}}/top", self._top),
             web.get(f"{V}/system/df", self._df),
-            web.post(f"{V}/containers/{{id}}/exec", self._exec_create),
-            web.post(f"{V}/exec/{{id}}/start", self._exec_start),
-            web.get(f"{V}/exec/{{id}}/json", self._exec_inspect),
+            *self.execs.routes(V),
         ])
         self.app.middlewares.append(self._api_gate)
 
@@ -201,35 +136,20 @@ class FakeEngine(FakeServer):
         if state == "running":
             c.started = time.time()
         self.emit(c, action)
-        self._wake_logs(c)
+        self.logs.wake(c)
 
     def write_log(self, c: FakeContainer, text: str, stream: int = 1,
                   ts_ns: int | None = None) -> None:
         """The container prints a line (now, or at the engine time `ts_ns`)."""
         c.log.append((time.time_ns() if ts_ns is None else ts_ns, stream, text))
-        self._wake_logs(c)
-
-    def _wake_logs(self, c: FakeContainer) -> None:
-        waiter = self._log_waiters.pop(c.id, None)
-        if waiter is not None:
-            waiter.set()
+        self.logs.wake(c)
 
     def remove(self, c: FakeContainer) -> None:
         self.containers.pop(c.id, None)
         self.emit(c, "destroy")
 
     def emit(self, c: FakeContainer, action: str, etype: str = "container") -> dict[str, Any]:
-        now = time.time_ns()
-        if self.history and now <= self.history[-1]["timeNano"]:
-            now = self.history[-1]["timeNano"] + 1
-        ev = {"Type": etype, "Action": action,
-              "Actor": {"ID": c.id, "Attributes": {**c.labels, "image": c.image, "name": c.name}},
-              "scope": "local", "time": now // 10**9, "timeNano": now}
-        self.history = [*self.history[-(REPLAY_LIMIT - 1):], ev]
-        line = orjson.dumps(ev) + b"\n"
-        for q in self._event_queues:
-            q.put_nowait(line)
-        return ev
+        return self.events.emit(c, action, etype)
 
     async def restart(self, down_seconds: float) -> None:
         """As an engine restarted (a host rebooted in a maintenance window): it hangs
@@ -244,23 +164,23 @@ class FakeEngine(FakeServer):
         await asyncio.sleep(down_seconds)
         await self.listen()
 
+    def upgrade(self, api_version: str, min_api_version: str) -> None:
+        """As an engine upgraded in place: its streams drop, it speaks other versions."""
+        self.api_version, self.min_api_version = api_version, min_api_version
+        self.cut_streams()
+
     def cut_streams(self) -> None:
         """Drop every open stream, as a dying engine or a broken network would."""
-        for q in self._event_queues:
-            q.put_nowait(None)
+        self.events.cut()
         for r in list(self._stat_responses):
             if r.task is not None:
                 r.task.cancel()
-        for transport in list(self._log_transports):
-            transport.close()
-        for waiter in self._log_waiters.values():
-            waiter.set()
-        self._log_waiters.clear()
+        self.logs.cut()
 
     def sample(self, c: FakeContainer, now: float) -> bytes:
         s = copy.deepcopy(self._template)
         up = max(0.0, now - c.started)
-        s["read"] = _iso(now)
+        s["read"] = iso(now)
         s["id"], s["name"] = c.id, f"/{c.name}"
         usage = s["cpu_stats"]["cpu_usage"]
         usage["total_usage"] = int(up * c.cpu_rate * 1e9)
@@ -271,7 +191,7 @@ class FakeEngine(FakeServer):
         s["networks"]["eth0"].update(rx_bytes=int(up * c.io_rate), rx_packets=int(up))
         return orjson.dumps(s) + b"\n"
 
-    # ---- handlers --------------------------------------------------------------
+    # ---- short answers ---------------------------------------------------------
 
     async def _ping(self, request: web.Request) -> web.Response:
         return web.Response(text="OK")
@@ -281,17 +201,12 @@ class FakeEngine(FakeServer):
                                   "MinAPIVersion": self.min_api_version,
                                   "Version": "20.10.24-fake"})
 
-    def upgrade(self, api_version: str, min_api_version: str) -> None:
-        """As an engine upgraded in place: its streams drop, it speaks other versions."""
-        self.api_version, self.min_api_version = api_version, min_api_version
-        self.cut_streams()
-
     @web.middleware
     async def _api_gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """Docker's answers to a version it does not speak (its wording, API 1.44+);
-        `failing`'s answer to everything when it is set."""
-        if self.failing is not None and request.path != "/_ping":
-            return await self._error_answer(request, self.failing)
+        `answers.failing`'s answer to everything when it is set."""
+        if self.answers.failing is not None and request.path != "/_ping":
+            return await self.answers.error(request, self.answers.failing)
         asked = request.match_info.get("api")
         if asked:
             v, low, high = (version_tuple(t) or () for t in
@@ -307,40 +222,27 @@ class FakeEngine(FakeServer):
                                           f"{self.api_version}"}, status=400)
         return await handler(request)  # type: ignore[no-any-return]
 
-    async def _error_answer(self, request: web.Request, e: ErrorAnswer) -> web.StreamResponse:
-        resp = web.StreamResponse(status=e.status)
-        resp.content_type = e.content_type
-        await resp.prepare(request)
-        try:
-            await resp.write(e.body)
-            await _padding(resp, e.pad)
-        except (ConnectionResetError, ConnectionError):
-            pass  # the daemon gave up on it, as it should
-        return resp
-
     async def _info(self, request: web.Request) -> web.Response:
         # SystemTime: the engine's clock, RFC 3339 with nanoseconds (Docker 20.10-28,
         # Podman 4.3 and 5 all give it).
-        now = time.time_ns()
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9))
         return web.json_response({"MemTotal": 8 << 30, "NCPU": 2, "ServerVersion": "fake",
-                                  "SystemTime": f"{stamp}.{now % 10**9:09d}Z"})
+                                  "SystemTime": iso_ns(time.time_ns())})
 
     async def _list(self, request: web.Request) -> web.StreamResponse:
         items = [c.list_item() for c in self.containers.values()]
         filters = orjson.loads(request.query.get("filters", "{}"))
         if filters.get("id"):
             items = [i for i in items if any(i["Id"].startswith(x) for x in filters["id"])]
-            return await self._answer(request, "list", items)
+            return await self.answers.json(request, "list", items)
         async with self._counted("list"):
-            return await self._answer(request, "list", items)
+            return await self.answers.json(request, "list", items)
 
     async def _inspect(self, request: web.Request) -> web.StreamResponse:
         c = self.containers.get(request.match_info["id"])
         if c is None:
             return web.json_response({"message": "No such container"}, status=404)
         async with self._counted("inspect"):
-            return await self._answer(request, "inspect", c.inspect())
+            return await self.answers.json(request, "inspect", c.inspect())
 
     @contextlib.asynccontextmanager
     async def _counted(self, kind: str) -> AsyncIterator[None]:
@@ -350,29 +252,6 @@ class FakeEngine(FakeServer):
             yield
         finally:
             self.in_flight.leave(kind)
-
-    async def _events(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append(f"events since={request.query.get('since')}")
-        q: asyncio.Queue[bytes | None] = asyncio.Queue()
-        since = request.query.get("since")
-        if since:
-            sec, _, frac = since.partition(".")
-            since_ns = int(sec) * 10**9 + int((frac or "0").ljust(9, "0")[:9])
-            for ev in self.history:
-                if ev["timeNano"] >= since_ns:
-                    q.put_nowait(orjson.dumps(ev) + b"\n")
-        resp = web.StreamResponse()
-        resp.content_type = "application/json"
-        await resp.prepare(request)
-        self._event_queues.add(q)
-        try:
-            while (line := await q.get()) is not None:
-                await resp.write(line)
-        except ConnectionResetError:
-            pass  # the client went away
-        finally:
-            self._event_queues.discard(q)
-        return resp
 
     async def _stats(self, request: web.Request) -> web.StreamResponse:
         c = self.containers.get(request.match_info["id"])
@@ -396,108 +275,16 @@ class FakeEngine(FakeServer):
             self._stat_responses.discard(resp)
         return resp
 
-    async def _logs(self, request: web.Request) -> web.StreamResponse:
-        """`follow=1&timestamps=1` with `since` (inclusive, as Docker's) or `tail=0`; the
-        stream ends when the container stops, or is cut by `cut_streams`."""
-        c = self.containers.get(request.match_info["id"])
-        q = request.query
-        self.requests.append(f"logs {request.match_info['id'][:12]} since={q.get('since')} "
-                             f"tail={q.get('tail')}")
-        if c is None:
-            return web.json_response({"message": "No such container"}, status=404)
-        if c.log_driver == "none":
-            return web.json_response({"message": "configured logging driver does not "
-                                      "support reading"}, status=501)
-        streams = {s for s, key in ((1, "stdout"), (2, "stderr")) if q.get(key) == "1"}
-        if q.get("tail") == "0":
-            i = len(c.log)
-        else:
-            sec, _, frac = q.get("since", "0").partition(".")
-            since = int(sec) * 10**9 + int((frac or "0").ljust(9, "0")[:9])
-            i = next((k for k, line in enumerate(c.log) if line[0] >= since), len(c.log))
-        resp = web.StreamResponse()
-        resp.content_type = "application/octet-stream"
-        await resp.prepare(request)
-        transport = request.transport
-        if transport is None:
-            return resp
-        self._log_transports.add(transport)
-        try:
-            while not transport.is_closing():
-                i = max(i, c.log_kept_from)
-                while i < len(c.log):
-                    if c.log[i][1] in streams:
-                        await resp.write(c.log_entry(i))
-                    i += 1
-                if c.state != "running" or q.get("follow") != "1":
-                    break
-                waiter = self._log_waiters.setdefault(c.id, asyncio.Event())
-                await waiter.wait()
-        except ConnectionResetError:
-            pass  # the client went away
-        finally:
-            self._log_transports.discard(transport)
-        return resp
-
     async def _top(self, request: web.Request) -> web.StreamResponse:
-        return await self._answer(request, "top", {
+        return await self.answers.json(request, "top", {
             "Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
             "Processes": [["root", "1", "0", "0", "10:00", "?", "00:00:00",
                            "httpd -f -p 8080"]]})
 
     async def _df(self, request: web.Request) -> web.StreamResponse:
-        return await self._answer(request, "df", {
+        return await self.answers.json(request, "df", {
             "LayersSize": 1982354, "Images": [],
             "Containers": [c.list_item() for c in self.containers.values()]})
-
-    async def _answer(self, request: web.Request, kind: str, doc: Any) -> web.StreamResponse:
-        """`doc` as JSON, or with `oversize[kind]` bytes of padding first (a `Pad`
-        member, or element), streamed a MiB at a time: the fake itself stays small."""
-        pad = self.oversize.get(kind, 0)
-        if not pad:
-            return web.json_response(doc)
-        resp = web.StreamResponse()
-        resp.content_type = "application/json"
-        await resp.prepare(request)
-        body = orjson.dumps(doc)
-        start, end = (b'[{"Pad":"', b'"}') if isinstance(doc, list) else (b'{"Pad":"', b'"')
-        rest = body[1:]
-        try:
-            await resp.write(start)
-            await _padding(resp, pad)
-            await resp.write(end + (b"," if len(rest) > 1 else b"") + rest)
-        except (ConnectionResetError, ConnectionError):
-            pass  # the daemon gave up on it, as it should
-        return resp
-
-    async def _exec_create(self, request: web.Request) -> web.Response:
-        if request.match_info["id"] not in self.containers:
-            return web.json_response({"message": "No such container"}, status=404)
-        return web.json_response({"Id": hashlib.sha256(str(time.time_ns()).encode())
-                                  .hexdigest()}, status=201)
-
-    async def _exec_start(self, request: web.Request) -> web.StreamResponse:
-        """One frame of stdout (`ran\n`); with `oversize["exec"]`, then a frame whose
-        header announces 4 GB, of which that many bytes come."""
-        resp = web.StreamResponse(headers={"Content-Type": "application/vnd.docker.raw-stream"})
-        await resp.prepare(request)
-        await resp.write(b"\x01\0\0\0\0\0\0\x04ran\n")
-        pad = self.oversize.get("exec", 0)
-        if pad:
-            await resp.write(b"\x01\0\0\0\xff\xff\xff\xff")
-            await _padding(resp, pad)
-        return resp
-
-    async def _exec_inspect(self, request: web.Request) -> web.Response:
-        return web.json_response({"ID": request.match_info["id"], "Running": False,
-                                  "ExitCode": self.exec_exit_code})
-
-
-async def _padding(resp: web.StreamResponse, size: int) -> None:
-    """`size` bytes (rounded up to a MiB) written a MiB at a time: the fake stays small."""
-    chunk = b"x" * (1 << 20)
-    for _ in range(0, size, len(chunk)):
-        await resp.write(chunk)
 
 
 async def _steady(rate: float, step_fn: Callable[[int], None]) -> None:
