@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -93,12 +94,19 @@ def one_cpu(daemon: Daemon, name: str, *args: str) -> float:
     return float(r.stdout.strip().rsplit(",", 1)[1])
 
 
+# Where the engines' CLIs run: Podman's conmon writes a file `oom` into its working
+# directory when a container is killed for memory (conmon's write_oom_files), which
+# was the checkout's.
+CLI_DIR = Path(tempfile.gettempdir()) / "hinedockd-cli"
+CLI_DIR.mkdir(exist_ok=True)
+
+
 def docker(*args: str, check: bool = True, cli: str = "docker") -> str:
     """The CLI of the engine named `cli` (ENGINES: `podman` for Podman's, the VM's
     through Docker's CLI with `-H`)."""
     e = ENGINES.get(cli)
     out = subprocess.run([*(e.cli if e else (cli,)), *args], capture_output=True, text=True,
-                         timeout=600 if e and e.in_vm else 120)
+                         timeout=600 if e and e.in_vm else 120, cwd=CLI_DIR)
     if check and out.returncode != 0:
         raise AssertionError(f"{cli} {' '.join(args)}: {out.stderr}")
     return out.stdout.strip()

@@ -16,7 +16,7 @@ from hinedockd.config import DaemonConfig, HostConfig
 from hinedockd.docker.dialect import DOCKER, PODMAN, dialect_from_version
 from hinedockd.docker.events import LATE_NS, Cursor
 from hinedockd.docker.host import Host
-from hinedockd.docker.inventory import Inventory, parse_list
+from hinedockd.docker.inventory import Inventory, Listing, parse_list
 from hinedockd.docker.view import REMOVED, HostObserver, HostView
 from hinedockd.metrics.figures import container_figures
 from hinedockd.metrics.sample import parse_sample
@@ -121,18 +121,20 @@ async def test_the_recorded_lifecycle_ends_in_removal() -> None:
 
 
 def test_an_unknown_state_text_keeps_the_container_as_it_was() -> None:
-    changes: list[tuple[str, str]] = []
-    inventory = Inventory(lambda cid, old, new: None,
-                          lambda cid, name, state: changes.append((cid[:4], state)))
+    inventory = Inventory()
     item = {"Id": "a" * 64, "Names": ["/web"], "State": "running", "Status": "Up 1 minute"}
-    inventory.replace_all(parse_list([item]))
+
+    def told(listing: Listing) -> list[tuple[str, str | None]]:
+        return [(ch.cid[:4], ch.told) for ch in inventory.replace_all(listing)]
+
+    assert told(parse_list([item])) == [("aaaa", "running")]
     listing = parse_list([{**item, "State": "stopping", "Status": "Stopping"}])
     assert listing.containers == [] and "stopping" in listing.unreadable["a" * 64]
-    inventory.replace_all(listing)  # Podman's slow stop: not gone, not told anything
+    assert told(listing) == []  # Podman's slow stop: not gone, not told anything
     assert inventory.containers["a" * 64].state == ContainerState.RUNNING
-    inventory.replace_all(parse_list([{**item, "State": "exited", "Status": "Exited (0)"}]))
-    inventory.replace_all(parse_list([]))
-    assert changes == [("aaaa", "running"), ("aaaa", "exited"), ("aaaa", REMOVED)]
+    assert told(parse_list([{**item, "State": "exited", "Status": "Exited (0)"}])) == [
+        ("aaaa", "exited")]
+    assert told(parse_list([])) == [("aaaa", REMOVED)]
 
 
 async def test_the_silence_watchdog_follows_the_streams_pace(tmp_path: Path) -> None:

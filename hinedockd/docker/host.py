@@ -4,7 +4,8 @@
                      └── on each connect: /info, full list ──▶ Inventory (single writer)
     lifecycle event ──▶ Inventory.apply_event ──▶ Refresher: one-container re-list and
                                                    inspect ──▶ Inventory, Lifecycle ──▶ alerts
-    Inventory change ──▶ StatsStreams.follow (a pump per live container) ──▶ observers
+    each Inventory write returns its Changes ──▶ Host._apply: Samples, Lifecycle,
+        StatsStreams.follow or StatsPoller.started ──▶ observers
     /stats ──▶ StatsPump or StatsPoller ──▶ Samples ──▶ Series per container
 
 Beside them: a ping every 5 s (three misses reopen a stream that hangs on a dead
@@ -27,7 +28,7 @@ from hinedockd.docker.disk import DiskUsageCache
 from hinedockd.docker.engine import Engine
 from hinedockd.docker.events import Cursor, EventStream
 from hinedockd.docker.fleet import Fleet, round_offset
-from hinedockd.docker.inventory import Inventory
+from hinedockd.docker.inventory import REMOVAL_ACTIONS, Change, Inventory
 from hinedockd.docker.lifecycle import (
     Alert,
     Lifecycle,
@@ -73,7 +74,7 @@ class Host:
         # states are told only where they differ from what was last told.
         saved = saved or HostState()
         self.cursor = Cursor(saved.cursor_ns)
-        self.inventory = Inventory(self._changed, self._state_reported, saved.states)
+        self.inventory = Inventory(saved.states)
         self.lifecycle = Lifecycle(daemon.retention_seconds, daemon.restart_loop_count,
                                    daemon.restart_loop_seconds)
         self.samples = Samples(daemon.retention_seconds, self._status,
@@ -94,7 +95,7 @@ class Host:
         self._disk = DiskUsageCache(self._engine, daemon.size_cache_seconds)
         self._listed_ns = 0  # engine time just before the last full list
         self.refresher = Refresher(self._engine, self._fleet, self.inventory, self.lifecycle,
-                                   self._alert, self.log)
+                                   self._apply, self._alert, self.log)
 
     def subscribe(self, observer: HostObserver) -> None:
         self._observers.append(observer)
@@ -234,7 +235,8 @@ class Host:
                 or ev.time_nano < self._listed_ns):
             return
         before = self.containers.get(ev.actor_id)
-        if self.inventory.apply_event(ev, action):
+        self._apply(self.inventory.apply_event(ev, action))
+        if action not in REMOVAL_ACTIONS:
             self.refresher.refresh_soon(ev.actor_id)
         c = self.containers.get(ev.actor_id)
         if action == "health_status" and c is not None:
@@ -246,6 +248,15 @@ class Host:
             self.lifecycle.oom_event(ev.actor_id, ev.time_nano / 1e9)
         elif action == "start" and c is not None:
             self._alert(self.lifecycle.started(c, ev.time_nano / 1e9))
+
+    def _apply(self, changes: list[Change]) -> None:
+        """What an inventory write changed, handed on: each container's own parts
+        first, then the observers (`container_changed`, then `state_reported`)."""
+        for ch in changes:
+            if ch.entry_changed:
+                self._changed(ch.cid, ch.old, ch.new)
+            if ch.told is not None:
+                self._state_reported(ch.cid, ch.name, ch.told)
 
     def _changed(self, cid: str, old: Container | None, new: Container | None) -> None:
         if new is None:
@@ -261,15 +272,15 @@ class Host:
             self.poller.started(cid)
         self._tell(lambda o: o.container_changed(self, old, new))
 
+    def _state_reported(self, cid: str, name: str, state: str) -> None:
+        self._tell(lambda o: o.state_reported(self, cid, name, state))
+
     def _alert(self, alert: Alert | None) -> None:
         if alert is None:
             return
         told = alert
         self.log.info("container alert", kind=told.kind, container=told.container_id[:12])
         self._tell(lambda o: o.container_alert(self, told))
-
-    def _state_reported(self, cid: str, name: str, state: str) -> None:
-        self._tell(lambda o: o.state_reported(self, cid, name, state))
 
     def _tell(self, call: Callable[[HostObserver], None]) -> None:
         """Observers do not fail: one that raises has a bug, which ends the host and

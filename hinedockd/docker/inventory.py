@@ -4,15 +4,16 @@ Fed from three places, all in `docker/host.py`: the full list (after each connec
 and every `relist_seconds`), lifecycle events (which set a state at once), and a
 one-container re-list after each event (which brings the other attributes; the
 engine's list can lag its own events by a moment, so it never sets the state).
-Every change is handed to two callbacks: `on_change(cid, old, new)` and, when the state
-differs from the one last told, `on_state(cid, name, state)`. The last-told states
-survive daemon restarts (`persist.py`), so a change while the daemon was down is
-told once, and a container gone meanwhile is told `removed`.
+Every write returns what it changed, as `Change`s, for its caller to hand on (the
+inventory calls nobody back): a container's entry before and after, and the state to
+tell where it differs from the one last told. The last-told states survive daemon
+restarts (`persist.py`), so a change while the daemon was down is told once, and a
+container gone meanwhile is told `removed`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -41,8 +42,24 @@ NON_LABEL_ATTRIBUTES = frozenset({"name", "image", "exitCode", "signal", "execID
 # Actions that say a container no longer exists: Docker's `destroy`, Podman's `remove`.
 REMOVAL_ACTIONS = frozenset({"destroy", "remove"})
 
-ChangeCallback = Callable[[str, Container | None, Container | None], None]
-StateCallback = Callable[[str, str, str], None]  # container ID, name, state or REMOVED
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One container after a write: its entry `old` -> `new` (None: absent; the same
+    when only a state is told), and `told`, the state to tell under `name` where it
+    differs from the one last told (a `ContainerState` value or `REMOVED`; None:
+    nothing to tell)."""
+
+    cid: str
+    old: Container | None
+    new: Container | None
+    name: str
+    told: str | None
+
+    @property
+    def entry_changed(self) -> bool:
+        return self.old != self.new
 
 
 @dataclass
@@ -67,14 +84,12 @@ def parse_list(items: Any) -> Listing:
 
 
 class Inventory:
-    def __init__(self, on_change: ChangeCallback, on_state: StateCallback,
-                 reported: Mapping[str, str] | None = None) -> None:
-        self._on_change, self._on_state = on_change, on_state
+    def __init__(self, reported: Mapping[str, str] | None = None) -> None:
         self.containers: dict[str, Container] = {}
         self.reported: dict[str, str] = dict(reported or {})
         self.dirty = False  # reported states changed since the last checkpoint
 
-    def set(self, cid: str, new: Container | None) -> None:
+    def set(self, cid: str, new: Container | None) -> list[Change]:
         old = self.containers.get(cid)
         if new is None:
             self.containers.pop(cid, None)
@@ -82,10 +97,10 @@ class Inventory:
             # An unchanged container keeps its object: a re-list every minute of 10,000
             # replaced 150,000 objects, which the garbage collector then walked.
             self.containers[cid] = new
-        if old != new:
-            self._on_change(cid, old, new)
         known = new or old
-        self._report(cid, known.name if known else cid[:12], new.state if new else None)
+        name = known.name if known else cid[:12]
+        told = self._report(cid, new.state if new else None)
+        return [Change(cid, old, new, name, told)] if old != new or told else []
 
     def _with_known_health(self, listed: Container) -> Container:
         """The list gives the health only on Docker (in its `Status` text): where it
@@ -96,41 +111,40 @@ class Inventory:
             return replace(listed, health=known.health)
         return listed
 
-    def set_health(self, cid: str, health: str | None) -> None:
+    def set_health(self, cid: str, health: str | None) -> list[Change]:
         """From an inspect (Podman's only source) or a `health_status` event."""
         c = self.containers.get(cid)
         if c is not None and health is not None and c.health != health:
-            self.set(cid, replace(c, health=health))
+            return self.set(cid, replace(c, health=health))
+        return []
 
-    def replace_all(self, listing: Listing) -> None:
+    def replace_all(self, listing: Listing) -> list[Change]:
         """A full list is the truth: containers missing from it are gone, also those
         last told before a daemon restart. One listed but unreadable keeps what is
         known of it (a state text the daemon does not know is not an absence)."""
         seen = {c.id: self._with_known_health(c) for c in listing.containers}
         present = seen.keys() | listing.unreadable.keys()
-        for cid in list(self.containers):
-            if cid not in present:
-                self.set(cid, None)
+        changes = [ch for cid in list(self.containers) if cid not in present
+                   for ch in self.set(cid, None)]
         for cid in list(self.reported):
             if cid not in present and cid not in self.containers:
-                self._report(cid, cid[:12], None)
+                changes.append(Change(cid, None, None, cid[:12], self._report(cid, None)))
         for cid, c in seen.items():
-            self.set(cid, c)
+            changes += self.set(cid, c)
+        return changes
 
-    def apply_event(self, ev: EngineEvent, action: str) -> bool:
-        """A container lifecycle event; True when a one-container re-list should
-        follow (to learn what the event does not say)."""
+    def apply_event(self, ev: EngineEvent, action: str) -> list[Change]:
+        """A container lifecycle event (a one-container re-list follows it, but for a
+        removal, to learn what the event does not say)."""
         cid = ev.actor_id
         if action in REMOVAL_ACTIONS:
-            self.set(cid, None)
-            return False
+            return self.set(cid, None)
         old = self.containers.get(cid)
         attrs = ev.attributes
         if action == "health_status":
             # Docker: "health_status: unhealthy"; Podman: the bare action (inspect tells).
-            if old is not None:
-                self.set_health(cid, health_of(ev.action.partition(":")[2]))
-            return True
+            health = health_of(ev.action.partition(":")[2])
+            return [] if old is None else self.set_health(cid, health)
         state = ACTION_STATE.get(action)
         if old is None:
             labels = {k: v for k, v in attrs.items() if k not in NON_LABEL_ATTRIBUTES}
@@ -140,24 +154,25 @@ class Inventory:
         else:
             name = attrs.get("name", old.name) if action == "rename" else old.name
             new = replace(old, state=state or old.state, name=name)
-        self.set(cid, new)
-        return True
+        return self.set(cid, new)
 
-    def refreshed(self, listed: Container) -> None:
+    def refreshed(self, listed: Container) -> list[Change]:
         """A one-container re-list: its attributes, but the state the events said.
         A container that is gone meanwhile is left to its destroy event."""
         current = self.containers.get(listed.id)
-        if current is not None:
-            self.set(listed.id, replace(self._with_known_health(listed), state=current.state))
+        if current is None:
+            return []
+        return self.set(listed.id, replace(self._with_known_health(listed), state=current.state))
 
-    def _report(self, cid: str, name: str, state: str | None) -> None:
+    def _report(self, cid: str, state: str | None) -> str | None:
+        """Keeps `state` (None: gone) as the one last told; returns what to tell."""
         if state is None:
             if self.reported.pop(cid, None) is None:
-                return
+                return None
             state = REMOVED
         elif self.reported.get(cid) == state:
-            return
+            return None
         else:
             self.reported[cid] = state
         self.dirty = True
-        self._on_state(cid, name, state)
+        return state

@@ -16,7 +16,7 @@ import structlog
 
 from hinedockd.docker.engine import LIST_MAX_BYTES, Engine, EngineError
 from hinedockd.docker.fleet import Fleet
-from hinedockd.docker.inventory import Inventory, Listing, parse_list
+from hinedockd.docker.inventory import Change, Inventory, Listing, parse_list
 from hinedockd.docker.lifecycle import Alert, Lifecycle, health_alert, inspected_from_json
 
 INSPECTS_AT_ONCE = 8  # a host's own, within the fleet's cap
@@ -24,10 +24,14 @@ INSPECTS_AT_ONCE = 8  # a host's own, within the fleet's cap
 
 class Refresher:
     def __init__(self, engine: Engine, fleet: Fleet, inventory: Inventory,
-                 lifecycle: Lifecycle, alert: Callable[[Alert | None], None],
+                 lifecycle: Lifecycle, apply: Callable[[list[Change]], None],
+                 alert: Callable[[Alert | None], None],
                  log: structlog.typing.FilteringBoundLogger) -> None:
+        """`apply`: hands on what its writes of the inventory changed; `alert`: what
+        an inspect tells (both the host's)."""
         self._engine, self._fleet = engine, fleet
-        self.inventory, self.lifecycle, self._alert, self.log = inventory, lifecycle, alert, log
+        self.inventory, self.lifecycle, self.log = inventory, lifecycle, log
+        self._apply, self._alert = apply, alert
         self.group: asyncio.TaskGroup | None = None  # the host's, while it runs
         # A health check ran (Podman's event says so, not how it went): the result
         # comes with the inspect, and the alert with it.
@@ -57,7 +61,7 @@ class Refresher:
         # later; the set holds only what the list still cannot read.
         self._unreadable_logged = {p for p in self._unreadable_logged
                                    if p[0] in listing.unreadable}
-        self.inventory.replace_all(listing)
+        self._apply(self.inventory.replace_all(listing))
 
     def _log_unreadable(self, listing: Listing) -> None:
         """Once per container and reason: such an entry is kept as it was."""
@@ -103,7 +107,7 @@ class Refresher:
                 self._log_unreadable(listing)
                 for c in listing.containers:
                     if c.id == cid:
-                        self.inventory.refreshed(c)
+                        self._apply(self.inventory.refreshed(c))
                 await self._inspect(cid)
                 if cid not in self._refresh_again:
                     return
@@ -127,7 +131,7 @@ class Refresher:
                 return
         containers = self.inventory.containers
         before = containers.get(cid)
-        self.inventory.set_health(cid, facts.health)
+        self._apply(self.inventory.set_health(cid, facts.health))
         c = containers.get(cid)
         if c is None:
             return

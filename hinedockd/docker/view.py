@@ -119,7 +119,8 @@ class HostObserver(Protocol):
     """Told by a host, in this order for one change: `container_changed`, then
     `state_reported`. Called synchronously from the host's stream callbacks: an
     observer must not block (queue the work; see `SyslogHub`, `HostSync`). An
-    exception here is logged by the host and the others are still told."""
+    observer does not fail: an exception here is a bug, which ends the host and the
+    daemon (supervisor.py) rather than leave the others told and it not."""
 
     def engine_event(self, host: HostView, event: EngineEvent) -> None:
         """Every engine event, once (replays after a reconnect are dropped)."""
