@@ -146,10 +146,7 @@ def cpu(data: MetricsAnswer, opts: Options) -> Result:
             for i, v in enumerate(f.cpu.per_core):
                 lines.add(f"cpu_usage#{i}:{name}", v)
     if host is not None:
-        outside = host[1].cpu_outside(host[0])
-        if outside is None:
-            raise MonitorError("no host CPU figures over SNMP yet")
-        lines.add("cpu_usage:host", outside)
+        _add_outside(lines, "cpu_usage:host", host[1].cpu_outside(host[0]), "CPU")
     return Result(lines, notes)
 
 
@@ -179,11 +176,15 @@ def memory(data: MetricsAnswer, opts: Options) -> Result:
             if value is not None:
                 lines.add(f"host_mem_usage:{cid[:8]}", value)
     if host is not None:
-        outside = host[1].memory_outside(host[0])
-        if outside is None:
-            raise MonitorError("no host memory figures over SNMP yet")
-        lines.add("host_mem_usage:host", outside)
+        _add_outside(lines, "host_mem_usage:host", host[1].memory_outside(host[0]), "memory")
     return Result(lines, notes)
+
+
+def _add_outside(lines: Lines, key: str, outside: float | None, what: str) -> None:
+    """`--with-host`'s line: the host's share outside its containers (answers.py)."""
+    if outside is None:
+        raise MonitorError(f"no host {what} figures over SNMP yet")
+    lines.add(key, outside)
 
 
 def disk(data: MetricsAnswer, opts: Options) -> Result:

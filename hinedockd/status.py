@@ -8,7 +8,7 @@ import contextlib
 import dataclasses
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,55 +45,69 @@ def _cost(h: HostSnapshot) -> str:
     return "-" if ms is None else f"{ms:.0f}ms/min"
 
 
+# Each table's columns: a title and its format (`.16`: cut to 16); the last one, the
+# error, takes the rest of the line.
+HOST_COLUMNS = (("HOST", "<16.16"), ("ENGINE", "<14"), ("SINCE", "<14"), ("LAST EVENT", "<14"),
+                ("RUN/PAU/EXI/ALL", "<15"), ("STATS", "<12"), ("ENGINE CPU", ">10"),
+                ("HINEMOS", "<16"), ("LAST ERROR", ""))
+SYSLOG_COLUMNS = (("SYSLOG TARGET", "<40.40"), ("STATE", "<13"), ("SENT", ">8"),
+                  ("QUEUED", ">7"), ("DROPPED", ">8"), ("LAST ERROR", ""))
+PUSH_COLUMNS = (("CUSTOM TRAP", "<40.40"), ("LAST OK", "<14"), ("SENT", ">8"),
+                ("FAILED", ">7"), ("QUEUED", ">7"), ("DROPPED", ">8"), ("REFUSED", ">8"),
+                ("LAST ERROR", ""))
+LOG_COLUMNS = (("CONTAINER LOG", "<16"), ("HOST", "<16.16"), ("NAME", "<20.20"),
+               ("STREAMS", "<13"), ("STATE", "<9"), ("LINES", ">8"), ("SENT", ">8"),
+               ("DROPPED", ">8"), ("LAST ERROR", ""))
+
+
+def _table(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[object]]) -> list[str]:
+    """A title line and a line per row, each cell in its column's format."""
+    def line(cells: Sequence[object]) -> str:
+        return " ".join(format(c, f) for c, (_, f) in zip(cells, columns, strict=True))
+
+    return [line([title for title, _ in columns]), *(line(r) for r in rows)]
+
+
+def _hinemos(sync: SyncSnapshot | None) -> str:
+    """The Hinemos column: how the last pass went, and when."""
+    text = {True: "ok", False: "failing", None: "-"}[sync.last_ok if sync else None]
+    if sync and sync.last_refused:
+        text = "partial"
+    if sync and sync.last_at:
+        text += " " + _clock(sync.last_at)[6:]
+    return text
+
+
+def _host_row(h: HostSnapshot, sync: SyncSnapshot | None) -> list[object]:
+    states = h.states
+    counts = (f"{states.get('running', 0)}/{states.get('paused', 0)}/"
+              f"{states.get('exited', 0)}/{h.containers}")
+    error = h.last_error or (sync.last_error if sync else "") or "-"
+    return [header_safe(h.facility_id), "connected" if h.connected else "disconnected",
+            _clock(h.since), _clock(h.last_event_ns / 1e9), counts, _stats(h), _cost(h),
+            _hinemos(sync), header_safe(error)]
+
+
 def status_table(hosts: Sequence[HostLine], syslog: Sequence[SinkSnapshot],
                  push: PushSnapshot | None = None,
                  logs: Sequence[FollowedSnapshot] = ()) -> str:
     """One line per host, then one per syslog target, then the custom trap push, then
     one per container whose own log is followed."""
-    rows = [f"{'HOST':<16} {'ENGINE':<14} {'SINCE':<14} {'LAST EVENT':<14} "
-            f"{'RUN/PAU/EXI/ALL':<15} {'STATS':<12} {'ENGINE CPU':>10} {'HINEMOS':<16} "
-            f"LAST ERROR"]
-    for h, sync in hosts:
-        states = h.states
-        counts = (f"{states.get('running', 0)}/{states.get('paused', 0)}/"
-                  f"{states.get('exited', 0)}/{h.containers}")
-        hinemos = {True: "ok", False: "failing", None: "-"}[sync.last_ok if sync else None]
-        if sync and sync.last_refused:
-            hinemos = "partial"
-        if sync and sync.last_at:
-            hinemos += " " + _clock(sync.last_at)[6:]
-        error = h.last_error or (sync.last_error if sync else "") or "-"
-        engine = "connected" if h.connected else "disconnected"
-        rows.append(f"{header_safe(h.facility_id)[:16]:<16} {engine:<14} "
-                    f"{_clock(h.since):<14} {_clock(h.last_event_ns / 1e9):<14} "
-                    f"{counts:<15} {_stats(h):<12} {_cost(h):>10} {hinemos:<16} "
-                    f"{header_safe(error)}")
+    rows = _table(HOST_COLUMNS, (_host_row(h, sync) for h, sync in hosts))
     if syslog:
-        rows.append("")
-        rows.append(f"{'SYSLOG TARGET':<40} {'STATE':<13} {'SENT':>8} {'QUEUED':>7} "
-                    f"{'DROPPED':>8} LAST ERROR")
-        for t in syslog:
-            state = "connected" if t.connected else "not connected"
-            rows.append(f"{t.target[:40]:<40} {state:<13} {t.sent:>8} {t.queued:>7} "
-                        f"{t.dropped:>8} {header_safe(t.last_error) or '-'}")
+        rows += ["", *_table(SYSLOG_COLUMNS, (
+            [t.target, "connected" if t.connected else "not connected", t.sent, t.queued,
+             t.dropped, header_safe(t.last_error) or "-"] for t in syslog))]
     if push is not None:
-        rows.append("")
-        rows.append(f"{'CUSTOM TRAP':<40} {'LAST OK':<14} {'SENT':>8} {'FAILED':>7} "
-                    f"{'QUEUED':>7} {'DROPPED':>8} {'REFUSED':>8} LAST ERROR")
-        rows.append(f"{push.url[:40]:<40} {_clock(push.last_ok):<14} {push.bodies_sent:>8} "
-                    f"{push.failed:>7} {push.queued:>7} "
-                    f"{push.dropped + push.unknown_node:>8} {push.rejected:>8} "
-                    f"{header_safe(push.last_error) or '-'}")
+        rows += ["", *_table(PUSH_COLUMNS, [[
+            push.url, _clock(push.last_ok), push.bodies_sent, push.failed, push.queued,
+            push.dropped + push.unknown_node, push.rejected,
+            header_safe(push.last_error) or "-"]])]
     if logs:
-        rows.append("")
-        rows.append(f"{'CONTAINER LOG':<16} {'HOST':<16} {'NAME':<20} {'STREAMS':<13} "
-                    f"{'STATE':<9} {'LINES':>8} {'SENT':>8} {'DROPPED':>8} LAST ERROR")
-        for f in logs:
-            state = "following" if f.connected else "stopped"
-            rows.append(f"{f.container:<16} {header_safe(f.host)[:16]:<16} "
-                        f"{header_safe(f.name)[:20]:<20} {f.streams:<13} {state:<9} "
-                        f"{f.lines:>8} {f.sent:>8} {f.dropped:>8} "
-                        f"{header_safe(f.last_error) or '-'}")
+        rows += ["", *_table(LOG_COLUMNS, (
+            [f.container, header_safe(f.host), header_safe(f.name), f.streams,
+             "following" if f.connected else "stopped", f.lines, f.sent, f.dropped,
+             header_safe(f.last_error) or "-"] for f in logs))]
     return "\n".join(rows) + "\n"
 
 

@@ -2,24 +2,35 @@
 through refactors). Each recorded stats sample (tests/data, from Docker 20.10, 26 and
 Podman 4.3, 5.4) is the start of a minute whose end adds known amounts to its counters;
 every monitor's variants and the custom trap's items of that minute are compared with
-tests/data/golden-report.txt. After a change meant to alter them, write it again with
-GOLDEN_WRITE=1 and read the diff."""
+tests/data/golden-report.txt; `hinedock status`'s table on a set of hosts, targets, the
+custom trap and followed logs (long, non-ASCII and control-character texts among them)
+with tests/data/golden-status.txt. After a change meant to alter them, write them again
+with GOLDEN_WRITE=1 and read the diff."""
 
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
+
+import pytest
 
 from hinedockd import monitors as m
-from hinedockd.answers import LifecycleAnswer, MetricsAnswer
+from hinedockd.answers import LifecycleAnswer, MetricsAnswer, PushSnapshot, SyncSnapshot
 from hinedockd.config import TRAP_KEYS
+from hinedockd.docker.view import HostSnapshot
 from hinedockd.hinemos.customtrap import figure_items
+from hinedockd.messages.containerlogs import FollowedSnapshot
+from hinedockd.messages.senders import SinkSnapshot
 from hinedockd.metrics.figures import container_figures
 from hinedockd.metrics.sample import parse_sample
 from hinedockd.metrics.series import Series
 from hinedockd.model import Container, ContainerState, LifeFigures
+from hinedockd.status import status_table
 from tests.conftest import DATA, fixture_json
 
 GOLDEN = DATA / "golden-report.txt"
+GOLDEN_STATUS = DATA / "golden-status.txt"
 RECORDED = ("stats-cgroupv1-engine20.10.json", "stats-cgroupv2-docker26.json",
             "stats-podman4.3.json", "stats-podman5.4.json")
 VARIANTS: tuple[tuple[str, dict[str, str]], ...] = (
@@ -102,3 +113,46 @@ def test_the_reports_lines_on_recorded_inputs_are_unchanged() -> None:
     if os.environ.get("GOLDEN_WRITE"):
         GOLDEN.write_text(report())
     assert report() == GOLDEN.read_text()
+
+
+def host_snapshot(fid: str, **kw: object) -> HostSnapshot:
+    base: dict[str, object] = dict(
+        facility_id=fid, address="10.0.0.1", stats_mode="poll", connected=True,
+        since=1764900000.0, ping_ok=True, last_event_ns=1764900100_000000000, last_error="",
+        last_error_at=0.0, reconnects=0, events=3, samples=10, bad_samples=0,
+        containers=12345, states={"running": 10000, "paused": 12, "exited": 2333},
+        streams_open=0, mem_total=1, ncpu=2, server_version="26")
+    return HostSnapshot(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def status() -> str:
+    hosts = [(host_snapshot("h1"), None),
+             (host_snapshot("a-very-long-facility-id-\u00e9\u65e5", stats_mode="stream",
+                            streams_open=7, connected=False, last_error="boom \x1b[31m",
+                            engine_cpu_ms_per_minute=12.4, samples_per_minute=60.0),
+              SyncSnapshot(3, 1764900200.0, False, "refused", 2, 1, 0.5)),
+             (host_snapshot("h3", samples_per_minute=59.6),
+              SyncSnapshot(1, 0.0, True, "", 0, 0))]
+    sinks = [SinkSnapshot("udp://10.1.2.3:514" + "x" * 40, "rfc5424", True, 1, 22222222, 3, 0,
+                          ""),
+             SinkSnapshot("tcp://h:514", "rfc3164", False, 100, 1, 0, 2, "refused \u00e9")]
+    push = PushSnapshot("http://manager:8080/" + "p" * 40, 3, 100, 1000, 1, 2, 3, 4, 5, 6, "",
+                        1764900300.0)
+    logs = [FollowedSnapshot("h1\u65e5", "abcdef123456", "n" * 30, "stdout,stderr", True, 1, 2,
+                             3, 0, ""),
+            FollowedSnapshot("h2", "abcdef123457", "web", "stdout", False, 10**9, 5, 0, 1,
+                             "gone\x07")]
+    return "".join(status_table(*args) + "====\n"  # type: ignore[arg-type]
+                   for args in [(hosts, sinks, push, logs), (hosts, []), (hosts[:1], sinks)])
+
+
+def test_the_status_table_is_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "UTC")  # the table's clocks are local time
+    time.tzset()
+    try:
+        if os.environ.get("GOLDEN_WRITE"):
+            GOLDEN_STATUS.write_text(status())
+        assert status() == Path(GOLDEN_STATUS).read_text()
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -3,6 +3,7 @@ figures come from real series fed with known counters, as the daemon makes them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,14 @@ def test_the_hosts_share_outside_its_containers() -> None:
                          all_running=RunningTotals(0.0, 0), containers=DATA.containers)
     with pytest.raises(m.MonitorError, match="no SNMP answer yet"):
         m.cpu(away, {"with_host": "1"})
+    # An agent that has answered once: memory but no CPU rate yet, and the reverse.
+    first = replace(with_host(50.0), host_figures=HostFigures(None, None, None, memory))
+    with pytest.raises(m.MonitorError, match=r"^no host CPU figures over SNMP yet$"):
+        m.cpu(first, {"with_host": "1"})
+    assert text(m.memory(first, {"with_host": "1"})).endswith("host_mem_usage:host,24.61\n")
+    no_memory = replace(with_host(50.0), host_figures=HostFigures(None, 50.0, None, None))
+    with pytest.raises(m.MonitorError, match=r"^no host memory figures over SNMP yet$"):
+        m.memory(no_memory, {"with_host": "1"})
 
 
 def test_containers_without_figures_become_notes() -> None:
