@@ -26,7 +26,7 @@ from tests.realparts import daemon_in, wait_for
 # component name in the log -> the coroutine function whose failure is injected
 # (the deepest loop of that component that is easy to name)
 INJECT = {
-    "host:docker_host1": "hinedockd.docker.host:Host._health_loop",
+    "host:docker_host1": "hinedockd.docker.connect:Pings.run",
     "syslog": "hinedockd.messages.hub:SyslogHub._state_reports",
     "hinemos": "hinedockd.hinemos.sync:HostSync.run",
     "persist": "hinedockd.persist:Persister.run",

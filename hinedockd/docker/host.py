@@ -1,17 +1,18 @@
 """One watched Docker host: its parts wired together, seen by the rest as a `HostView`.
 
     /events ──▶ EventStream (cursor, dedupe, reconnect) ──▶ Host._on_event ──▶ observers
-                     └── on each connect: /info, full list ──▶ Inventory (single writer)
+                     └── on each connect: Handshake (/info, full list) ──▶ Inventory
     lifecycle event ──▶ Inventory.apply_event ──▶ Refresher: one-container re-list and
                                                    inspect ──▶ Inventory, Lifecycle ──▶ alerts
     each Inventory write returns its Changes ──▶ Host._apply: Samples, Lifecycle,
         StatsStreams.follow or StatsPoller.started ──▶ observers
     /stats ──▶ StatsPump or StatsPoller ──▶ Samples ──▶ Series per container
 
-Beside them: a ping every 5 s (three misses reopen a stream that hangs on a dead
-peer), a full re-list every `relist_seconds` (states no event names, docker/refresh.py),
-the disk usage cache. Hosts fail independently: an engine's failure stays in its
-host's loops; only a bug raises out of `run` (and stops the daemon, supervisor.py).
+Beside them: a ping every 5 s (three misses reopen a stream that hangs on a dead peer;
+the handshake and the pings are docker/connect.py), a full re-list every
+`relist_seconds` (states no event names, docker/refresh.py), the disk usage cache.
+Hosts fail independently: an engine's failure stays in its host's loops; only a bug
+raises out of `run` (and stops the daemon, supervisor.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from collections.abc import Callable, Mapping
 import structlog
 
 from hinedockd.config import DaemonConfig, HostConfig
-from hinedockd.docker.dialect import Dialect, dialect_from_version, info_from_json
+from hinedockd.docker.connect import Handshake, Pings
+from hinedockd.docker.dialect import Dialect
 from hinedockd.docker.disk import DiskUsageCache
 from hinedockd.docker.engine import Engine
 from hinedockd.docker.events import Cursor, EventStream
@@ -93,9 +95,11 @@ class Host:
         self.events = EventStream(self._engine, self.cursor, self._status, self._on_event,
                                   self._on_connect, self.log)
         self._disk = DiskUsageCache(self._engine, daemon.size_cache_seconds)
-        self._listed_ns = 0  # engine time just before the last full list
         self.refresher = Refresher(self._engine, self._fleet, self.inventory, self.lifecycle,
                                    self._apply, self._alert, self.log)
+        self.handshake = Handshake(self._engine, self.samples, self.cursor, self._status,
+                                   self.refresher, self.log)
+        self.pings = Pings(self._engine, self._status, self.events, self.sample_rate, self.log)
 
     def subscribe(self, observer: HostObserver) -> None:
         self._observers.append(observer)
@@ -174,7 +178,7 @@ class Host:
             async with asyncio.TaskGroup() as group:
                 self.refresher.group = group
                 group.create_task(self.events.run(), name=f"events:{self._host.facility_id}")
-                group.create_task(self._health_loop())
+                group.create_task(self.pings.run())
                 group.create_task(self.refresher.relist_loop(
                     self.daemon.relist_seconds, lambda: self._status.connected))
                 if self.streams is not None:
@@ -192,37 +196,8 @@ class Host:
         return [cid for cid, c in self.containers.items() if c.state in STATS_STATES]
 
     async def _on_connect(self) -> None:
-        dialect = dialect_from_version(self._engine.version_doc)  # read as the stream opened
-        if dialect != self.samples.dialect:
-            self.log.info("engine dialect", engine=dialect.name, api=self._engine.api_version,
-                          network_swapped=dialect.network_swapped, packets=dialect.packets)
-            self.samples.dialect = dialect
-        info = info_from_json(await self._engine.get_json("info"))
-        if info is not None:
-            self._listed_ns = info.system_time_ns
-            self.cursor.begin(self._listed_ns)
-            s = self._status
-            s.mem_total, s.ncpu, s.server_version = info.mem_total, info.ncpu, info.server_version
-        await self.refresher.relist()
-        # Restarts and exits while the daemon was away are in each container's inspect.
-        self.refresher.inspect_all(list(self.containers))
-        self._status.connected, self._status.since = True, time.time()
+        await self.handshake.run()
         self._tell(lambda o: o.connected(self))
-        self.log.info("events stream connected", containers=len(self.containers),
-                      since_ns=self.cursor.ns or None)
-
-    async def _health_loop(self, every: float = 5.0) -> None:
-        failures = 0
-        while True:
-            self.sample_rate.mark(time.monotonic(), self._status.samples)
-            ok = await self._engine.ping()
-            self._status.ping_ok = ok
-            failures = 0 if ok else failures + 1
-            # A stream can hang on a dead peer without ever closing: force a reconnect.
-            if failures >= 3:
-                self.log.warning("engine not answering pings; reopening the events stream")
-                self.events.reopen()
-            await asyncio.sleep(every)
 
     # ---- from the events stream and the inventory -------------------------------
 
@@ -232,7 +207,7 @@ class Host:
         # Events older than the last full list (a replay after a reconnect) are already
         # in it: applying them again would move states backwards for a moment.
         if (ev.type != "container" or action not in LIFECYCLE_ACTIONS or not ev.actor_id
-                or ev.time_nano < self._listed_ns):
+                or ev.time_nano < self.handshake.listed_ns):
             return
         before = self.containers.get(ev.actor_id)
         self._apply(self.inventory.apply_event(ev, action))
