@@ -43,7 +43,6 @@ NON_LABEL_ATTRIBUTES = frozenset({"name", "image", "exitCode", "signal", "execID
 REMOVAL_ACTIONS = frozenset({"destroy", "remove"})
 
 
-
 @dataclass(frozen=True, slots=True)
 class Change:
     """One container after a write: its entry `old` -> `new` (None: absent; the same
@@ -124,11 +123,9 @@ class Inventory:
         known of it (a state text the daemon does not know is not an absence)."""
         seen = {c.id: self._with_known_health(c) for c in listing.containers}
         present = seen.keys() | listing.unreadable.keys()
-        changes = [ch for cid in list(self.containers) if cid not in present
+        # Gone: those held, then those only told (a second `set` of one is a no-op).
+        changes = [ch for cid in [*self.containers, *self.reported] if cid not in present
                    for ch in self.set(cid, None)]
-        for cid in list(self.reported):
-            if cid not in present and cid not in self.containers:
-                changes.append(Change(cid, None, None, cid[:12], self._report(cid, None)))
         for cid, c in seen.items():
             changes += self.set(cid, c)
         return changes
