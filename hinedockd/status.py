@@ -78,14 +78,18 @@ def _hinemos(sync: SyncSnapshot | None) -> str:
     return text
 
 
+def _error(text: str) -> str:
+    """A last-error cell: printable, "-" when there is none."""
+    return header_safe(text) or "-"
+
+
 def _host_row(h: HostSnapshot, sync: SyncSnapshot | None) -> list[object]:
     states = h.states
     counts = (f"{states.get('running', 0)}/{states.get('paused', 0)}/"
               f"{states.get('exited', 0)}/{h.containers}")
-    error = h.last_error or (sync.last_error if sync else "") or "-"
     return [header_safe(h.facility_id), "connected" if h.connected else "disconnected",
             _clock(h.since), _clock(h.last_event_ns / 1e9), counts, _stats(h), _cost(h),
-            _hinemos(sync), header_safe(error)]
+            _hinemos(sync), _error(h.last_error or (sync.last_error if sync else ""))]
 
 
 def status_table(hosts: Sequence[HostLine], syslog: Sequence[SinkSnapshot],
@@ -97,17 +101,17 @@ def status_table(hosts: Sequence[HostLine], syslog: Sequence[SinkSnapshot],
     if syslog:
         rows += ["", *_table(SYSLOG_COLUMNS, (
             [t.target, "connected" if t.connected else "not connected", t.sent, t.queued,
-             t.dropped, header_safe(t.last_error) or "-"] for t in syslog))]
+             t.dropped, _error(t.last_error)] for t in syslog))]
     if push is not None:
         rows += ["", *_table(PUSH_COLUMNS, [[
             push.url, _clock(push.last_ok), push.bodies_sent, push.failed, push.queued,
             push.dropped + push.unknown_node, push.rejected,
-            header_safe(push.last_error) or "-"]])]
+            _error(push.last_error)]])]
     if logs:
         rows += ["", *_table(LOG_COLUMNS, (
             [f.container, header_safe(f.host), header_safe(f.name), f.streams,
              "following" if f.connected else "stopped", f.lines, f.sent, f.dropped,
-             header_safe(f.last_error) or "-"] for f in logs))]
+             _error(f.last_error)] for f in logs))]
     return "\n".join(rows) + "\n"
 
 

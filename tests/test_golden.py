@@ -109,10 +109,15 @@ def report() -> str:
     return "\n".join(out) + "\n"
 
 
-def test_the_reports_lines_on_recorded_inputs_are_unchanged() -> None:
+def assert_golden(path: Path, text: str) -> None:
+    """`text` is the file's (GOLDEN_WRITE=1: becomes it)."""
     if os.environ.get("GOLDEN_WRITE"):
-        GOLDEN.write_text(report())
-    assert report() == GOLDEN.read_text()
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+def test_the_reports_lines_on_recorded_inputs_are_unchanged() -> None:
+    assert_golden(GOLDEN, report())
 
 
 def host_snapshot(fid: str, **kw: object) -> HostSnapshot:
@@ -150,9 +155,7 @@ def test_the_status_table_is_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "UTC")  # the table's clocks are local time
     time.tzset()
     try:
-        if os.environ.get("GOLDEN_WRITE"):
-            GOLDEN_STATUS.write_text(status())
-        assert status() == Path(GOLDEN_STATUS).read_text()
+        assert_golden(GOLDEN_STATUS, status())
     finally:
         monkeypatch.undo()
         time.tzset()
