@@ -60,8 +60,9 @@ class EventLog:
         self._requests.append(f"events since={since}")
         q: asyncio.Queue[bytes | None] = asyncio.Queue()
         if since:
+            since_at = since_ns(since)
             for ev in self.history:
-                if ev["timeNano"] >= since_ns(since):
+                if ev["timeNano"] >= since_at:
                     q.put_nowait(orjson.dumps(ev) + b"\n")
         resp = await _streamed(request, "application/json")
         self._queues.add(q)
