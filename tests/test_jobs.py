@@ -74,9 +74,10 @@ def test_download_streams_200_mb_with_flat_memory(daemon: Daemon, engine_cli: st
              within=60, what="200 MB written")
     pid = int(daemon.status_all()["pid"])
     before = rss_mb(pid)
-    # 200 MB through the VM's emulated network takes minutes
+    # 200 MB through the VM's emulated network takes minutes, each time
+    transfer = 600 if ENGINES[engine_cli].in_vm else 60
     r = daemon.run("FileDockerContainerDownload.py", "-n", "hdt_job3", "/data/big",
-                   str(tmp_path), timeout=600 if ENGINES[engine_cli].in_vm else 60)
+                   str(tmp_path), timeout=transfer)
     after = rss_mb(pid)
     assert r.returncode == 0, r.stderr
     target = tmp_path / "hdt_job3_data_big.tar"
@@ -92,7 +93,7 @@ def test_download_streams_200_mb_with_flat_memory(daemon: Daemon, engine_cli: st
     # replaces the archive (exit 0, as the report documents 0 and 1 only).
     inode = target.stat().st_ino
     r = daemon.run("FileDockerContainerDownload.py", "-n", "hdt_job3", "/data/big",
-                   str(tmp_path))
+                   str(tmp_path), timeout=transfer)
     assert r.returncode == 0, r.stderr
     assert target.stat().st_ino != inode and target.stat().st_size > 200 << 20  # renamed in
     r = daemon.run("hinedock", "job", "download", "-n", "hdt_job3", "/data/big", str(tmp_path))

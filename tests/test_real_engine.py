@@ -70,8 +70,12 @@ def test_busy_container_reads_one_core_idle_reads_zero(daemon: Daemon, engine_cl
     compat = values(daemon.ok("MonitorDockerContainerResourceCpu.py", "-n", f"{PREFIX}busy",
                               "-k", "t1", "--all"))
     assert list(compat) == [f"cpu_usage:{PREFIX}busy"]
-    # The report's scale (§3.3.2, the docker stats scale): one busy core reads 100.
-    assert compat[f"cpu_usage:{PREFIX}busy"] >= 90, compat
+    # The report's scale (§3.3.2, the docker stats scale): one busy core reads 100, the
+    # figure of --scale core. The same bounds as that one: in the VM on a loaded machine
+    # `yes` gets less than a whole vCPU (89.9 seen in CI).
+    assert 70 <= compat[f"cpu_usage:{PREFIX}busy"] <= 105, (compat, core)
+    assert compat[f"cpu_usage:{PREFIX}busy"] == pytest.approx(
+        core[f"cpu_usage:{PREFIX}busy"], rel=0.3), (compat, core)
     host_scale = values(daemon.ok("MonitorDockerContainerResourceCpu.py", "-n",
                                   f"{PREFIX}busy", "--scale", "host"))
     assert host_scale[f"cpu_usage:{PREFIX}busy"] == pytest.approx(
