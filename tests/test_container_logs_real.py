@@ -13,6 +13,7 @@ import re
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +73,20 @@ def all_up_to_the_last(got: list[int]) -> bool:
     return bool(got) and sorted(set(got)) == list(range(1, max(got) + 1))
 
 
+def rewritten(path: Path, times: int) -> None:
+    """Until the file has been replaced `times` times from now: the last of them holds a
+    checkpoint taken after this call (an earlier one may have waited for its messages)."""
+    seen = [path.read_bytes()]
+
+    def replaced() -> bool:
+        now = path.read_bytes()
+        if now != seen[-1]:
+            seen.append(now)
+        return len(seen) > times
+
+    wait_for(replaced, within=30, what=f"{path.name} replaced {times} times")
+
+
 def severity(p: Parsed) -> int:
     return p.pri % 8
 
@@ -126,6 +141,10 @@ def test_a_daemon_stopped_or_killed_while_a_container_logs_loses_no_line(
     wait_for(lambda: len(numbered(rsyslog, cid)) >= 120, within=60, what="lines after a restart")
     after_clean = numbered(rsyslog, cid)
     assert len(after_clean) == len(set(after_clean)), "lines repeated after a clean stop"
+    # The restart sent the lines written while it was away in one burst, saved by its next
+    # checkpoint (each second, once sent): a crash before that one sends the whole burst
+    # again (99 lines on Podman 5 in CI), as the persister documents. Crash after it.
+    rewritten(daemon.config.parent / "state" / "logs-docker_host1.json", times=3)
     daemon.stop(signal.SIGKILL)  # a crash: nothing lost, the last second may come again
     time.sleep(2)
     daemon.start()
