@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from hinedockd.persist import logs_file
 from tests.hinemos_syslog import Parsed, parse
 from tests.realparts import (
     ENGINE_URLS,
@@ -144,7 +145,7 @@ def test_a_daemon_stopped_or_killed_while_a_container_logs_loses_no_line(
     # The restart sent the lines written while it was away in one burst, saved by its next
     # checkpoint (each second, once sent): a crash before that one sends the whole burst
     # again (99 lines on Podman 5 in CI), as the persister documents. Crash after it.
-    rewritten(daemon.config.parent / "state" / "logs-docker_host1.json", times=3)
+    rewritten(logs_file(str(daemon.config.parent / "state"), "docker_host1"), times=3)
     daemon.stop(signal.SIGKILL)  # a crash: nothing lost, the last second may come again
     time.sleep(2)
     daemon.start()

@@ -92,12 +92,13 @@ def test_download_streams_200_mb_with_flat_memory(daemon: Daemon, engine_cli: st
     # replaces the archive (exit 0, as the report documents 0 and 1 only); a small file,
     # as the VM moves 200 MB in over a minute.
     small = tmp_path / "hdt_job3_data_small.tar"
+    inodes = []
     for _ in range(2):
-        inode = small.stat().st_ino if small.exists() else None
         r = daemon.run("FileDockerContainerDownload.py", "-n", "hdt_job3", "/data/small",
                        str(tmp_path))
         assert r.returncode == 0, r.stderr
-        assert small.stat().st_ino != inode  # renamed in
+        inodes.append(small.stat().st_ino)
+    assert inodes[0] != inodes[1]  # the second archive renamed in over the first
     with tarfile.open(small) as tar:
         content = tar.extractfile("small")
         assert content is not None and content.read() == b"small\n"
